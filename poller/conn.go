@@ -1,0 +1,554 @@
+package poller
+
+import (
+	"context"
+	"errors"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cloudwego/netpoll"
+	"github.com/gobwas/ws"
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/c1mhq/c1m/wsframe"
+)
+
+type connState uint8
+
+const (
+	stHandshake connState = iota // waiting for a complete request head
+	stHTTP                       // handed off to net/http
+	stOpen                       // upgraded
+	stClosing                    // close frame queued; TCP closes after flush, echo or CloseTimeout
+	stClosed                     // netpoll closed the socket
+)
+
+const reasonUnset = numReasons
+
+// entry is one queued frame: either a Prepared reference or a conflation slot
+// whose Frame is taken when the writer reaches it.
+type entry struct {
+	p    *wsframe.Prepared
+	slot *Slot
+}
+
+// Conn is one connection of the Server. Its methods are safe for concurrent
+// use; see the package doc for the write path.
+type Conn struct {
+	srv     *Server
+	nc      netpoll.Connection
+	fd      int
+	handler Handler
+	parser  wsframe.Parser
+	hs      wsframe.Handshake
+	value   atomic.Value
+	head    *bytebufferpool.ByteBuffer // partial request head, nil when none
+	hc      *httpConn                  // set in stHTTP
+
+	lastRead atomic.Int64 // coarse unix ns of the last bytes from the peer
+	lastPing int64        // sweeper only
+
+	mu sync.Mutex
+	// Fields below are guarded by mu.
+	state      connState
+	reason     CloseReason
+	scheduled  bool // on a flusher's ready list
+	writing    bool // a writev on fd is in flight; close waits for it
+	backlogged bool // a write-back goroutine owns the writing
+	peerClosed bool // nothing more is expected from the peer: close TCP once the queue is empty
+	q          []entry
+	qh         int   // index of the first queued entry
+	off        int   // bytes of q[qh] already written
+	inflight   int   // entries from qh handed to the kernel or netpoll
+	queued     int   // bytes in q[qh:], minus off
+	since      int64 // accept time, close start, or last write progress when backlogged
+	regIdx     int32
+}
+
+// connCtx carries the Conn through netpoll callbacks without a map lookup.
+type connCtx struct {
+	context.Context
+	c *Conn
+}
+
+// Path returns the request path of the upgrade.
+func (c *Conn) Path() string { return c.hs.Path }
+
+// Query returns the raw query of the upgrade request.
+func (c *Conn) Query() string { return c.hs.Query }
+
+// Protocol returns the negotiated subprotocol, "" if none.
+func (c *Conn) Protocol() string { return c.hs.Protocol }
+
+// RemoteAddr returns the peer's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// SetValue stores an application value on the connection.
+func (c *Conn) SetValue(v any) { c.value.Store(&v) }
+
+// Value returns what SetValue stored, or nil.
+func (c *Conn) Value() any {
+	if p, ok := c.value.Load().(*any); ok {
+		return *p
+	}
+	return nil
+}
+
+// Send queues p for writing and never blocks. It consumes one reference of p
+// in every case.
+func (c *Conn) Send(p *wsframe.Prepared) error {
+	return c.enqueue(entry{p: p}, p.Len())
+}
+
+// SendSlot queues p through the conflation slot s, which must belong to this
+// connection: a frame already waiting in s is replaced in place (and released);
+// otherwise p goes to the tail. It consumes one reference of p in every case.
+func (c *Conn) SendSlot(s *Slot, p *wsframe.Prepared) error {
+	c.mu.Lock()
+	if s.Queued && c.state == stOpen {
+		old := s.Frame
+		s.Frame = p
+		delta := p.Len() - old.Len()
+		c.queued += delta
+		c.mu.Unlock()
+		c.srv.stats.queuedBytes.Add(int64(delta))
+		old.Release()
+		return nil
+	}
+	c.mu.Unlock()
+	return c.enqueue(entry{slot: s, p: p}, p.Len())
+}
+
+func (c *Conn) enqueue(e entry, n int) error {
+	s := c.srv
+	c.mu.Lock()
+	if c.state != stOpen {
+		c.mu.Unlock()
+		e.p.Release()
+		return ErrClosed
+	}
+	if c.queued+n > s.cfg.MaxQueueBytes {
+		if s.cfg.SlowPolicy == SlowDisconnect || !c.dropOldestLocked(n) {
+			c.mu.Unlock()
+			e.p.Release()
+			c.CloseWith(wsframe.StatusPolicyViolation, "slow consumer", ReasonSlowConsumer)
+			return ErrSlowConsumer
+		}
+	}
+	if e.slot != nil {
+		e.slot.Frame, e.slot.Queued = e.p, true
+		e.p = nil
+	}
+	c.q = append(c.q, e)
+	c.queued += n
+	sched := c.scheduleLocked()
+	c.mu.Unlock()
+	s.stats.queuedBytes.Add(int64(n))
+	if sched {
+		c.flusher().push(c)
+	}
+	return nil
+}
+
+// scheduleLocked marks c scheduled and reports whether the caller must push it
+// to its flusher. c.mu must be held.
+func (c *Conn) scheduleLocked() bool {
+	if c.scheduled || c.writing || c.backlogged {
+		return false
+	}
+	c.scheduled = true
+	return true
+}
+
+func (c *Conn) flusher() *flusher {
+	f := c.srv.flushers
+	return f[uint(c.fd)%uint(len(f))]
+}
+
+// dropOldestLocked drops queued frames that are not being written, oldest
+// first, until n more bytes fit. It reports whether they fit. c.mu must be held.
+func (c *Conn) dropOldestLocked(n int) bool {
+	max := c.srv.cfg.MaxQueueBytes
+	if n > max {
+		return false
+	}
+	first := c.qh + c.inflight
+	if c.inflight == 0 && c.off > 0 {
+		first++ // a partly written frame must finish
+	}
+	i := first
+	var freed, dropped int
+	for ; i < len(c.q) && c.queued-freed+n > max; i++ {
+		p := c.q[i].take()
+		freed += p.Len()
+		p.Release()
+		dropped++
+	}
+	if c.queued-freed+n > max {
+		// Not enough droppable: undo is impossible (already released), so compact
+		// what we dropped and report failure.
+		c.compactDropped(first, i)
+		c.queued -= freed
+		c.srv.stats.queuedBytes.Add(-int64(freed))
+		c.srv.stats.dropped.Add(uint64(dropped))
+		return false
+	}
+	c.compactDropped(first, i)
+	c.queued -= freed
+	c.srv.stats.queuedBytes.Add(-int64(freed))
+	c.srv.stats.dropped.Add(uint64(dropped))
+	return true
+}
+
+// compactDropped removes q[from:to] (already released).
+func (c *Conn) compactDropped(from, to int) {
+	if from == to {
+		return
+	}
+	k := copy(c.q[from:], c.q[to:])
+	clear(c.q[from+k:])
+	c.q = c.q[:from+k]
+}
+
+// take detaches the frame of e (from its slot if any) and returns it.
+func (e *entry) take() *wsframe.Prepared {
+	if e.slot != nil {
+		p := e.slot.Frame
+		e.slot.Frame, e.slot.Queued = nil, false
+		e.slot = nil
+		e.p = p
+	}
+	p := e.p
+	e.p = nil
+	return p
+}
+
+// Close starts the close handshake with 1000 and no reason.
+func (c *Conn) Close() { c.CloseWith(wsframe.StatusNormalClosure, "", ReasonServer) }
+
+// CloseWith queues a close frame with code and reason after the frames already
+// queued (under SlowDisconnect the queue is dropped first) and closes the TCP
+// connection once the peer answers or CloseTimeout passes. reason is counted.
+func (c *Conn) CloseWith(code wsframe.StatusCode, text string, reason CloseReason) {
+	c.closeWith(code, text, reason, false)
+}
+
+func (c *Conn) closeWith(code wsframe.StatusCode, text string, reason CloseReason, peerDone bool) {
+	c.mu.Lock()
+	if c.state != stOpen {
+		st := c.state
+		c.mu.Unlock()
+		if st == stHandshake || st == stHTTP {
+			c.hardClose(reason)
+		}
+		return
+	}
+	c.state = stClosing
+	c.reason = reason
+	c.since = c.srv.now()
+	c.peerClosed = peerDone
+	if reason == ReasonSlowConsumer {
+		c.dropAllLocked()
+	}
+	var cf *wsframe.Prepared
+	if code == wsframe.StatusNoStatusReceived {
+		cf = wsframe.NewPrepared(ws.OpClose, nil)
+	} else {
+		cf = wsframe.ClosePrepared(code, text)
+	}
+	c.q = append(c.q, entry{p: cf})
+	c.queued += cf.Len()
+	c.srv.stats.queuedBytes.Add(int64(cf.Len()))
+	sched := c.scheduleLocked()
+	c.mu.Unlock()
+	if sched {
+		c.flusher().push(c)
+	}
+}
+
+// dropAllLocked releases every queued frame that is not being written.
+func (c *Conn) dropAllLocked() {
+	first := c.qh + c.inflight
+	if c.inflight == 0 && c.off > 0 {
+		first++
+	}
+	var freed int
+	for i := first; i < len(c.q); i++ {
+		p := c.q[i].take()
+		freed += p.Len()
+		p.Release()
+	}
+	clear(c.q[first:])
+	c.q = c.q[:first]
+	c.queued -= freed
+	c.srv.stats.queuedBytes.Add(-int64(freed))
+}
+
+// hardClose closes the socket now. c.mu must not be held.
+func (c *Conn) hardClose(reason CloseReason) {
+	c.mu.Lock()
+	if c.reason == reasonUnset {
+		c.reason = reason
+	}
+	c.mu.Unlock()
+	_ = c.nc.Close()
+}
+
+// onClosed is netpoll's close callback: the fd is closed right after it
+// returns, so it waits for an in-flight writev and releases everything queued.
+func (c *Conn) onClosed(netpoll.Connection) error {
+	s := c.srv
+	c.mu.Lock()
+	prev := c.state
+	c.state = stClosed
+	for c.writing {
+		c.mu.Unlock()
+		runtime.Gosched()
+		c.mu.Lock()
+	}
+	reason := c.reason
+	if reason == reasonUnset {
+		reason = ReasonPeerGone
+	}
+	// No writev is in flight now (writing is false), so every entry from qh on
+	// is ours to release.
+	freed := c.queued
+	for i := c.qh; i < len(c.q); i++ {
+		if p := c.q[i].take(); p != nil {
+			p.Release()
+		}
+	}
+	c.q = nil
+	c.queued = 0
+	head := c.head
+	c.head = nil
+	c.mu.Unlock()
+	s.stats.queuedBytes.Add(-int64(freed))
+	if head != nil {
+		bytebufferpool.Put(head)
+	}
+	s.reg.remove(c)
+	s.stats.tcpConns.Add(-1)
+	switch prev {
+	case stOpen, stClosing:
+		c.parser.Release()
+		s.stats.conns.Add(-1)
+		s.stats.closes[reason].Add(1)
+		c.handler.OnClose(c, reason)
+	case stHandshake:
+		s.stats.closes[reason].Add(1)
+	case stHTTP:
+		c.hc.closed()
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// Read path
+
+func (s *Server) onPrepare(nc netpoll.Connection) context.Context {
+	c := &Conn{srv: s, nc: nc, reason: reasonUnset}
+	if fc, ok := nc.(interface{ Fd() int }); ok {
+		c.fd = fc.Fd()
+	}
+	now := s.now()
+	c.since = now
+	c.lastRead.Store(now)
+	s.stats.accepted.Add(1)
+	s.stats.tcpConns.Add(1)
+	_ = nc.SetWriteTimeout(s.cfg.WriteTimeout)
+	_ = nc.AddCloseCallback(c.onClosed)
+	s.reg.add(c)
+	if s.closing.Load() {
+		_ = nc.Close()
+	}
+	return &connCtx{Context: context.Background(), c: c}
+}
+
+func (s *Server) onRequest(ctx context.Context, nc netpoll.Connection) error {
+	c := ctx.(*connCtx).c
+	r := nc.Reader()
+	n := r.Len()
+	if n == 0 {
+		return nil
+	}
+	data, err := r.Next(n)
+	if err != nil {
+		return err
+	}
+	c.lastRead.Store(s.now())
+	c.onData(data)
+	return r.Release()
+}
+
+// onData handles bytes from the peer. data is only valid during the call.
+func (c *Conn) onData(data []byte) {
+	c.mu.Lock()
+	st := c.state
+	c.mu.Unlock()
+	switch st {
+	case stHandshake:
+		c.onHandshakeData(data)
+	case stOpen:
+		c.feed(data)
+	case stClosing:
+		c.mu.Lock()
+		done := c.peerClosed
+		c.mu.Unlock()
+		if done {
+			return // the parser already ended; discard
+		}
+		c.feed(data)
+	case stHTTP:
+		c.hc.feed(data)
+	}
+}
+
+func (c *Conn) onHandshakeData(data []byte) {
+	s := c.srv
+	buf := data
+	if c.head != nil {
+		_, _ = c.head.Write(data)
+		buf = c.head.B
+	}
+	n, err := wsframe.RequestHeadLen(buf, s.cfg.MaxHeadSize)
+	if err != nil {
+		s.stats.rejected.Add(1)
+		c.writeRaw(responseHeadTooLarge)
+		c.hardClose(ReasonHandshakeRejected)
+		return
+	}
+	if n == 0 {
+		if c.head == nil {
+			c.head = bytebufferpool.Get()
+			_, _ = c.head.Write(data)
+		}
+		return
+	}
+	head, rest := buf[:n], buf[n:]
+	path, upgrade := wsframe.IsUpgradeRequest(head)
+	if !upgrade && c.route(path) == nil {
+		c.mu.Lock()
+		c.state = stHTTP
+		c.mu.Unlock()
+		c.hc = s.http.accept(c, buf)
+		c.releaseHead()
+		return
+	}
+	resp := bytebufferpool.Get()
+	hs, err := s.upgrader.Upgrade(head, resp)
+	c.writeRaw(resp.B)
+	bytebufferpool.Put(resp)
+	if err != nil {
+		s.stats.rejected.Add(1)
+		c.releaseHead()
+		c.hardClose(ReasonHandshakeRejected)
+		return
+	}
+	c.hs = hs
+	c.handler = c.route(hs.Path)
+	c.parser.Init(s.cfg.Parser)
+	c.mu.Lock()
+	opened := c.state == stHandshake
+	if opened {
+		c.state = stOpen
+	}
+	c.mu.Unlock()
+	if !opened {
+		c.releaseHead()
+		return
+	}
+	s.stats.upgraded.Add(1)
+	s.stats.conns.Add(1)
+	c.handler.OnOpen(c)
+	if len(rest) > 0 {
+		c.feed(rest)
+	}
+	c.releaseHead()
+}
+
+func (c *Conn) route(path string) Handler {
+	if c.srv.cfg.Routes != nil {
+		return c.srv.cfg.Routes(path)
+	}
+	if r := c.srv.upgrader.Route; r != nil && !r(path) {
+		return nil
+	}
+	return c.srv.cfg.Handler
+}
+
+func (c *Conn) releaseHead() {
+	if c.head != nil {
+		bytebufferpool.Put(c.head)
+		c.head = nil
+	}
+}
+
+// writeRaw writes a handshake response. The socket is fresh, so the kernel
+// takes it at once; netpoll's Write covers the rare partial write.
+func (c *Conn) writeRaw(b []byte) {
+	if len(b) > 0 {
+		_, _ = c.nc.Write(b)
+	}
+}
+
+var responseHeadTooLarge = []byte("HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 30\r\n\r\nrequest header fields too large")
+
+func (c *Conn) feed(data []byte) {
+	err := c.parser.Feed(data, c)
+	if err == nil {
+		return
+	}
+	var ce *wsframe.CloseError
+	if !errors.As(err, &ce) {
+		c.closeWith(wsframe.StatusProtocolError, "protocol error", ReasonProtocolError, true)
+		return
+	}
+	if ce.Remote {
+		c.mu.Lock()
+		st := c.state
+		empty := c.qh == len(c.q)
+		if st == stClosing {
+			c.peerClosed = true
+		}
+		c.mu.Unlock()
+		if st == stClosing {
+			if empty {
+				c.hardClose(ReasonPeerClose)
+			}
+			return
+		}
+		code := ce.Code
+		c.closeWith(code, "", ReasonPeerClose, true)
+		return
+	}
+	reason := ReasonProtocolError
+	switch ce.Code {
+	case wsframe.StatusInvalidPayload:
+		reason = ReasonInvalidPayload
+	case wsframe.StatusMessageTooBig:
+		reason = ReasonMessageTooBig
+	}
+	c.closeWith(ce.Code, ce.Reason, reason, true)
+}
+
+// OnMessage implements wsframe.FrameHandler.
+func (c *Conn) OnMessage(op ws.OpCode, payload []byte) {
+	c.srv.stats.messagesIn.Add(1)
+	c.mu.Lock()
+	open := c.state == stOpen
+	c.mu.Unlock()
+	if open {
+		c.handler.OnMessage(c, op, payload)
+	}
+}
+
+// OnPing implements wsframe.FrameHandler: answer with the same payload.
+func (c *Conn) OnPing(payload []byte) {
+	_ = c.Send(wsframe.NewPrepared(ws.OpPong, payload))
+}
+
+// OnPong implements wsframe.FrameHandler. Any input already counts as life.
+func (c *Conn) OnPong([]byte) {}

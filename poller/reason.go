@@ -1,0 +1,73 @@
+package poller
+
+import (
+	"errors"
+	"sync/atomic"
+)
+
+// CloseReason says why a connection ended. Every close is counted by reason.
+type CloseReason uint8
+
+// Close reasons.
+const (
+	ReasonPeerClose         CloseReason = iota // the peer sent a close frame
+	ReasonPeerGone                             // the peer hung up without a close frame
+	ReasonProtocolError                        // 1002 sent
+	ReasonInvalidPayload                       // 1007 sent
+	ReasonMessageTooBig                        // 1009 sent
+	ReasonSlowConsumer                         // queue bound exceeded under SlowDisconnect (1008)
+	ReasonWriteTimeout                         // the kernel took nothing for WriteTimeout
+	ReasonWriteError                           // a write failed (reset by peer, ...)
+	ReasonIdleTimeout                          // no bytes from the peer for IdleTimeout
+	ReasonHandshakeTimeout                     // the request head did not complete in time
+	ReasonHandshakeRejected                    // the upgrade was refused with an HTTP error
+	ReasonShutdown                             // server shutdown (1001)
+	ReasonServer                               // closed by the application (Conn.Close)
+	numReasons
+)
+
+var reasonNames = [numReasons]string{
+	"peer_close", "peer_gone", "protocol_error", "invalid_payload", "message_too_big",
+	"slow_consumer", "write_timeout", "write_error", "idle_timeout", "handshake_timeout",
+	"handshake_rejected", "shutdown", "server",
+}
+
+func (r CloseReason) String() string {
+	if r < numReasons {
+		return reasonNames[r]
+	}
+	return "unknown"
+}
+
+// Errors returned by Send and SendSlot. The frame's reference is consumed in
+// every case.
+var (
+	ErrClosed       = errors.New("poller: connection closed")
+	ErrSlowConsumer = errors.New("poller: slow consumer")
+)
+
+// Stats are the server's counters. Read them with Server.Stats.
+type Stats struct {
+	Conns        int64 // upgraded WebSocket connections open now
+	TCPConns     int64 // TCP connections open now (including handshakes and HTTP)
+	Accepted     uint64
+	Upgraded     uint64
+	Rejected     uint64 // upgrades refused with an HTTP error
+	Refused503   uint64 // upgrades refused because of the connection limit or shutdown
+	Backlogged   int64  // connections whose write-back goroutine is running now
+	QueuedBytes  int64  // bytes queued on all connections now
+	Dropped      uint64 // frames dropped under SlowDrop
+	FramesOut    uint64 // frames written
+	Writes       uint64 // writev calls (FramesOut/Writes is the coalescing factor)
+	MessagesIn   uint64
+	Closes       map[string]uint64
+	MaxConns     int
+	RlimitNofile uint64
+}
+
+type counters struct {
+	conns, tcpConns, backlogged, queuedBytes atomic.Int64
+	accepted, upgraded, rejected, refused503 atomic.Uint64
+	dropped, framesOut, writes, messagesIn   atomic.Uint64
+	closes                                   [numReasons]atomic.Uint64
+}

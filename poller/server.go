@@ -1,0 +1,391 @@
+package poller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cloudwego/netpoll"
+	"github.com/gobwas/ws"
+	"golang.org/x/sys/unix"
+
+	"github.com/c1mhq/c1m/wsframe"
+)
+
+// SlowPolicy decides what happens to a connection whose queue exceeds
+// Config.MaxQueueBytes.
+type SlowPolicy uint8
+
+const (
+	// SlowDisconnect closes the connection with 1008 "slow consumer".
+	SlowDisconnect SlowPolicy = iota
+	// SlowDrop drops the oldest queued frames until the new one fits; the
+	// client sees the gap in seq.
+	SlowDrop
+)
+
+// ParseSlowPolicy parses "disconnect" or "drop".
+func ParseSlowPolicy(s string) (SlowPolicy, error) {
+	switch s {
+	case "disconnect", "":
+		return SlowDisconnect, nil
+	case "drop":
+		return SlowDrop, nil
+	}
+	return 0, fmt.Errorf("poller: unknown slow consumer policy %q (want disconnect or drop)", s)
+}
+
+// Handler receives the events of upgraded connections. Calls for one connection
+// are serial; OnOpen and OnMessage run on netpoll workers and must not block
+// for long.
+type Handler interface {
+	// OnOpen is called once the 101 response is queued.
+	OnOpen(c *Conn)
+	// OnMessage is called for every complete text or binary message. data is
+	// only valid until OnMessage returns.
+	OnMessage(c *Conn, op ws.OpCode, data []byte)
+	// OnClose is called exactly once, after the connection is closed, for every
+	// connection OnOpen was called for.
+	OnClose(c *Conn, reason CloseReason)
+}
+
+// Config configures a Server. The zero value of every field except Handler
+// means the documented default.
+type Config struct {
+	// Handler handles WebSocket connections. Required.
+	Handler Handler
+	// Routes returns the Handler for a WebSocket path, or nil for 404. Nil means
+	// Handler serves every path accepted by Upgrader.Route.
+	Routes func(path string) Handler
+	// Upgrader checks and answers upgrade requests (Origins, Protocols, Route).
+	// Admit is wrapped by the server's connection limit.
+	Upgrader wsframe.Upgrader
+	// HTTP serves requests that are not WebSocket upgrades. Nil answers 404.
+	HTTP http.Handler
+	// Logger, nil means slog.Default().
+	Logger *slog.Logger
+
+	// MaxConns is the maximum number of upgraded connections; past it upgrades
+	// get 503. Zero means the open-file limit minus a reserve of 256.
+	MaxConns int
+	// HandshakeTimeout bounds the time from accept to a complete request head.
+	// Zero means 10s.
+	HandshakeTimeout time.Duration
+	// PingInterval is how long a connection may stay silent before the server
+	// pings it. Zero means 30s.
+	PingInterval time.Duration
+	// IdleTimeout closes a connection from which nothing (not even a pong) has
+	// arrived for this long. Zero means 2*PingInterval+10s.
+	IdleTimeout time.Duration
+	// WriteTimeout closes a connection whose queue made no progress for this
+	// long. Zero means 10s.
+	WriteTimeout time.Duration
+	// CloseTimeout bounds the close handshake after the server sent a close
+	// frame. Zero means 3s.
+	CloseTimeout time.Duration
+	// MaxQueueBytes bounds the bytes queued per connection. Zero means 4 MiB.
+	MaxQueueBytes int
+	// SlowPolicy applies when MaxQueueBytes is exceeded. Zero is SlowDisconnect.
+	SlowPolicy SlowPolicy
+	// MaxHeadSize bounds an HTTP request head. Zero means 8 KiB.
+	MaxHeadSize int
+	// Parser configures frame parsing (MaxMessageSize).
+	Parser wsframe.ParserConfig
+	// Flushers is the number of flusher goroutines. Zero means GOMAXPROCS.
+	Flushers int
+	// ReadBufferSize is netpoll's initial per-connection buffer (netpoll
+	// Config.BufferSize and LinkBufferCap). Zero means 512; it is a process-wide
+	// netpoll setting applied by the first New.
+	ReadBufferSize int
+	// Pollers is the number of netpoll epoll loops. Zero means netpoll's default.
+	Pollers int
+}
+
+func (c *Config) setDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = 30 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 2*c.PingInterval + 10*time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.CloseTimeout <= 0 {
+		c.CloseTimeout = 3 * time.Second
+	}
+	if c.MaxQueueBytes <= 0 {
+		c.MaxQueueBytes = 4 << 20
+	}
+	if c.MaxHeadSize <= 0 {
+		c.MaxHeadSize = 8 << 10
+	}
+	if c.Flushers <= 0 {
+		c.Flushers = runtime.GOMAXPROCS(0)
+	}
+	if c.ReadBufferSize <= 0 {
+		c.ReadBufferSize = 512
+	}
+}
+
+var configureOnce sync.Once
+
+// Server is a WebSocket server on netpoll. Create it with New, run it with
+// Serve, stop it with Shutdown.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	upgrader wsframe.Upgrader
+	loop     netpoll.EventLoop
+	ln       netpoll.Listener
+	flushers []*flusher
+	reg      registry
+	http     *handoff
+	stats    counters
+	rlimit   uint64
+	clock    atomic.Int64 // coarse unix nanoseconds, updated by the sweeper
+	closing  atomic.Bool
+	done     chan struct{}
+	wg       sync.WaitGroup
+	ping     *wsframe.Prepared // compiled ping, never released
+}
+
+// New validates cfg, raises RLIMIT_NOFILE and prepares a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Handler == nil && cfg.Routes == nil {
+		return nil, errors.New("poller: Config.Handler or Config.Routes is required")
+	}
+	cfg.setDefaults()
+	s := &Server{cfg: cfg, log: cfg.Logger, done: make(chan struct{})}
+	s.rlimit = raiseNofile(s.log)
+	if s.cfg.MaxConns <= 0 {
+		n := int(s.rlimit) - 256
+		if n < 16 {
+			n = 16
+		}
+		s.cfg.MaxConns = n
+	}
+	var err error
+	configureOnce.Do(func() {
+		netpoll.LinkBufferCap = cfg.ReadBufferSize
+		err = netpoll.Configure(netpoll.Config{
+			PollerNum:    cfg.Pollers,
+			BufferSize:   cfg.ReadBufferSize,
+			LoggerOutput: slogWriter{s.log},
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("poller: configure netpoll: %w", err)
+	}
+	s.upgrader = cfg.Upgrader
+	appAdmit := cfg.Upgrader.Admit
+	s.upgrader.Admit = func() error {
+		if s.closing.Load() {
+			s.stats.refused503.Add(1)
+			return wsframe.Reject(http.StatusServiceUnavailable, "server shutting down")
+		}
+		if s.stats.conns.Load() >= int64(s.cfg.MaxConns) {
+			s.stats.refused503.Add(1)
+			return wsframe.Reject(http.StatusServiceUnavailable, "connection limit reached")
+		}
+		if appAdmit != nil {
+			return appAdmit()
+		}
+		return nil
+	}
+	s.ping = wsframe.NewPrepared(ws.OpPing, nil)
+	s.clock.Store(time.Now().UnixNano())
+	s.reg.init()
+	s.flushers = make([]*flusher, cfg.Flushers)
+	for i := range s.flushers {
+		s.flushers[i] = newFlusher(s)
+	}
+	s.http = newHandoff(s)
+	return s, nil
+}
+
+// Capacity reports the effective connection capacity: the smaller of MaxConns
+// and the open-file limit minus a reserve.
+func (s *Server) Capacity() int { return s.cfg.MaxConns }
+
+// Listen binds addr ("host:port"; port 0 picks one) without serving yet.
+func (s *Server) Listen(addr string) error {
+	ln, err := netpoll.CreateListener("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("poller: listen %s: %w", addr, err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr returns the bound address after Listen.
+func (s *Server) Addr() net.Addr {
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// Serve runs the reactor on the listener bound by Listen until Shutdown. It
+// returns nil after a Shutdown.
+func (s *Server) Serve() error {
+	if s.ln == nil {
+		return errors.New("poller: Serve before Listen")
+	}
+	loop, err := netpoll.NewEventLoop(s.onRequest,
+		netpoll.WithOnPrepare(s.onPrepare),
+	)
+	if err != nil {
+		return fmt.Errorf("poller: event loop: %w", err)
+	}
+	s.loop = loop
+	for _, f := range s.flushers {
+		s.wg.Add(1)
+		go f.run()
+	}
+	s.wg.Add(2)
+	go s.sweep()
+	go s.http.serve()
+	s.log.Info("listening", "addr", s.ln.Addr().String(), "max_conns", s.cfg.MaxConns,
+		"rlimit_nofile", s.rlimit, "flushers", len(s.flushers), "read_buffer", s.cfg.ReadBufferSize)
+	err = loop.Serve(s.ln)
+	if s.closing.Load() {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting, sends close 1001 to every connection in paced
+// batches, waits for them to close until ctx is done, then closes the rest and
+// stops every goroutine the server started.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if !s.closing.CompareAndSwap(false, true) {
+		return errors.New("poller: already shut down")
+	}
+	if s.ln != nil {
+		_ = s.ln.Close() // stop accepting; netpoll's accept loop sees a closed fd
+	}
+	const batch = 500
+	conns := s.reg.snapshot()
+	s.log.Info("shutdown: closing connections", "conns", len(conns))
+	tick := time.NewTicker(5 * time.Millisecond)
+	for i := 0; i < len(conns); i += batch {
+		end := min(i+batch, len(conns))
+		for _, c := range conns[i:end] {
+			c.CloseWith(wsframe.StatusGoingAway, "server shutting down", ReasonShutdown)
+		}
+		if end < len(conns) {
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+			}
+		}
+	}
+	tick.Stop()
+	// Wait until every connection is gone or ctx ends.
+	wait := time.NewTicker(10 * time.Millisecond)
+	for s.stats.tcpConns.Load() > 0 && ctx.Err() == nil {
+		select {
+		case <-wait.C:
+		case <-ctx.Done():
+		}
+	}
+	wait.Stop()
+	for _, c := range s.reg.snapshot() {
+		c.hardClose(ReasonShutdown)
+	}
+	var err error
+	if s.loop != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err = s.loop.Shutdown(sctx)
+		cancel()
+	}
+	close(s.done)
+	for _, f := range s.flushers {
+		f.wake()
+	}
+	s.http.close()
+	s.wg.Wait()
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = nil // connections left to netpoll's own close
+	}
+	return err
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Server) Stats() Stats {
+	st := Stats{
+		Conns:        s.stats.conns.Load(),
+		TCPConns:     s.stats.tcpConns.Load(),
+		Accepted:     s.stats.accepted.Load(),
+		Upgraded:     s.stats.upgraded.Load(),
+		Rejected:     s.stats.rejected.Load(),
+		Refused503:   s.stats.refused503.Load(),
+		Backlogged:   s.stats.backlogged.Load(),
+		QueuedBytes:  s.stats.queuedBytes.Load(),
+		Dropped:      s.stats.dropped.Load(),
+		FramesOut:    s.stats.framesOut.Load(),
+		Writes:       s.stats.writes.Load(),
+		MessagesIn:   s.stats.messagesIn.Load(),
+		Closes:       make(map[string]uint64, numReasons),
+		MaxConns:     s.cfg.MaxConns,
+		RlimitNofile: s.rlimit,
+	}
+	for i := range s.stats.closes {
+		st.Closes[CloseReason(i).String()] = s.stats.closes[i].Load()
+	}
+	return st
+}
+
+// now returns the coarse clock (unix ns), precise to the sweeper's tick.
+func (s *Server) now() int64 { return s.clock.Load() }
+
+// raiseNofile raises the soft RLIMIT_NOFILE to the hard limit and returns the
+// resulting soft limit.
+func raiseNofile(log *slog.Logger) uint64 {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		log.Warn("getrlimit failed", "err", err)
+		return 1024
+	}
+	if rl.Cur < rl.Max {
+		old := rl.Cur
+		rl.Cur = rl.Max
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+			log.Warn("raising RLIMIT_NOFILE failed", "err", err, "soft", old, "hard", rl.Max)
+			rl.Cur = old
+		}
+	}
+	return rl.Cur
+}
+
+// slogWriter routes netpoll's logger into slog.
+type slogWriter struct{ log *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.log.Warn("netpoll", "detail", string(trimNL(p)))
+	return len(p), nil
+}
+
+func trimNL(p []byte) []byte {
+	for len(p) > 0 && (p[len(p)-1] == '\n' || p[len(p)-1] == '\r') {
+		p = p[:len(p)-1]
+	}
+	return p
+}
+
+var _ io.Writer = slogWriter{}

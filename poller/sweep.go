@@ -1,0 +1,74 @@
+package poller
+
+import (
+	"time"
+)
+
+// sweepInterval is the sweeper's tick and so the precision of every timeout.
+const sweepInterval = time.Second
+
+// sweep enforces handshake, idle and close timeouts and sends pings. It visits
+// every connection once per tick, one registry shard at a time, without holding
+// a shard lock while it acts.
+func (s *Server) sweep() {
+	defer s.wg.Done()
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	clock := time.NewTicker(10 * time.Millisecond)
+	defer clock.Stop()
+	var scratch []*Conn
+	for {
+		select {
+		case <-s.done:
+			return
+		case now := <-clock.C:
+			s.clock.Store(now.UnixNano())
+			continue
+		case now := <-t.C:
+			s.clock.Store(now.UnixNano())
+		}
+		now := s.now()
+		for i := range s.reg.shards {
+			scratch = s.reg.appendShard(scratch[:0], i)
+			for _, c := range scratch {
+				s.check(c, now)
+			}
+			clear(scratch)
+		}
+	}
+}
+
+func (s *Server) check(c *Conn, now int64) {
+	c.mu.Lock()
+	st, since := c.state, c.since
+	c.mu.Unlock()
+	switch st {
+	case stHandshake:
+		if now-since > int64(s.cfg.HandshakeTimeout) {
+			c.hardClose(ReasonHandshakeTimeout)
+		}
+	case stOpen:
+		silent := now - c.lastRead.Load()
+		switch {
+		case silent > int64(s.cfg.IdleTimeout):
+			c.hardClose(ReasonIdleTimeout)
+		case silent > int64(s.cfg.PingInterval) && now-c.lastPing > int64(s.cfg.PingInterval):
+			c.lastPing = now
+			s.ping.Retain(1)
+			_ = c.Send(s.ping)
+		}
+	case stClosing:
+		if now-since > int64(s.cfg.CloseTimeout) {
+			c.hardClose(c.reasonOr(ReasonServer))
+		}
+	}
+}
+
+func (c *Conn) reasonOr(r CloseReason) CloseReason {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reason != reasonUnset {
+		return c.reason
+	}
+	return r
+}
