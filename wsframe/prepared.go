@@ -1,0 +1,189 @@
+package wsframe
+
+import (
+	"sync"
+	"sync/atomic"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/gobwas/ws"
+	"github.com/valyala/bytebufferpool"
+)
+
+// Prepared is an encoded server frame in a pooled buffer, shared by reference by
+// every connection that sends it. It is reference counted: the creator holds one
+// reference; each additional holder calls Retain before taking it; every holder
+// calls Release exactly once when done. The buffer returns to the pool when the
+// last reference is released. Bytes is valid until then and must not be modified.
+//
+// The Prepared itself is pooled too: after the last Release the pointer must
+// not be used. A Release beyond the last is detected and counted as long as
+// the Prepared has not been handed out again; after that it would release
+// someone else's reference, so over-releasing is a bug to fix, not a
+// tolerated pattern.
+type Prepared struct {
+	// B is the payload under construction between AcquirePrepared and Seal;
+	// append to it (B = append(B, ...), strconv.AppendInt(B, ...)).
+	// Do not touch it after Seal.
+	B []byte
+
+	buf  *bytebufferpool.ByteBuffer // MaxHeaderSize reserved bytes, then the payload
+	off  int32                      // start of the frame in buf.B; -1 until Seal
+	refs atomic.Int32
+}
+
+var (
+	preparedBufs bytebufferpool.Pool
+	preparedPool = sync.Pool{New: func() any { return new(Prepared) }}
+
+	poolAcquired     atomic.Uint64
+	poolReturned     atomic.Uint64
+	poolOverreleased atomic.Uint64
+)
+
+// minPreparedCap is the capacity given to a fresh (never pooled) buffer, so that
+// small payloads never reallocate B.
+const minPreparedCap = 512
+
+// AcquirePrepared returns an empty Prepared with one reference, ready for the
+// payload to be appended to B.
+func AcquirePrepared() *Prepared {
+	p := preparedPool.Get().(*Prepared)
+	buf := preparedBufs.Get()
+	if cap(buf.B) < minPreparedCap {
+		buf.B = make([]byte, 0, minPreparedCap)
+	}
+	buf.B = buf.B[:MaxHeaderSize]
+	p.buf = buf
+	p.B = buf.B[MaxHeaderSize:MaxHeaderSize]
+	p.off = -1
+	p.refs.Store(1)
+	poolAcquired.Add(1)
+	return p
+}
+
+// Seal writes the frame header for opcode op (FIN set, unmasked) in front of the
+// payload in B. After Seal, Bytes returns the complete frame. The payload is
+// not moved unless appending to B outgrew the pooled buffer. Sealing twice
+// does nothing.
+func (p *Prepared) Seal(op ws.OpCode) {
+	if p.off >= 0 || p.buf == nil {
+		return
+	}
+	n := len(p.B)
+	base := p.buf.B[:cap(p.buf.B)]
+	if n > 0 && unsafe.SliceData(p.B) != unsafe.SliceData(base[MaxHeaderSize:]) {
+		// B was reallocated by append (or replaced): copy it behind the
+		// reserved header room; the pool keeps the larger buffer.
+		p.buf.B = append(p.buf.B[:MaxHeaderSize], p.B...)
+	} else {
+		p.buf.B = base[:MaxHeaderSize+n]
+	}
+	hs := serverHeaderSize(n)
+	off := MaxHeaderSize - hs
+	putServerHeader(p.buf.B[off:MaxHeaderSize], op, n)
+	p.off = int32(off)
+	p.B = nil
+}
+
+// NewPrepared encodes a complete frame with the given payload (copied).
+func NewPrepared(op ws.OpCode, payload []byte) *Prepared {
+	p := AcquirePrepared()
+	p.B = append(p.B, payload...)
+	p.Seal(op)
+	return p
+}
+
+// Bytes returns the encoded frame. Valid until the last Release. Nil before Seal.
+func (p *Prepared) Bytes() []byte {
+	if p.off < 0 || p.buf == nil {
+		return nil
+	}
+	return p.buf.B[p.off:]
+}
+
+// Len returns len(p.Bytes()).
+func (p *Prepared) Len() int { return len(p.Bytes()) }
+
+// Retain adds n references. n <= 0 does nothing.
+func (p *Prepared) Retain(n int32) {
+	if n > 0 {
+		p.refs.Add(n)
+	}
+}
+
+// Release drops one reference and returns the buffer to the pool after the last
+// one. A Release beyond the last is counted (PoolStats.Overreleased), never
+// returned to the pool twice.
+func (p *Prepared) Release() {
+	for {
+		n := p.refs.Load()
+		if n <= 0 {
+			poolOverreleased.Add(1)
+			return
+		}
+		if p.refs.CompareAndSwap(n, n-1) {
+			if n == 1 {
+				p.recycle()
+			}
+			return
+		}
+	}
+}
+
+// recycle runs once per acquisition, by the goroutine that dropped the last
+// reference.
+func (p *Prepared) recycle() {
+	buf := p.buf
+	p.buf = nil
+	p.B = nil
+	p.off = -1
+	preparedBufs.Put(buf)
+	poolReturned.Add(1)
+	preparedPool.Put(p)
+}
+
+// PoolStats counts Prepared buffers, for tests and the stats endpoint.
+type PoolStats struct {
+	Acquired     uint64 // AcquirePrepared/NewPrepared calls
+	Returned     uint64 // buffers given back to the pool
+	Overreleased uint64 // Release calls after the count reached zero
+}
+
+// ReadPoolStats returns the process-wide counters. Acquired - Returned is the
+// number of Prepared frames alive.
+func ReadPoolStats() PoolStats {
+	// Returned before Acquired: a concurrent reader never sees more returned
+	// than acquired.
+	r := poolReturned.Load()
+	return PoolStats{
+		Acquired:     poolAcquired.Load(),
+		Returned:     r,
+		Overreleased: poolOverreleased.Load(),
+	}
+}
+
+// maxCloseReason is the longest close reason: 125 bytes of control payload
+// minus the 2-byte code.
+const maxCloseReason = maxControlPayload - 2
+
+// ClosePrepared returns a sealed close frame with code and reason (reason is
+// truncated to fit 123 bytes on a UTF-8 boundary). The caller owns one reference.
+// Codes that must not be sent on the wire (0, 1005, 1006) give a close frame
+// without payload.
+func ClosePrepared(code StatusCode, reason string) *Prepared {
+	p := AcquirePrepared()
+	if code != 0 && code != StatusNoStatusReceived && code != StatusAbnormalClosure {
+		if len(reason) > maxCloseReason {
+			cut := maxCloseReason
+			for cut > 0 && !utf8.RuneStart(reason[cut]) {
+				cut--
+			}
+			reason = reason[:cut]
+		}
+		p.B = append(p.B, byte(code>>8), byte(code))
+		p.B = append(p.B, reason...)
+	}
+	p.Seal(ws.OpClose)
+	return p
+}
