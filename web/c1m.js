@@ -1,0 +1,558 @@
+// c1m reference client: an ES module with no build step and no dependencies.
+//
+// Works in browsers (native WebSocket) and in Node 20+ with the "ws" package:
+//
+//   import { Client } from './c1m.js';
+//   import WebSocket from 'ws';                       // Node only
+//   const c = new Client('ws://127.0.0.1:8080/ws', { WebSocket });
+//   c.on('message', (topic, data, meta) => console.log(topic, meta.seq, data));
+//   await c.subscribe(['md.>']);
+//
+// Guarantees: while the server keeps its history (same epoch, history long
+// enough), a subscriber sees every message of every concrete topic exactly once
+// and in order, across any number of reconnects: each reconnect resubscribes
+// with "since" = the last {epoch, seq} seen per topic and the client drops
+// duplicates (seq <= last seen). When the server cannot recover (restart, i.e. a
+// new epoch, or history too short) it sends the last value ("snap") and the
+// client counts what it could not recover as a gap.
+
+/** Connection states reported by the 'state' event. */
+export const State = Object.freeze({
+  CONNECTING: 'connecting', // first connection attempt
+  OPEN: 'open',
+  RECONNECTING: 'reconnecting', // connection lost; waiting to retry or retrying
+  CLOSED: 'closed', // close() was called; terminal
+});
+
+/**
+ * The error a promise of Client rejects with.
+ * code is the server's numeric error code for an {"op":"err"} reply, or one of
+ * the strings 'timeout' (no reply within ackTimeout), 'closed' (close() was
+ * called), 'disconnected' (a publish was in flight when the connection broke;
+ * it may or may not have been applied), 'buffer_full' (too many operations
+ * buffered while disconnected).
+ */
+export class C1MError extends Error {
+  /** @param {number|string} code @param {string} msg @param {string} [op] */
+  constructor(code, msg, op) {
+    super(`c1m: ${op ? op + ': ' : ''}${msg} (${code})`);
+    this.name = 'C1MError';
+    this.code = code;
+    this.msg = msg;
+    this.op = op;
+  }
+}
+
+/**
+ * Reports whether topic matches pattern: tokens are separated by '.', '*'
+ * matches exactly one token, '>' (last token only) matches one or more.
+ * @param {string} pattern @param {string} topic @returns {boolean}
+ */
+export function matchTopic(pattern, topic) {
+  if (pattern === topic) return true;
+  const p = pattern.split('.');
+  const t = topic.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return t.length > i;
+    if (i >= t.length) return false;
+    if (p[i] !== '*' && p[i] !== t[i]) return false;
+  }
+  return p.length === t.length;
+}
+
+const OPEN = 1; // WebSocket.OPEN in every implementation
+
+/**
+ * @typedef {object} ClientOptions
+ * @property {any} [WebSocket] WebSocket constructor; default globalThis.WebSocket.
+ * @property {number} [ackTimeout=10000] ms until an operation without a reply
+ *   rejects with code 'timeout' (counted from the call, buffered time included).
+ * @property {number} [backoffInitial=500] ms; first reconnect delay cap.
+ * @property {number} [backoffMax=10000] ms; the delay cap doubles per failed
+ *   attempt up to this. The delay is uniformly random in [0, cap] ("full jitter").
+ * @property {number} [stableAfter=2000] ms a connection must stay up before the
+ *   backoff is reset to backoffInitial.
+ * @property {number} [pingInterval=20000] ms between heartbeat pings while open;
+ *   a ping without a reply within ackTimeout drops the connection. 0 disables.
+ * @property {number} [maxBuffered=1024] operations kept while disconnected.
+ * @property {boolean} [autoConnect=true] connect in the constructor.
+ * @property {(code: number, reason: string) => boolean} [shouldReconnect]
+ *   called when the connection closes; false stops reconnecting (state closed).
+ */
+
+/**
+ * @typedef {object} MessageMeta
+ * @property {number} seq per-topic sequence number
+ * @property {number} ts publish time, unix nanoseconds (a Number: ~256ns precision)
+ * @property {boolean} snap true for a last-value snapshot sent on subscribe
+ * @property {string|undefined} epoch the server history epoch, when known
+ */
+
+/**
+ * A c1m connection with automatic reconnection and recovery.
+ *
+ * Events (subscribe with on(event, fn), which returns an unsubscribe function):
+ * - 'state' (state, info): info = {attempt, delay, code, reason}
+ * - 'message' (topic, data, meta: MessageMeta): every delivery, once, in order
+ * - 'gap' (topic, {expected, got, missed}): seq jumped (messages lost)
+ * - 'topic' (topic, {epoch, seq, recovered}): per topic of a subscribe reply
+ * - 'reset' (topic, {oldEpoch, epoch}): the server's history epoch changed
+ * - 'error' (C1MError): an internal operation (resubscription) failed
+ * - 'binary' (data): a binary frame (compact protocol; not decoded here)
+ *
+ * Not safe to share one instance between unrelated consumers that subscribe
+ * overlapping patterns with different options; otherwise all methods may be
+ * called at any time, in any state, before or after the connection is open.
+ */
+export class Client {
+  /** @param {string} url ws:// or wss:// URL of the /ws endpoint @param {ClientOptions} [opts] */
+  constructor(url, opts = {}) {
+    this.url = url;
+    this.opts = {
+      ackTimeout: 10000, backoffInitial: 500, backoffMax: 10000, stableAfter: 2000,
+      pingInterval: 20000, maxBuffered: 1024, autoConnect: true, ...opts,
+    };
+    this.WebSocket = opts.WebSocket || globalThis.WebSocket;
+    if (!this.WebSocket) throw new Error('c1m: no WebSocket implementation; pass opts.WebSocket');
+    /** @type {string} */
+    this.state = State.CONNECTING;
+    /** Counters; read freely, never written by the caller. */
+    this.stats = {
+      received: 0, // msg frames received
+      delivered: 0, // 'message' events emitted
+      duplicates: 0, // msg frames dropped as already seen
+      gaps: 0, // seq jumps on non-conflated subscriptions
+      missed: 0, // messages missing in those jumps
+      skipped: 0, // seq jumps on conflated subscriptions (expected)
+      snapshots: 0, // snap deliveries
+      recovered: 0, // topics a resubscription recovered
+      notRecovered: 0, // topics it could not (snap sent instead)
+      epochChanges: 0, // topics whose epoch changed (server restarted)
+      reconnects: 0, // successful connections after the first
+      attempts: 0, // connection attempts since the last stable connection
+    };
+    this._ws = null;
+    this._handlers = new Map();
+    this._nextId = 1;
+    this._queue = []; // ops waiting for an open connection, in call order
+    this._inflight = new Map(); // id -> op sent on the current connection
+    this._subs = new Map(); // pattern -> {conflate, maxRate, op}
+    this._pos = new Map(); // concrete topic -> {epoch, seq, conn}
+    this._epoch = undefined; // server epoch learned on the current connection
+    this._conn = 0; // connection generation
+    this._openedAt = 0;
+    this._retryTimer = null;
+    this._pingTimer = null;
+    this._closed = false;
+    this._closeWaiters = [];
+    if (this.opts.autoConnect) this.connect();
+  }
+
+  /**
+   * Registers fn for event; returns a function that removes it.
+   * @param {string} event @param {Function} fn @returns {() => void}
+   */
+  on(event, fn) {
+    let set = this._handlers.get(event);
+    if (!set) this._handlers.set(event, (set = new Set()));
+    set.add(fn);
+    return () => set.delete(fn);
+  }
+
+  _emit(event, ...args) {
+    const set = this._handlers.get(event);
+    if (!set) return;
+    for (const fn of set) {
+      try { fn(...args); } catch (e) { if (event !== 'error') this._emit('error', e); }
+    }
+  }
+
+  _setState(state, info = {}) {
+    if (this.state === state && state !== State.RECONNECTING) return;
+    this.state = state;
+    this._emit('state', state, info);
+  }
+
+  /** Starts connecting (only needed with autoConnect: false). */
+  connect() {
+    if (this._closed || this._ws) return;
+    clearTimeout(this._retryTimer);
+    this._retryTimer = null;
+    let ws;
+    try {
+      ws = new this.WebSocket(this.url);
+    } catch (e) {
+      this._emit('error', e);
+      this._scheduleReconnect(1006, String(e && e.message));
+      return;
+    }
+    this._ws = ws;
+    this.stats.attempts++;
+    if (this.state !== State.CONNECTING) this._setState(State.RECONNECTING, { attempt: this.stats.attempts });
+    if ('binaryType' in ws) ws.binaryType = 'arraybuffer';
+    ws.onopen = () => { if (this._ws === ws) this._onOpen(); };
+    ws.onmessage = (ev) => { if (this._ws === ws) this._onFrame(ev.data); };
+    ws.onclose = (ev) => { if (this._ws === ws) this._drop(ev.code, ev.reason); };
+    ws.onerror = () => {}; // a close event always follows
+  }
+
+  /**
+   * Subscribes to topics (concrete topics or patterns with '*' and '>').
+   * Resolves with the server's ok reply ({op, id, topics}); rejects with C1MError.
+   * The subscription is kept across reconnects until unsubscribe or close.
+   * @param {string|string[]} topics
+   * @param {{conflate?: boolean, maxRate?: number, since?: Object<string,{epoch:string,seq:number}>}} [opts]
+   *   since seeds the recovery position of concrete topics not seen yet
+   *   (e.g. positions persisted by an earlier session, see positions()).
+   * @returns {Promise<object>}
+   */
+  subscribe(topics, opts = {}) {
+    topics = [].concat(topics);
+    const o = { conflate: opts.conflate, maxRate: opts.maxRate };
+    for (const [t, p] of Object.entries(opts.since || {})) {
+      if (!this._pos.has(t)) this._pos.set(t, { epoch: p.epoch, seq: p.seq, conn: -1 });
+    }
+    const op = this._op('sub', () => this._subFrame(topics, o), { topics });
+    for (const t of topics) this._subs.set(t, { ...o, op });
+    return op.promise;
+  }
+
+  /**
+   * Removes subscriptions. Resolves with the ok reply.
+   * @param {string|string[]} topics @returns {Promise<object>}
+   */
+  unsubscribe(topics) {
+    topics = [].concat(topics);
+    for (const t of topics) this._subs.delete(t);
+    for (const t of this._pos.keys()) {
+      if (!this._matchesSub(t)) this._pos.delete(t);
+    }
+    return this._op('unsub', () => ({ topics }), {}).promise;
+  }
+
+  /**
+   * Publishes data (any JSON value) on topic; needs --client-publish on the
+   * server. Resolves with the ok reply. A publish in flight when the connection
+   * breaks rejects with code 'disconnected' (it is not retried: at most once).
+   * @param {string} topic @param {any} data @returns {Promise<object>}
+   */
+  publish(topic, data) {
+    return this._op('pub', () => ({ topic, data }), {}).promise;
+  }
+
+  /** Round trip to the server. @returns {Promise<object>} */
+  ping() {
+    return this._op('ping', () => ({}), {}).promise;
+  }
+
+  /**
+   * Drops the current connection without a close handshake (as a network
+   * failure would) and reconnects with recovery. For tests and for callers
+   * that detect a dead connection by their own means.
+   */
+  reconnect() {
+    const ws = this._ws;
+    if (!ws || this._closed) return;
+    this._drop(4000, 'client reconnect');
+    if (typeof ws.terminate === 'function') ws.terminate();
+    else try { ws.close(4000, 'reconnect'); } catch { /* already closing */ }
+  }
+
+  /**
+   * Closes the connection for good: stops reconnecting, rejects pending
+   * operations with code 'closed'. Resolves when the socket is closed.
+   * @param {number} [code=1000] @param {string} [reason] @returns {Promise<void>}
+   */
+  close(code = 1000, reason = '') {
+    if (this._closed) return Promise.resolve();
+    this._closed = true;
+    clearTimeout(this._retryTimer);
+    clearInterval(this._pingTimer);
+    const ws = this._ws;
+    const done = new Promise((resolve) => {
+      if (!ws || ws.readyState > OPEN) return resolve();
+      ws.onclose = () => resolve();
+      // Do not wait forever for the closing handshake of a dead peer.
+      setTimeout(() => { if (typeof ws.terminate === 'function') ws.terminate(); resolve(); }, this.opts.ackTimeout).unref?.();
+    });
+    if (ws) try { ws.close(code, reason); } catch { /* not open yet */ }
+    this._ws = null;
+    const err = new C1MError('closed', 'client closed');
+    for (const op of [...this._queue, ...this._inflight.values()]) this._settle(op, err);
+    this._queue = [];
+    this._inflight.clear();
+    this._setState(State.CLOSED, { code, reason });
+    return done;
+  }
+
+  /**
+   * The last position seen per concrete topic, e.g. to persist and pass as
+   * subscribe({since}) later. @returns {Object<string,{epoch:string,seq:number}>}
+   */
+  positions() {
+    const out = {};
+    for (const [t, p] of this._pos) if (p.seq !== undefined) out[t] = { epoch: p.epoch, seq: p.seq };
+    return out;
+  }
+
+  // ---- operations ----------------------------------------------------------
+
+  // _op creates an operation: build() returns the frame fields at send time
+  // (so a resent sub carries the current since positions).
+  _op(kind, build, extra) {
+    const op = { kind, build, id: 0, held: [], ...extra };
+    op.promise = new Promise((resolve, reject) => { op.resolve = resolve; op.reject = reject; });
+    if (this._closed) {
+      this._settle(op, new C1MError('closed', 'client closed', kind));
+      return op;
+    }
+    op.timer = setTimeout(() => this._settle(op, new C1MError('timeout', `no reply in ${this.opts.ackTimeout}ms`, kind)),
+      this.opts.ackTimeout);
+    if (this._ws && this._ws.readyState === OPEN) {
+      this._send(op);
+    } else if (this._queue.length >= this.opts.maxBuffered) {
+      this._settle(op, new C1MError('buffer_full', `${this._queue.length} operations buffered`, kind));
+    } else {
+      this._queue.push(op);
+    }
+    return op;
+  }
+
+  _send(op) {
+    op.id = this._nextId++;
+    this._inflight.set(op.id, op);
+    this._ws.send(JSON.stringify({ op: op.kind, id: op.id, ...op.build() }));
+  }
+
+  // _settle finishes op once: resolves with an ok reply or rejects with err.
+  _settle(op, err, reply) {
+    if (op.done) return;
+    op.done = true;
+    clearTimeout(op.timer);
+    this._inflight.delete(op.id);
+    const qi = this._queue.indexOf(op);
+    if (qi >= 0) this._queue.splice(qi, 1);
+    if (op.kind === 'sub') {
+      if (reply) this._applyTopics(reply, op.topics);
+      if (err) {
+        // A refused subscription is not resubscribed on reconnect.
+        if (typeof err.code === 'number') {
+          for (const t of op.topics) if (this._subs.get(t)?.op === op) this._subs.delete(t);
+        }
+        if (op.internal && err.code !== 'disconnected') this._emit('error', err);
+      }
+      const held = op.held;
+      op.held = [];
+      if (err && err.code === 'disconnected') held.length = 0; // recovery resends them
+      for (const m of held) this._deliver(m);
+    }
+    if (err) op.reject(err); else op.resolve(reply);
+  }
+
+  _subFrame(topics, o) {
+    const f = { topics };
+    if (o.conflate !== undefined) f.conflate = o.conflate;
+    if (o.maxRate) f.maxRate = o.maxRate;
+    const since = {};
+    let any = false;
+    for (const [t, p] of this._pos) {
+      if (p.seq === undefined || p.epoch === undefined) continue;
+      if (topics.some((pat) => matchTopic(pat, t))) { since[t] = { epoch: p.epoch, seq: p.seq }; any = true; }
+    }
+    if (any) f.since = since;
+    return f;
+  }
+
+  _matchesSub(topic) {
+    for (const pat of this._subs.keys()) if (matchTopic(pat, topic)) return true;
+    return false;
+  }
+
+  _conflated(topic) {
+    for (const [pat, o] of this._subs) if ((o.conflate || o.maxRate > 0) && matchTopic(pat, topic)) return true;
+    return false;
+  }
+
+  // ---- connection lifecycle ------------------------------------------------
+
+  _onOpen() {
+    const first = this._conn === 0;
+    this._conn++;
+    this._epoch = undefined;
+    this._openedAt = Date.now();
+    if (!first) this.stats.reconnects++;
+    // Resubscribe every pattern that no buffered sub op covers, grouped by
+    // options, before the buffered operations, which then go out in call order.
+    const queued = new Set();
+    for (const op of this._queue) if (op.kind === 'sub') op.topics.forEach((t) => queued.add(t));
+    const groups = new Map();
+    for (const [pat, o] of this._subs) {
+      if (queued.has(pat)) continue;
+      const key = `${o.conflate}|${o.maxRate || 0}`;
+      if (!groups.has(key)) groups.set(key, { o, topics: [] });
+      groups.get(key).topics.push(pat);
+    }
+    const queue = this._queue;
+    this._queue = [];
+    for (const { o, topics } of groups.values()) {
+      const op = this._op('sub', () => this._subFrame(topics, o), { topics, internal: true });
+      op.promise.catch(() => {}); // reported through 'error'
+      for (const t of topics) this._subs.set(t, { ...this._subs.get(t), op });
+    }
+    for (const op of queue) if (!op.done) this._send(op);
+    this._setState(State.OPEN, { attempt: this.stats.attempts });
+    clearInterval(this._pingTimer);
+    if (this.opts.pingInterval > 0) {
+      this._pingTimer = setInterval(() => this._heartbeat(), this.opts.pingInterval);
+      this._pingTimer.unref?.();
+    }
+  }
+
+  _heartbeat() {
+    const ws = this._ws;
+    if (!ws || ws.readyState !== OPEN) return;
+    this.ping().catch((e) => {
+      if (e.code === 'timeout' && this._ws === ws) this.reconnect();
+    });
+  }
+
+  // _drop handles the loss of the current socket: in-flight idempotent
+  // operations are requeued (ahead of the buffered ones), in-flight publishes
+  // rejected, and a reconnect is scheduled.
+  _drop(code, reason) {
+    const ws = this._ws;
+    this._ws = null;
+    if (ws) ws.onopen = ws.onmessage = ws.onclose = null;
+    clearInterval(this._pingTimer);
+    if (this._closed) return;
+    const requeue = [];
+    for (const op of [...this._inflight.values()].sort((a, b) => a.id - b.id)) {
+      this._inflight.delete(op.id);
+      if (op.kind === 'pub') {
+        this._settle(op, new C1MError('disconnected', 'connection lost before the reply', 'pub'));
+      } else if (op.internal) {
+        this._settle(op, new C1MError('disconnected', 'connection lost', 'sub')); // redone on open
+      } else {
+        if (op.kind === 'sub') op.held = [];
+        requeue.push(op);
+      }
+    }
+    this._queue = requeue.concat(this._queue);
+    if (this._openedAt && Date.now() - this._openedAt >= this.opts.stableAfter) this.stats.attempts = 0;
+    this._openedAt = 0;
+    if (this.opts.shouldReconnect && !this.opts.shouldReconnect(code, reason)) {
+      this.close(1000, 'no reconnect');
+      return;
+    }
+    this._scheduleReconnect(code, reason);
+  }
+
+  _scheduleReconnect(code, reason) {
+    const cap = Math.min(this.opts.backoffMax, this.opts.backoffInitial * 2 ** Math.min(this.stats.attempts, 30));
+    const delay = Math.floor(Math.random() * cap);
+    this._setState(State.RECONNECTING, { attempt: this.stats.attempts + 1, delay, code, reason });
+    clearTimeout(this._retryTimer);
+    this._retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  // ---- incoming frames -----------------------------------------------------
+
+  _onFrame(raw) {
+    if (typeof raw !== 'string') {
+      this._emit('binary', raw);
+      return;
+    }
+    let m;
+    try { m = JSON.parse(raw); } catch (e) {
+      this._emit('error', new C1MError('bad_frame', `invalid JSON from server: ${e.message}`));
+      return;
+    }
+    switch (m.op) {
+      case 'msg': {
+        this.stats.received++;
+        // Hold messages of topics with a subscribe in flight until its reply
+        // arrives: snapshots and recovered messages may precede the ok, and the
+        // ok says whether the epoch changed (which resets duplicate tracking).
+        for (const op of this._inflight.values()) {
+          if (op.kind === 'sub' && op.topics.some((p) => matchTopic(p, m.topic))) {
+            op.held.push(m);
+            return;
+          }
+        }
+        this._deliver(m);
+        return;
+      }
+      case 'ok':
+      case 'err': {
+        const op = this._inflight.get(m.id);
+        if (!op) return; // timed out already
+        if (m.op === 'ok') this._settle(op, null, m);
+        else this._settle(op, new C1MError(m.code, m.msg || 'error', op.kind));
+        return;
+      }
+      default:
+        // Unknown ops are ignored for forward compatibility.
+    }
+  }
+
+  // _applyTopics records what the reply to a subscribe of patterns says per
+  // topic. A known topic that matches the patterns but is missing from the
+  // reply no longer exists on the server: its history is gone.
+  _applyTopics(reply, patterns) {
+    if (typeof reply.epoch === 'string') this._epoch = reply.epoch;
+    const topics = reply.topics || {};
+    for (const [t, pos] of this._pos) {
+      if (t in topics || pos.seq === undefined || !patterns.some((p) => matchTopic(p, t))) continue;
+      if (pos.conn === this._conn && pos.epoch === undefined) continue; // first seen on this connection
+      this.stats.epochChanges++;
+      this._emit('reset', t, { oldEpoch: pos.epoch, epoch: undefined });
+      pos.seq = pos.epoch = undefined;
+      pos.conn = this._conn;
+    }
+    for (const [t, st] of Object.entries(topics)) {
+      this._epoch = st.epoch;
+      const pos = this._pos.get(t);
+      if (pos) {
+        if (pos.epoch !== undefined ? pos.epoch !== st.epoch : pos.conn !== this._conn) {
+          // History lost: restart duplicate tracking from the next message.
+          if (pos.epoch !== undefined) {
+            this.stats.epochChanges++;
+            this._emit('reset', t, { oldEpoch: pos.epoch, epoch: st.epoch });
+          }
+          pos.seq = undefined;
+        }
+        pos.epoch = st.epoch;
+      }
+      if (st.recovered === true) this.stats.recovered++;
+      if (st.recovered === false) this.stats.notRecovered++;
+      this._emit('topic', t, st);
+    }
+    for (const p of this._pos.values()) if (p.epoch === undefined && p.conn === this._conn) p.epoch = this._epoch;
+  }
+
+  _deliver(m) {
+    let pos = this._pos.get(m.topic);
+    if (!pos) this._pos.set(m.topic, (pos = { epoch: this._epoch, seq: undefined, conn: this._conn }));
+    if (pos.epoch === undefined && this._epoch !== undefined) pos.epoch = this._epoch;
+    if (pos.seq !== undefined) {
+      if (m.seq <= pos.seq) {
+        this.stats.duplicates++;
+        return;
+      }
+      if (m.seq > pos.seq + 1) {
+        const missed = m.seq - pos.seq - 1;
+        if (this._conflated(m.topic)) {
+          this.stats.skipped += missed;
+        } else {
+          this.stats.gaps++;
+          this.stats.missed += missed;
+          this._emit('gap', m.topic, { expected: pos.seq + 1, got: m.seq, missed });
+        }
+      }
+    }
+    pos.seq = m.seq;
+    if (m.snap) this.stats.snapshots++;
+    this.stats.delivered++;
+    this._emit('message', m.topic, m.data, { seq: m.seq, ts: m.ts, snap: !!m.snap, epoch: pos.epoch });
+  }
+}

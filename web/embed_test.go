@@ -1,0 +1,49 @@
+package web
+
+import (
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestStaticServesDemo(t *testing.T) {
+	srv := httptest.NewServer(http.FileServerFS(Static()))
+	defer srv.Close()
+	for _, tc := range []struct{ path, ctype, contains string }{
+		{"/", "text/html", `<script type="module" src="app.js">`},
+		{"/c1m.js", "javascript", "export class Client"},
+		{"/app.js", "javascript", "from './c1m.js'"},
+		{"/style.css", "text/css", "--bg"},
+	} {
+		resp, err := http.Get(srv.URL + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), tc.ctype) ||
+			!strings.Contains(string(body), tc.contains) {
+			t.Errorf("GET %s: %d %q, want type %q and body containing %q", tc.path, resp.StatusCode,
+				resp.Header.Get("Content-Type"), tc.ctype, tc.contains)
+		}
+	}
+}
+
+func TestStaticOnlyAssets(t *testing.T) {
+	var names []string
+	fs.WalkDir(Static(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			names = append(names, p)
+		}
+		return nil
+	})
+	if strings.Join(names, ",") != "app.js,c1m.js,index.html,style.css" {
+		t.Fatalf("embedded files = %v", names)
+	}
+}
