@@ -129,7 +129,8 @@ func (c *Conn) enqueue(e entry, n int) error {
 		e.p.Release()
 		return ErrClosed
 	}
-	if c.queued+n > s.cfg.MaxQueueBytes {
+	// The bound is on backlog: a single frame into an empty queue always fits.
+	if c.queued > 0 && c.queued+n > s.cfg.MaxQueueBytes {
 		if s.cfg.SlowPolicy == SlowDisconnect || !c.dropOldestLocked(n) {
 			c.mu.Unlock()
 			e.p.Release()
