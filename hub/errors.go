@@ -1,0 +1,21 @@
+package hub
+
+import "errors"
+
+// Errors returned by the Hub. Compare with errors.Is.
+var (
+	// ErrBadTopic: a topic or pattern is empty, longer than 256 bytes, has an
+	// empty token, a character outside [A-Za-z0-9_:-], or a misplaced wildcard
+	// (any wildcard in a publish topic; '>' not as the last token; '*' or '>'
+	// inside a token).
+	ErrBadTopic = errors.New("hub: bad topic")
+	// ErrTooManySubs: the subscriber already has Config.MaxSubsPerConn patterns.
+	ErrTooManySubs = errors.New("hub: too many subscriptions")
+	// ErrTooManyTopics: creating the topic would exceed Config.MaxTopics. Both
+	// Publish and exact Subscribe create topics.
+	ErrTooManyTopics = errors.New("hub: too many topics")
+	// ErrBadData: Publish was given data that is not a valid JSON value.
+	ErrBadData = errors.New("hub: data is not valid JSON")
+	// ErrClosed: the Hub is closed.
+	ErrClosed = errors.New("hub: closed")
+)

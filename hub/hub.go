@@ -1,0 +1,362 @@
+package hub
+
+import (
+	"crypto/rand"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/c1mhq/c1m/poller"
+	"github.com/c1mhq/c1m/wsframe"
+)
+
+// Subscriber is a connection as the hub sees it. poller.Conn implements it.
+// Implementations must never block and must be safe for concurrent use.
+// The hub uses a Subscriber as a map key: its dynamic type must be comparable
+// (a pointer, as poller.Conn is).
+type Subscriber interface {
+	// Send queues p for delivery. It consumes one reference of p in every case
+	// (also when it returns an error, e.g. the connection is closed or slow).
+	Send(p *wsframe.Prepared) error
+	// SendSlot queues p through the conflation slot s, which belongs to this
+	// subscriber: if s already holds a frame that has not started to be written,
+	// that frame is replaced (and released) and keeps its place in the queue;
+	// otherwise p is queued at the tail. Consumes one reference of p in every case.
+	SendSlot(s *poller.Slot, p *wsframe.Prepared) error
+}
+
+// Config configures a Hub. The zero value is valid: defaults noted per field.
+type Config struct {
+	// MaxSubsPerConn limits patterns per subscriber. Zero means 1024.
+	MaxSubsPerConn int
+	// HistorySize is the number of recent messages kept per topic for recovery.
+	// Zero means 256; negative disables history (last value is still kept).
+	HistorySize int
+	// HistoryTTL drops history entries older than this. Zero means 5 minutes.
+	HistoryTTL time.Duration
+	// MaxTopics bounds the number of live topics (publishes to new topics beyond it
+	// fail with ErrTooManyTopics). Zero means 1,000,000.
+	MaxTopics int
+	// ConflateDefault lists topic patterns whose subscriptions conflate unless the
+	// client says otherwise.
+	ConflateDefault []string
+	// Epoch identifies this hub's history; zero value: random per process start.
+	Epoch string
+}
+
+// Defaults for zero Config fields.
+const (
+	DefaultMaxSubsPerConn = 1024
+	DefaultHistorySize    = 256
+	DefaultHistoryTTL     = 5 * time.Minute
+	DefaultMaxTopics      = 1_000_000
+)
+
+// numShards is the number of topic shards (a power of two).
+const numShards = 64
+
+type shard struct {
+	mu     sync.RWMutex
+	topics map[string]*topic
+	_      [32]byte // RWMutex (24) + map (8) + pad: one cache line per shard
+}
+
+// Hub routes published messages to subscribers. Safe for concurrent use.
+//
+// Topics are created by the first Publish or exact Subscribe that names them
+// and live until Close: a topic's seq must never go back within an epoch, and
+// the last value is what new subscribers get. MaxTopics bounds their number.
+type Hub struct {
+	epoch    string
+	maxSubs  int
+	histSize int   // 0: history disabled
+	histTTL  int64 // ns
+	maxTops  int64
+	conflate []string // validated ConflateDefault patterns
+	start    time.Time
+	seed     maphash.Seed
+
+	shards [numShards]shard
+	sl     *sublist
+	tt     topicTree
+	rt     rateTimer
+	conns  sync.Map // Subscriber -> *conn
+	ids    atomic.Uint64
+
+	closed atomic.Bool
+	stop   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+
+	ntopics    atomic.Int64
+	nsubs      atomic.Int64
+	published  atomic.Uint64
+	deliveries atomic.Uint64
+	histBytes  atomic.Int64
+	histFrames atomic.Int64
+}
+
+// New returns a running Hub. Call Close to stop its background goroutine
+// (rate-limited delivery timer).
+//
+// Invalid ConflateDefault patterns are ignored.
+func New(cfg Config) *Hub {
+	h := &Hub{
+		epoch:    cfg.Epoch,
+		maxSubs:  cfg.MaxSubsPerConn,
+		histSize: cfg.HistorySize,
+		histTTL:  int64(cfg.HistoryTTL),
+		maxTops:  int64(cfg.MaxTopics),
+		start:    time.Now(),
+		seed:     maphash.MakeSeed(),
+		sl:       newSublist(),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	if h.epoch == "" {
+		h.epoch = rand.Text()[:16]
+	}
+	if h.maxSubs <= 0 {
+		h.maxSubs = DefaultMaxSubsPerConn
+	}
+	switch {
+	case h.histSize == 0:
+		h.histSize = DefaultHistorySize
+	case h.histSize < 0:
+		h.histSize = 0
+	}
+	if h.histTTL <= 0 {
+		h.histTTL = int64(DefaultHistoryTTL)
+	}
+	if h.maxTops <= 0 {
+		h.maxTops = DefaultMaxTopics
+	}
+	for _, p := range cfg.ConflateDefault {
+		if _, err := checkTopic(p, true); err == nil {
+			h.conflate = append(h.conflate, p)
+		}
+	}
+	for i := range h.shards {
+		h.shards[i].topics = make(map[string]*topic)
+	}
+	h.rt.wake = make(chan struct{}, 1)
+	go h.run()
+	return h
+}
+
+// Epoch returns the hub's epoch (Config.Epoch or the random one).
+func (h *Hub) Epoch() string { return h.epoch }
+
+// clock returns the hub's monotonic clock (ns since New) and the wall clock
+// in unix ns from one reading.
+func (h *Hub) clock() (mono, wall int64) {
+	now := time.Now()
+	return int64(now.Sub(h.start)), now.UnixNano()
+}
+
+// now returns the hub's monotonic clock in ns since New.
+func (h *Hub) now() int64 { return int64(time.Since(h.start)) }
+
+// Close stops background work and releases every retained frame: last
+// values, snapshots, history and rate-limited pending frames. Publish and
+// Subscribe fail with ErrClosed afterwards; frames already handed to
+// Subscribers are theirs to release. Close is idempotent.
+func (h *Hub) Close() {
+	h.once.Do(func() {
+		close(h.stop)
+		<-h.done
+		h.closed.Store(true)
+		// Every publish checks closed under its topic lock: after taking each
+		// lock once, none is in progress and none will start.
+		var ts []*topic
+		for i := range h.shards {
+			ts = h.shards[i].appendTopics(ts[:0])
+			for _, t := range ts {
+				t.mu.Lock()
+				t.clear(h)
+				t.mu.Unlock()
+			}
+		}
+		for _, st := range h.rt.drain() {
+			st.sub.mu.Lock()
+			if st.pending != nil {
+				st.pending.Release()
+				st.pending = nil
+			}
+			st.sub.mu.Unlock()
+		}
+	})
+}
+
+func (sh *shard) appendTopics(out []*topic) []*topic {
+	sh.mu.RLock()
+	for _, t := range sh.topics {
+		out = append(out, t)
+	}
+	sh.mu.RUnlock()
+	return out
+}
+
+// run is the hub goroutine: it delivers rate-limited frames when due and
+// expires history by age.
+func (h *Hub) run() {
+	defer close(h.done)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	sweep := time.NewTicker(min(max(time.Duration(h.histTTL)/4, time.Second), time.Minute))
+	defer sweep.Stop()
+	var due []*subTopic
+	var ts []*topic
+	for {
+		var wait int64
+		due, wait = h.rt.popDue(h.now(), due[:0])
+		for i, st := range due {
+			h.fire(st)
+			due[i] = nil
+		}
+		if wait >= 0 {
+			timer.Reset(time.Duration(wait))
+		} else {
+			timer.Stop()
+		}
+		select {
+		case <-timer.C:
+		case <-h.rt.wake:
+		case <-sweep.C:
+			if h.histSize > 0 {
+				ts = h.expireHistory(ts)
+			}
+		case <-h.stop:
+			timer.Stop()
+			return
+		}
+	}
+}
+
+// expireHistory drops history entries older than HistoryTTL on every topic,
+// so that topics nobody publishes to any more give their memory back.
+func (h *Hub) expireHistory(ts []*topic) []*topic {
+	for i := range h.shards {
+		ts = h.shards[i].appendTopics(ts[:0])
+		for _, t := range ts {
+			t.mu.Lock()
+			t.hist.expire(h, h.now()-h.histTTL)
+			t.mu.Unlock()
+		}
+	}
+	clear(ts)
+	return ts[:0]
+}
+
+// topic returns the topic named name (validated), creating it if create is
+// set. It returns nil, nil if it does not exist and create is false.
+func (h *Hub) topic(name string, create bool) (*topic, error) {
+	sh := &h.shards[maphash.String(h.seed, name)&(numShards-1)]
+	sh.mu.RLock()
+	t := sh.topics[name]
+	sh.mu.RUnlock()
+	if t != nil || !create {
+		return t, nil
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if t = sh.topics[name]; t != nil {
+		return t, nil
+	}
+	if h.ntopics.Add(1) > h.maxTops {
+		h.ntopics.Add(-1)
+		return nil, ErrTooManyTopics
+	}
+	t = &topic{name: name, conflate: h.conflateDefault(name)}
+	sh.topics[name] = t
+	h.tt.insert(t) // before any publish can see t: wildcard Subscribe finds it
+	return t, nil
+}
+
+func (h *Hub) conflateDefault(topic string) bool {
+	for _, p := range h.conflate {
+		if matchPattern(p, topic) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchPattern reports whether the validated pattern matches the topic.
+func matchPattern(pattern, topic string) bool {
+	for {
+		ptok, prest, pmore := nextToken(pattern)
+		if ptok == ">" {
+			return true // topic has at least one token left
+		}
+		ttok, trest, tmore := nextToken(topic)
+		if ptok != "*" && ptok != ttok {
+			return false
+		}
+		if !pmore || !tmore {
+			return pmore == tmore
+		}
+		pattern, topic = prest, trest
+	}
+}
+
+// Publish delivers data (valid JSON, copied into the encoded frame byte for byte)
+// to every subscriber of topic as a text frame
+// {"op":"msg","topic":T,"seq":N,"ts":TS,"data":DATA}. It returns the topic's new
+// seq. ts is the publish time in unix nanoseconds (0 = now).
+//
+// Errors: ErrBadTopic, ErrBadData (data is not one valid JSON value),
+// ErrTooManyTopics, ErrClosed.
+func (h *Hub) Publish(topic string, data []byte, ts int64) (uint64, error) {
+	if !validJSON(data) {
+		return 0, ErrBadData
+	}
+	return h.publishTo(topic, data, ts, false)
+}
+
+// PublishBinary delivers data as a binary frame with the compact header of
+// docs/PROTOCOL.md: kind byte 1, uvarint topic length, topic, seq (8 bytes big
+// endian), ts (8 bytes big endian, unix ns), data. Binary and JSON publishes
+// share the topic's seq, last value and history. data may be empty.
+//
+// Errors: ErrBadTopic, ErrTooManyTopics, ErrClosed.
+func (h *Hub) PublishBinary(topic string, data []byte, ts int64) (uint64, error) {
+	return h.publishTo(topic, data, ts, true)
+}
+
+func (h *Hub) publishTo(name string, data []byte, ts int64, binary bool) (uint64, error) {
+	if _, err := checkTopic(name, false); err != nil {
+		return 0, err
+	}
+	if h.closed.Load() {
+		return 0, ErrClosed
+	}
+	t, err := h.topic(name, true)
+	if err != nil {
+		return 0, err
+	}
+	return h.publish(t, data, ts, binary)
+}
+
+// Stats are counters for the stats endpoint.
+type Stats struct {
+	Topics        int
+	Subscriptions int
+	Published     uint64
+	Deliveries    uint64 // frames handed to Send/SendSlot: live, snapshot, recovered
+	HistoryBytes  int64
+	HistoryFrames int64
+}
+
+// Stats returns current counters.
+func (h *Hub) Stats() Stats {
+	return Stats{
+		Topics:        int(h.ntopics.Load()),
+		Subscriptions: int(h.nsubs.Load()),
+		Published:     h.published.Load(),
+		Deliveries:    h.deliveries.Load(),
+		HistoryBytes:  h.histBytes.Load(),
+		HistoryFrames: h.histFrames.Load(),
+	}
+}

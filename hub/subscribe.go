@@ -1,0 +1,211 @@
+package hub
+
+import (
+	"encoding/json"
+	"math"
+)
+
+// SubOptions are per-subscription options from the client.
+type SubOptions struct {
+	Conflate *bool   // nil: per-topic default
+	MaxRate  float64 // updates per second per topic, 0 = unlimited; implies conflation
+	// Since maps concrete topics to the position the client last saw.
+	Since map[string]Position
+}
+
+// Position is a place in a topic's stream.
+type Position struct {
+	Epoch string `json:"epoch"`
+	Seq   uint64 `json:"seq"`
+}
+
+// TopicState is reported per concrete topic in a subscribe result.
+type TopicState struct {
+	Epoch     string `json:"epoch"`
+	Seq       uint64 `json:"seq"`                 // latest seq of the topic at subscribe time
+	Recovered *bool  `json:"recovered,omitempty"` // set when Since named this topic
+}
+
+// Subscribe subscribes s to pattern (a topic or a wildcard pattern with '*' and
+// '>'). Before returning it has queued on s, for each existing matching topic,
+// either the missed messages (recovery) or the last value (marked "snap":true),
+// with no gap and no duplicate against live deliveries that race it.
+// Errors: ErrBadTopic, ErrTooManySubs.
+//
+// The result has one entry per existing matching topic that has been published
+// to or is named in opt.Since (an exact pattern always has its entry).
+// Subscribing again to a pattern s already has replaces that subscription
+// (new options, new snapshot). If s has several patterns matching a topic, it
+// gets each message once, through its exact subscription if it has one, else
+// through its earliest matching wildcard; a topic that s already receives
+// through another pattern gets no snapshot or recovery (its stream continues;
+// Recovered reports true if Since named it with this epoch). Also
+// ErrTooManyTopics (an exact pattern creates its topic) and ErrClosed.
+func (h *Hub) Subscribe(s Subscriber, pattern string, opt SubOptions) (map[string]TopicState, error) {
+	wild, err := checkTopic(pattern, true)
+	if err != nil {
+		return nil, err
+	}
+	if h.closed.Load() {
+		return nil, ErrClosed
+	}
+	c := h.lockConn(s)
+	defer c.mu.Unlock()
+	old := c.subs[pattern]
+	if old == nil && len(c.subs) >= h.maxSubs {
+		return nil, ErrTooManySubs
+	}
+	var t *topic
+	if !wild {
+		if t, err = h.topic(pattern, true); err != nil {
+			return nil, err
+		}
+	}
+	if old != nil {
+		h.removeSub(old)
+		delete(c.subs, pattern)
+	}
+	sub := &subscription{
+		c:        c,
+		id:       h.ids.Add(1),
+		pattern:  pattern,
+		wild:     wild,
+		conflate: -1,
+		idx:      -1,
+	}
+	if opt.Conflate != nil {
+		sub.conflate = 0
+		if *opt.Conflate {
+			sub.conflate = 1
+		}
+	}
+	if r := opt.MaxRate; r > 0 && !math.IsInf(r, 1) {
+		sub.interval = max(int64(float64(1e9)/r), 1)
+	}
+	for p := range c.subs {
+		sub.others = append(sub.others, p)
+	}
+	c.subs[pattern] = sub
+	h.nsubs.Add(1)
+	states := make(map[string]TopicState)
+	sent := 0
+	if !wild {
+		t.mu.Lock()
+		t.addExact(sub)
+		st, n := h.prime(t, sub, opt.Since, h.now())
+		sub.others = nil
+		t.mu.Unlock()
+		states[pattern] = st
+		sent += n
+	} else {
+		sent += h.subscribeWild(sub, opt.Since, states)
+	}
+	h.deliveries.Add(uint64(sent))
+	return states, nil
+}
+
+// subscribeWild inserts a wildcard subscription and primes every existing
+// matching topic. A publish that reaches a topic before this walk does primes
+// it itself (deliverSlow); the walk then skips it: each topic is primed once,
+// under its lock, right before its first live delivery.
+func (h *Hub) subscribeWild(sub *subscription, since map[string]Position, states map[string]TopicState) int {
+	sub.primed = make(map[*topic]TopicState)
+	sub.since = since
+	sub.priming.Store(true)
+	sub.c.nwild.Add(1)
+	h.sl.insert(sub)
+	sent := 0
+	for _, t := range h.tt.match(sub.pattern, nil) {
+		t.mu.Lock()
+		sub.mu.Lock()
+		st, ok := sub.primed[t]
+		if !ok {
+			var n int
+			st, n = h.prime(t, sub, since, h.now())
+			sub.primed[t] = st
+			sent += n
+		}
+		sub.mu.Unlock()
+		t.mu.Unlock()
+		if st.Seq > 0 || st.Recovered != nil {
+			states[t.name] = st
+		}
+	}
+	sub.mu.Lock()
+	sub.priming.Store(false)
+	sub.primed, sub.since, sub.others = nil, nil, nil
+	sub.mu.Unlock()
+	return sent
+}
+
+// lockConn returns the locked, live conn of s, creating it if needed.
+func (h *Hub) lockConn(s Subscriber) *conn {
+	for {
+		v, ok := h.conns.Load(s)
+		if !ok {
+			v, _ = h.conns.LoadOrStore(s, &conn{s: s, id: h.ids.Add(1), subs: make(map[string]*subscription)})
+		}
+		c := v.(*conn)
+		c.mu.Lock()
+		if !c.dead {
+			return c
+		}
+		c.mu.Unlock() // UnsubscribeAll removed it; LoadOrStore makes a new one
+	}
+}
+
+// removeSub takes sub out of every structure publishers see and releases its
+// pending frames. The conn lock is held. Deliveries that already hold sub
+// (a publish in progress) drop their frame once closed is set.
+func (h *Hub) removeSub(sub *subscription) {
+	sub.closed.Store(true)
+	if sub.wild {
+		h.sl.remove(sub)
+		sub.c.nwild.Add(-1)
+	} else {
+		t := sub.topic
+		t.mu.Lock()
+		t.removeExact(sub)
+		t.mu.Unlock()
+	}
+	h.releaseSubState(sub)
+	h.nsubs.Add(-1)
+}
+
+// Unsubscribe removes one pattern of s. Unknown patterns are not an error.
+// A publish already in progress when Unsubscribe is called may still deliver
+// one message of it.
+func (h *Hub) Unsubscribe(s Subscriber, pattern string) error {
+	v, ok := h.conns.Load(s)
+	if !ok {
+		return nil
+	}
+	c := v.(*conn)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if sub := c.subs[pattern]; sub != nil {
+		delete(c.subs, pattern)
+		h.removeSub(sub)
+	}
+	return nil
+}
+
+// UnsubscribeAll removes every subscription of s; call it when s closes.
+// Its cost is proportional to the subscriptions of s.
+func (h *Hub) UnsubscribeAll(s Subscriber) {
+	v, ok := h.conns.LoadAndDelete(s)
+	if !ok {
+		return
+	}
+	c := v.(*conn)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dead = true
+	for p, sub := range c.subs {
+		delete(c.subs, p)
+		h.removeSub(sub)
+	}
+}
+
+// validJSON reports whether data is exactly one JSON value.
+func validJSON(data []byte) bool { return json.Valid(data) }

@@ -1,0 +1,266 @@
+package hub
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+
+	"github.com/c1mhq/c1m/wsframe"
+	"github.com/gobwas/ws"
+)
+
+// topic is one concrete topic: its sequence, last value, history and the
+// subscriptions it delivers to.
+type topic struct {
+	name     string
+	conflate bool // matches Config.ConflateDefault
+
+	mu sync.Mutex // guards everything below
+	// seq is the seq of the latest publish (0: none yet).
+	seq uint64
+	// last is the latest frame (one hub reference), lastBinary its kind,
+	// lastTS its ts and lastDataLen the length of its data, which ends the
+	// payload (binary) or precedes the final '}' (JSON).
+	last        *wsframe.Prepared
+	lastBinary  bool
+	lastTS      int64
+	lastDataLen int
+	// snap is the last value re-encoded as a snapshot, built on first need
+	// and dropped at the next publish (one hub reference).
+	snap *wsframe.Prepared
+	hist history
+
+	// exact are the exact subscriptions (one per conn), exactBy indexes them.
+	exact   []*subscription
+	exactBy map[*conn]*subscription
+	// wild caches the matching wildcard subscriptions, at most one per conn
+	// and none for a conn that has an exact one. It is valid while wildGen
+	// equals the sublist generation and wildDirty is false.
+	wild      []*subscription
+	wildGen   uint64
+	wildDirty bool
+}
+
+// refresh rebuilds the wildcard cache if the sublist changed since it was
+// built or an exact subscription came or went. t.mu is held.
+func (t *topic) refresh(h *Hub) {
+	if !t.wildDirty && t.wildGen == h.sl.gen.Load() {
+		return
+	}
+	w, gen := h.sl.match(t.name, t.wild[:0])
+	// Drop conns that have an exact subscription here: it delivers.
+	if len(t.exactBy) > 0 {
+		n := 0
+		for _, s := range w {
+			if _, ok := t.exactBy[s.c]; !ok {
+				w[n] = s
+				n++
+			}
+		}
+		w = w[:n]
+	}
+	// Subscriptions of conns with several wildcard patterns go to the tail,
+	// which is sorted by (conn, subscription id) to keep the earliest per conn.
+	m := len(w)
+	for i := 0; i < m; {
+		if w[i].c.nwild.Load() > 1 {
+			m--
+			w[i], w[m] = w[m], w[i]
+		} else {
+			i++
+		}
+	}
+	if tail := w[m:]; len(tail) > 1 {
+		slices.SortFunc(tail, func(a, b *subscription) int {
+			if c := cmp.Compare(a.c.id, b.c.id); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.id, b.id)
+		})
+		n := m
+		var prev *conn
+		for _, s := range tail {
+			if s.c != prev {
+				prev = s.c
+				w[n] = s
+				n++
+			}
+		}
+		w = w[:n]
+	}
+	clear(w[len(w):cap(w)]) // no stale pointers keep removed subscriptions alive
+	t.wild, t.wildGen, t.wildDirty = w, gen, false
+}
+
+// addExact adds an exact subscription. t.mu is held.
+func (t *topic) addExact(sub *subscription) {
+	sub.topic, sub.idx = t, len(t.exact)
+	t.exact = append(t.exact, sub)
+	if t.exactBy == nil {
+		t.exactBy = make(map[*conn]*subscription)
+	}
+	t.exactBy[sub.c] = sub
+	t.wildDirty = true // a wildcard of the same conn must stop delivering
+}
+
+// removeExact removes an exact subscription. t.mu is held.
+func (t *topic) removeExact(sub *subscription) {
+	i, last := sub.idx, len(t.exact)-1
+	if i < 0 || i > last || t.exact[i] != sub {
+		return
+	}
+	t.exact[i] = t.exact[last]
+	t.exact[i].idx = i
+	t.exact[last] = nil
+	t.exact = t.exact[:last]
+	sub.idx = -1
+	delete(t.exactBy, sub.c)
+	t.wildDirty = true // a wildcard of the same conn may take over
+}
+
+// publish assigns the next seq, encodes the frame once and enqueues it on
+// every target, all under t.mu so that concurrent publishers of one topic
+// deliver in seq order.
+func (h *Hub) publish(t *topic, data []byte, ts int64, binary bool) (uint64, error) {
+	now, wall := h.clock()
+	if ts == 0 {
+		ts = wall
+	}
+	t.mu.Lock()
+	if h.closed.Load() {
+		t.mu.Unlock()
+		return 0, ErrClosed
+	}
+	seq := t.seq + 1
+	p := wsframe.AcquirePrepared()
+	if binary {
+		p.B = appendBinaryMsg(p.B, binaryKindMsg, t.name, seq, ts, data)
+		p.Seal(ws.OpBinary)
+	} else {
+		p.B = appendJSONMsg(p.B, t.name, seq, ts, false, data)
+		p.Seal(ws.OpText)
+	}
+	t.refresh(h)
+	// References: one per target, one for the history; the creator's own
+	// becomes the last value's.
+	refs := len(t.exact) + len(t.wild)
+	if h.histSize > 0 {
+		refs++
+	}
+	if refs > 0 {
+		p.Retain(int32(refs))
+	}
+	sent := 0
+	for _, sub := range t.exact {
+		sent += sub.deliver(h, t, p, now)
+	}
+	for _, sub := range t.wild {
+		sent += sub.deliver(h, t, p, now)
+	}
+	// Priming (in deliver) used the previous state; now advance it.
+	t.seq = seq
+	if h.histSize > 0 {
+		t.hist.expire(h, now-h.histTTL)
+		t.hist.push(h, histEntry{p: p, seq: seq, at: now}, h.histSize)
+	}
+	if t.last != nil {
+		t.last.Release()
+	}
+	if t.snap != nil {
+		t.snap.Release()
+		t.snap = nil
+	}
+	t.last, t.lastBinary, t.lastTS, t.lastDataLen = p, binary, ts, len(data)
+	t.mu.Unlock()
+	h.published.Add(1)
+	h.deliveries.Add(uint64(sent))
+	return seq, nil
+}
+
+// snapFrame returns the last value encoded as a snapshot (the hub keeps the
+// reference; callers Retain what they hand out). t.mu is held, t.last != nil.
+func (t *topic) snapFrame() *wsframe.Prepared {
+	if t.snap != nil {
+		return t.snap
+	}
+	b := t.last.Bytes()
+	p := wsframe.AcquirePrepared()
+	if t.lastBinary {
+		data := b[len(b)-t.lastDataLen:]
+		p.B = appendBinaryMsg(p.B, binaryKindSnap, t.name, t.seq, t.lastTS, data)
+		p.Seal(ws.OpBinary)
+	} else {
+		data := b[len(b)-1-t.lastDataLen : len(b)-1]
+		p.B = appendJSONMsg(p.B, t.name, t.seq, t.lastTS, true, data)
+		p.Seal(ws.OpText)
+	}
+	t.snap = p
+	return p
+}
+
+// recoverable reports whether every message after pos is still in t's
+// history (or there is none after it). t.mu is held.
+func (t *topic) recoverable(h *Hub, pos Position, now int64) bool {
+	if pos.Epoch != h.epoch || pos.Seq > t.seq {
+		return false
+	}
+	if pos.Seq == t.seq {
+		return true
+	}
+	t.hist.expire(h, now-h.histTTL)
+	return t.hist.n > 0 && t.hist.at(0).seq <= pos.Seq+1
+}
+
+// prime queues on sub's Subscriber what it needs before live updates of t:
+// the messages after since[t.name] if they are all in history, otherwise the
+// last value as a snapshot. If another pattern of the conn (sub.others)
+// matches t, the conn already receives t's stream and gets nothing. It
+// returns the topic's state and the number of frames queued. t.mu is held
+// (and sub.mu when called from a publish).
+func (h *Hub) prime(t *topic, sub *subscription, since map[string]Position, now int64) (TopicState, int) {
+	st := TopicState{Epoch: h.epoch, Seq: t.seq}
+	s := sub.c.s
+	pos, named := since[t.name]
+	for _, o := range sub.others {
+		if matchPattern(o, t.name) {
+			if named {
+				rec := pos.Epoch == h.epoch && pos.Seq <= t.seq
+				st.Recovered = &rec
+			}
+			return st, 0
+		}
+	}
+	if named {
+		rec := t.recoverable(h, pos, now)
+		st.Recovered = &rec
+		if rec {
+			missed := int(t.seq - pos.Seq)
+			for i := t.hist.n - missed; i < t.hist.n; i++ {
+				p := t.hist.at(i).p
+				p.Retain(1)
+				_ = s.Send(p)
+			}
+			return st, missed
+		}
+	}
+	if t.last == nil {
+		return st, 0
+	}
+	p := t.snapFrame()
+	p.Retain(1)
+	_ = s.Send(p)
+	return st, 1
+}
+
+// clear releases every frame t holds. t.mu is held.
+func (t *topic) clear(h *Hub) {
+	t.hist.clear(h)
+	if t.last != nil {
+		t.last.Release()
+		t.last = nil
+	}
+	if t.snap != nil {
+		t.snap.Release()
+		t.snap = nil
+	}
+}
