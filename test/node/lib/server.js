@@ -1,0 +1,117 @@
+// Helpers shared by the Node and browser suites: start the real c1m binary
+// (C1M_BIN) on 127.0.0.1, wait for conditions with deadlines, publish over HTTP.
+// No dependencies beyond Node 20.
+import { spawn } from 'node:child_process';
+
+const live = new Set();
+process.on('exit', () => { for (const p of live) try { p.kill('SIGKILL'); } catch { /* gone */ } });
+
+/** Path of the server binary under test. */
+export function binary() {
+  const bin = process.env.C1M_BIN;
+  if (!bin) throw new Error('set C1M_BIN to the c1m binary (go build -o /tmp/c1m ./cmd/c1m)');
+  return bin;
+}
+
+/**
+ * Polls cond() (sync or async) until it returns a truthy value or timeout ms
+ * pass; returns that value or throws with message.
+ */
+export async function waitFor(cond, { timeout = 10000, interval = 10, message = 'condition' } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      const v = await cond();
+      if (v) return v;
+    } catch (e) { last = e; }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout}ms waiting for ${message}${last ? ': ' + last.message : ''}`);
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+/**
+ * Starts c1m on 127.0.0.1:port (0 = any) with extra args and resolves once it
+ * logs "msg=listening addr=...". With a fixed port it retries while the port
+ * is still busy (restart on the same port), until timeout.
+ */
+export async function startServer({ args = [], port = 0, timeout = 15000 } = {}) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    try {
+      return await startOnce(args, port, deadline);
+    } catch (e) {
+      if (port === 0 || Date.now() > deadline || !/address already in use/i.test(e.message)) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+function startOnce(args, port, deadline) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(binary(), ['--addr', `127.0.0.1:${port}`, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    live.add(proc);
+    let stderr = '';
+    let done = false;
+    const exited = new Promise((r) => proc.once('exit', (code, signal) => { live.delete(proc); r({ code, signal }); }));
+    const timer = setTimeout(() => fail(new Error('server did not log "listening" in time')), Math.max(0, deadline - Date.now()));
+    function fail(err) {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      proc.kill('SIGKILL');
+      err.message += `\nstderr:\n${stderr}`;
+      reject(err);
+    }
+    proc.stderr.setEncoding('utf8');
+    proc.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      if (stderr.length > 1 << 20) stderr = stderr.slice(-(1 << 19));
+      const m = /msg=listening\b.*?\baddr=127\.0\.0\.1:(\d+)/.exec(stderr) || /"msg":"listening".*?"addr":"127\.0\.0\.1:(\d+)"/.exec(stderr);
+      if (m && !done) {
+        done = true;
+        clearTimeout(timer);
+        const p = Number(m[1]);
+        resolve({
+          proc,
+          port: p,
+          http: `http://127.0.0.1:${p}`,
+          ws: `ws://127.0.0.1:${p}`,
+          exited,
+          stderr: () => stderr,
+          /** SIGKILL: no graceful close, history lost. Resolves on exit. */
+          kill: () => { proc.kill('SIGKILL'); return exited; },
+          /** SIGTERM: graceful shutdown. Resolves on exit. */
+          stop: () => { proc.kill('SIGTERM'); return exited; },
+        });
+      }
+    });
+    proc.once('exit', (code, signal) => fail(new Error(`server exited early (code ${code}, signal ${signal})`)));
+  });
+}
+
+/** POST /publish?topic=T with JSON data; resolves with the reply ({seq}). */
+export async function publish(base, topic, data) {
+  const res = await fetch(`${base}/publish?topic=${encodeURIComponent(topic)}`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(data),
+  });
+  const body = await res.json().catch(() => ({}));
+  if (res.status !== 202) throw new Error(`publish ${topic}: HTTP ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** POST /publish with a JSON array of {topic, data}; resolves with {seqs}. */
+export async function publishBatch(base, items) {
+  const res = await fetch(`${base}/publish`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(items),
+  });
+  const body = await res.json().catch(() => ({}));
+  if (res.status !== 202) throw new Error(`publish batch: HTTP ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** A unique topic prefix per test so tests never see each other's messages. */
+let uniq = 0;
+export function topicPrefix(name) {
+  return `t${process.pid}x${Date.now().toString(36)}x${uniq++}.${name}`;
+}
