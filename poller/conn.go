@@ -11,6 +11,7 @@ import (
 	"github.com/cloudwego/netpoll"
 	"github.com/gobwas/ws"
 	"github.com/valyala/bytebufferpool"
+	"golang.org/x/sys/unix"
 
 	"github.com/c1mhq/c1m/wsframe"
 )
@@ -487,11 +488,21 @@ func (c *Conn) releaseHead() {
 	}
 }
 
-// writeRaw writes a handshake response. The socket is fresh, so the kernel
-// takes it at once; netpoll's Write covers the rare partial write.
+// writeRaw writes a handshake response straight to the socket: it is fresh,
+// so the kernel takes a few hundred bytes at once, and netpoll's output buffer
+// never gets allocated for a connection that only receives frames through the
+// queue. A short write (never seen) falls back to netpoll's blocking Write.
 func (c *Conn) writeRaw(b []byte) {
-	if len(b) > 0 {
-		_, _ = c.nc.Write(b)
+	for len(b) > 0 {
+		n, err := unix.Write(c.fd, b)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n <= 0 {
+			_, _ = c.nc.Write(b)
+			return
+		}
+		b = b[n:]
 	}
 }
 

@@ -102,7 +102,7 @@ type Config struct {
 	// Flushers is the number of flusher goroutines. Zero means GOMAXPROCS.
 	Flushers int
 	// ReadBufferSize is netpoll's initial per-connection buffer (netpoll
-	// Config.BufferSize and LinkBufferCap). Zero means 512; it is a process-wide
+	// Config.BufferSize and LinkBufferCap). Zero means 128; it is a process-wide
 	// netpoll setting applied by the first New.
 	ReadBufferSize int
 	// Pollers is the number of netpoll epoll loops. Zero means netpoll's default.
@@ -138,7 +138,7 @@ func (c *Config) setDefaults() {
 		c.Flushers = runtime.GOMAXPROCS(0)
 	}
 	if c.ReadBufferSize <= 0 {
-		c.ReadBufferSize = 512
+		c.ReadBufferSize = 128
 	}
 }
 

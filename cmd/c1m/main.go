@@ -1,0 +1,221 @@
+// Command c1m runs the c1m WebSocket market-data fanout server.
+//
+// Every flag has an environment fallback (C1M_<NAME>, upper case, '-' as '_');
+// a flag given on the command line wins. `c1m --help` lists them all.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/c1mhq/c1m/poller"
+	"github.com/c1mhq/c1m/server"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// envFlags registers flags whose defaults come from C1M_* variables.
+type envFlags struct {
+	fs   *flag.FlagSet
+	errs []string
+}
+
+func envName(name string) string {
+	return "C1M_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+func (e *envFlags) str(name, def, usage string) *string {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		def = v
+	}
+	return e.fs.String(name, def, usage+" (env "+envName(name)+")")
+}
+
+func (e *envFlags) integer(name string, def int, usage string) *int {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			e.errs = append(e.errs, envName(name)+": "+err.Error())
+		}
+		def = n
+	}
+	return e.fs.Int(name, def, usage+" (env "+envName(name)+")")
+}
+
+func (e *envFlags) float(name string, def float64, usage string) *float64 {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			e.errs = append(e.errs, envName(name)+": "+err.Error())
+		}
+		def = n
+	}
+	return e.fs.Float64(name, def, usage+" (env "+envName(name)+")")
+}
+
+func (e *envFlags) boolean(name string, def bool, usage string) *bool {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			e.errs = append(e.errs, envName(name)+": "+err.Error())
+		}
+		def = b
+	}
+	return e.fs.Bool(name, def, usage+" (env "+envName(name)+")")
+}
+
+func (e *envFlags) duration(name string, def time.Duration, usage string) *time.Duration {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			e.errs = append(e.errs, envName(name)+": "+err.Error())
+		}
+		def = d
+	}
+	return e.fs.Duration(name, def, usage+" (env "+envName(name)+")")
+}
+
+func run(args []string) int {
+	fs := flag.NewFlagSet("c1m", flag.ContinueOnError)
+	e := &envFlags{fs: fs}
+	addr := e.str("addr", ":8080", "listen address host:port (port 0 picks a free port)")
+	logLevel := e.str("log-level", "info", "log level: debug, info, warn, error")
+	logFormat := e.str("log-format", "text", "log format: text or json")
+	maxConns := e.integer("max-conns", 0, "maximum WebSocket connections, 503 beyond (0 = open-file limit minus 256)")
+	handshakeTimeout := e.duration("handshake-timeout", 10*time.Second, "time allowed for a complete HTTP request head")
+	pingInterval := e.duration("ping-interval", 30*time.Second, "ping a connection silent for this long")
+	idleTimeout := e.duration("idle-timeout", 0, "close a connection silent for this long (0 = 2*ping-interval+10s)")
+	writeTimeout := e.duration("write-timeout", 10*time.Second, "close a connection whose queue makes no progress for this long")
+	shutdownTimeout := e.duration("shutdown-timeout", 10*time.Second, "bound on graceful shutdown")
+	maxQueue := e.integer("max-queue-bytes", 4<<20, "bytes queued per connection before the slow-consumer policy applies")
+	slowPolicy := e.str("slow-policy", "disconnect", "slow consumer policy: disconnect (close 1008) or drop (drop oldest, client sees the seq gap)")
+	maxMessage := e.integer("max-message-bytes", 16<<20, "largest client message; larger gets close 1009")
+	readBuffer := e.integer("read-buffer", 128, "netpoll initial per-connection read buffer (bytes)")
+	flushers := e.integer("flushers", 0, "flusher goroutines (0 = GOMAXPROCS)")
+	origins := e.str("origins", "", "comma-separated Origin allow-list for WebSocket upgrades (empty = any)")
+	token := e.str("publish-token", "", "bearer token required by POST /publish (empty = none)")
+	clientPub := e.boolean("client-publish", false, "allow clients to publish over WebSocket (op pub, binary frames)")
+	maxPub := e.integer("max-publish-bytes", 1<<20, "largest published payload")
+	maxSubs := e.integer("max-subs", 1024, "subscriptions per connection")
+	historySize := e.integer("history-size", 256, "messages of history per topic for recovery (negative disables)")
+	historyTTL := e.duration("history-ttl", 5*time.Minute, "history entries older than this are dropped")
+	maxTopics := e.integer("max-topics", 1_000_000, "maximum live topics")
+	conflate := e.str("conflate", "", "comma-separated topic patterns whose subscriptions conflate by default")
+	demo := e.boolean("demo", true, "run the simulated market-data feed")
+	demoRate := e.float("demo-rate", 200, "demo feed messages per second (all symbols)")
+	demoSymbols := e.integer("demo-symbols", 0, "number of demo symbols (0 = the built-in list)")
+	pprofOn := e.boolean("pprof", false, "serve net/http/pprof under /debug/pprof/")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "c1m: WebSocket market-data fanout server\n\nUsage: c1m [flags]\n\nEvery flag can also be set with the environment variable named after it.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if len(e.errs) > 0 {
+		fmt.Fprintln(os.Stderr, "c1m: bad environment:", strings.Join(e.errs, "; "))
+		return 2
+	}
+	log, err := newLogger(*logLevel, *logFormat)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "c1m:", err)
+		return 2
+	}
+	slog.SetDefault(log)
+	policy, err := poller.ParseSlowPolicy(*slowPolicy)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "c1m:", err)
+		return 2
+	}
+	cfg := server.Config{
+		Addr:            *addr,
+		Origins:         splitList(*origins),
+		PublishToken:    *token,
+		ClientPublish:   *clientPub,
+		MaxPublishBytes: *maxPub,
+		Demo:            *demo,
+		DemoRate:        *demoRate,
+		DemoCount:       *demoSymbols,
+		Pprof:           *pprofOn,
+		Logger:          log,
+	}
+	cfg.Poller.MaxConns = *maxConns
+	cfg.Poller.HandshakeTimeout = *handshakeTimeout
+	cfg.Poller.PingInterval = *pingInterval
+	cfg.Poller.IdleTimeout = *idleTimeout
+	cfg.Poller.WriteTimeout = *writeTimeout
+	cfg.Poller.MaxQueueBytes = *maxQueue
+	cfg.Poller.SlowPolicy = policy
+	cfg.Poller.Parser.MaxMessageSize = int64(*maxMessage)
+	cfg.Poller.ReadBufferSize = *readBuffer
+	cfg.Poller.Flushers = *flushers
+	cfg.Hub.MaxSubsPerConn = *maxSubs
+	cfg.Hub.HistorySize = *historySize
+	cfg.Hub.HistoryTTL = *historyTTL
+	cfg.Hub.MaxTopics = *maxTopics
+	cfg.Hub.ConflateDefault = splitList(*conflate)
+
+	srv, err := server.New(cfg)
+	if err != nil {
+		log.Error("start failed", "err", err)
+		return 1
+	}
+	srv.Start()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	select {
+	case s := <-sig:
+		log.Info("shutting down", "signal", s.String(), "timeout", *shutdownTimeout)
+	case err := <-srv.Done():
+		if err != nil {
+			log.Error("reactor stopped", "err", err)
+			return 1
+		}
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	log.Info("bye")
+	return 0
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("bad --log-level %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("bad --log-format %q (text or json)", format)
+}

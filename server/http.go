@@ -1,0 +1,263 @@
+package server
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/c1mhq/c1m/wsframe"
+)
+
+// handlePublish serves POST /publish?topic=T (one message: the body is the
+// JSON data, or raw bytes with Content-Type application/octet-stream) and
+// POST /publish with a JSON array [{"topic":...,"data":...}, ...].
+func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		httpError(w, http.StatusMethodNotAllowed, "use POST")
+		return
+	}
+	if !s.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="c1m publish"`)
+		httpError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+		return
+	}
+	limit := int64(s.cfg.MaxPublishBytes)
+	topic := r.URL.Query().Get("topic")
+	if topic == "" {
+		limit *= 64 // a batch
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			httpError(w, http.StatusRequestEntityTooLarge, "body larger than "+strconv.FormatInt(limit, 10)+" bytes")
+			return
+		}
+		httpError(w, http.StatusBadRequest, "reading body: "+err.Error())
+		return
+	}
+	if topic != "" {
+		var seq uint64
+		if isBinary(r.Header.Get("Content-Type")) {
+			seq, err = s.hub.PublishBinary(topic, body, 0)
+		} else {
+			if !json.Valid(body) {
+				httpError(w, http.StatusBadRequest, "body is not valid JSON (send Content-Type: application/octet-stream for binary data)")
+				return
+			}
+			seq, err = s.hub.Publish(topic, bytes.TrimSpace(body), 0)
+		}
+		if err != nil {
+			s.publishError(w, err, topic)
+			return
+		}
+		writeJSON(w, http.StatusAccepted, map[string]uint64{"seq": seq})
+		return
+	}
+	var batch []struct {
+		Topic string          `json:"topic"`
+		Data  json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(body, &batch); err != nil {
+		httpError(w, http.StatusBadRequest, "want ?topic=T, or a JSON array of {\"topic\",\"data\"}: "+err.Error())
+		return
+	}
+	for i, m := range batch {
+		if len(m.Data) == 0 {
+			httpError(w, http.StatusBadRequest, "item "+strconv.Itoa(i)+" has no data")
+			return
+		}
+		if len(m.Data) > s.cfg.MaxPublishBytes {
+			httpError(w, http.StatusRequestEntityTooLarge, "item "+strconv.Itoa(i)+" data too large")
+			return
+		}
+	}
+	seqs := make([]uint64, 0, len(batch))
+	for _, m := range batch {
+		seq, err := s.hub.Publish(m.Topic, m.Data, 0)
+		if err != nil {
+			s.publishError(w, err, m.Topic)
+			return
+		}
+		seqs = append(seqs, seq)
+	}
+	writeJSON(w, http.StatusAccepted, map[string][]uint64{"seqs": seqs})
+}
+
+func (s *Server) publishError(w http.ResponseWriter, err error, topic string) {
+	pe := hubError(err, topic).(*ProtocolError)
+	status := http.StatusBadRequest
+	switch pe.Code {
+	case CodeTooManyTopics:
+		status = http.StatusInsufficientStorage
+	case CodeInternal:
+		status = http.StatusInternalServerError
+	}
+	httpError(w, status, pe.Msg)
+}
+
+func isBinary(ct string) bool {
+	return strings.HasPrefix(ct, "application/octet-stream")
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	if s.cfg.PublishToken == "" {
+		return true
+	}
+	h := r.Header.Get("Authorization")
+	const prefix = "Bearer "
+	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(h[len(prefix):]), []byte(s.cfg.PublishToken)) == 1
+}
+
+func httpError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]any{"error": msg, "status": status})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// StatsReply is the body of GET /stats.
+type StatsReply struct {
+	PID        int     `json:"pid"`
+	UptimeSec  float64 `json:"uptime_sec"`
+	Conns      int64   `json:"conns"`
+	Goroutines int     `json:"goroutines"`
+	HeapAlloc  uint64  `json:"heap_alloc"`
+	HeapInuse  uint64  `json:"heap_inuse"`
+	HeapSys    uint64  `json:"heap_sys"`
+	StackInuse uint64  `json:"stack_inuse"`
+	Sys        uint64  `json:"sys"`
+	RSS        uint64  `json:"rss"`
+	NumGC      uint32  `json:"num_gc"`
+	Poller     any     `json:"poller"`
+	Hub        any     `json:"hub"`
+	Pool       any     `json:"pool"`
+}
+
+func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("gc") == "1" {
+		runtime.GC() // for benchmarks measuring live heap
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	ps := s.poller.Stats()
+	writeJSON(w, http.StatusOK, StatsReply{
+		PID:        os.Getpid(),
+		UptimeSec:  time.Since(s.started).Seconds(),
+		Conns:      ps.Conns,
+		Goroutines: runtime.NumGoroutine(),
+		HeapAlloc:  ms.HeapAlloc,
+		HeapInuse:  ms.HeapInuse,
+		HeapSys:    ms.HeapSys,
+		StackInuse: ms.StackInuse,
+		Sys:        ms.Sys,
+		RSS:        readRSS(),
+		NumGC:      ms.NumGC,
+		Poller:     ps,
+		Hub:        s.hub.Stats(),
+		Pool:       wsframe.ReadPoolStats(),
+	})
+}
+
+// readRSS returns VmRSS from /proc/self/status in bytes (0 if unavailable).
+func readRSS() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(v)
+			if len(f) > 0 {
+				kb, _ := strconv.ParseUint(f[0], 10, 64)
+				return kb * 1024
+			}
+		}
+	}
+	return 0
+}
+
+// metricsHandler exposes the counters in Prometheus format.
+func (s *Server) metricsHandler() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	reg.MustRegister(&collector{s: s})
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+type collector struct{ s *Server }
+
+var (
+	descConns       = prometheus.NewDesc("c1m_connections", "Open WebSocket connections.", nil, nil)
+	descTCPConns    = prometheus.NewDesc("c1m_tcp_connections", "Open TCP connections, including handshakes and HTTP.", nil, nil)
+	descUpgrades    = prometheus.NewDesc("c1m_upgrades_total", "Successful WebSocket upgrades.", nil, nil)
+	descRejected    = prometheus.NewDesc("c1m_upgrades_rejected_total", "Upgrades refused with an HTTP error.", nil, nil)
+	descCloses      = prometheus.NewDesc("c1m_closes_total", "Closed WebSocket connections by reason.", []string{"reason"}, nil)
+	descDropped     = prometheus.NewDesc("c1m_dropped_frames_total", "Frames dropped by the drop slow-consumer policy.", nil, nil)
+	descFramesOut   = prometheus.NewDesc("c1m_frames_out_total", "Frames written to sockets.", nil, nil)
+	descWrites      = prometheus.NewDesc("c1m_writes_total", "writev calls (frames_out/writes is the coalescing factor).", nil, nil)
+	descQueued      = prometheus.NewDesc("c1m_queued_bytes", "Bytes queued on all connections.", nil, nil)
+	descBacklogged  = prometheus.NewDesc("c1m_backlogged_connections", "Connections waiting for the kernel to take bytes.", nil, nil)
+	descPublished   = prometheus.NewDesc("c1m_published_total", "Messages published.", nil, nil)
+	descDeliveries  = prometheus.NewDesc("c1m_deliveries_total", "Messages queued to subscribers.", nil, nil)
+	descTopics      = prometheus.NewDesc("c1m_topics", "Live topics.", nil, nil)
+	descSubs        = prometheus.NewDesc("c1m_subscriptions", "Subscriptions.", nil, nil)
+	descHistory     = prometheus.NewDesc("c1m_history_bytes", "Bytes held by history and last values.", nil, nil)
+	descPoolOutSize = prometheus.NewDesc("c1m_prepared_outstanding", "Prepared frame buffers not yet returned to the pool.", nil, nil)
+)
+
+var allDescs = []*prometheus.Desc{descConns, descTCPConns, descUpgrades, descRejected, descCloses,
+	descDropped, descFramesOut, descWrites, descQueued, descBacklogged, descPublished, descDeliveries,
+	descTopics, descSubs, descHistory, descPoolOutSize}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range allDescs {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	ps := c.s.poller.Stats()
+	hs := c.s.hub.Stats()
+	pool := wsframe.ReadPoolStats()
+	g := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
+	ct := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v)
+	}
+	g(descConns, float64(ps.Conns))
+	g(descTCPConns, float64(ps.TCPConns))
+	ct(descUpgrades, float64(ps.Upgraded))
+	ct(descRejected, float64(ps.Rejected))
+	for reason, n := range ps.Closes {
+		ch <- prometheus.MustNewConstMetric(descCloses, prometheus.CounterValue, float64(n), reason)
+	}
+	ct(descDropped, float64(ps.Dropped))
+	ct(descFramesOut, float64(ps.FramesOut))
+	ct(descWrites, float64(ps.Writes))
+	g(descQueued, float64(ps.QueuedBytes))
+	g(descBacklogged, float64(ps.Backlogged))
+	ct(descPublished, float64(hs.Published))
+	ct(descDeliveries, float64(hs.Deliveries))
+	g(descTopics, float64(hs.Topics))
+	g(descSubs, float64(hs.Subscriptions))
+	g(descHistory, float64(hs.HistoryBytes))
+	g(descPoolOutSize, float64(pool.Acquired-pool.Returned))
+}

@@ -1,0 +1,172 @@
+// Package server wires c1m together: the poller reactor, the hub, the native
+// pub/sub protocol on /ws, the echo endpoint on /echo, and the HTTP endpoints
+// (/publish, /healthz, /stats, /metrics and the demo page at /).
+//
+// A Server is started once with Start and stopped once with Shutdown; its
+// methods are safe for concurrent use.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"sync"
+	"time"
+
+	"github.com/c1mhq/c1m/feed"
+	"github.com/c1mhq/c1m/hub"
+	"github.com/c1mhq/c1m/poller"
+	"github.com/c1mhq/c1m/web"
+)
+
+// Config configures a Server. The zero value serves on :8080 with defaults.
+type Config struct {
+	// Addr is the listen address. Empty means ":8080".
+	Addr string
+	// Poller configures the reactor; its Handler, Routes, HTTP and Upgrader.Route
+	// are set by the server.
+	Poller poller.Config
+	// Hub configures topics, history and conflation.
+	Hub hub.Config
+	// Origins is the Origin allow-list for WebSocket upgrades; empty allows all.
+	Origins []string
+	// PublishToken, when set, is required as "Authorization: Bearer <token>" by
+	// POST /publish.
+	PublishToken string
+	// ClientPublish enables {"op":"pub"} and binary publishes over WebSocket.
+	ClientPublish bool
+	// MaxPublishBytes bounds one published payload. Zero means 1 MiB.
+	MaxPublishBytes int
+	// Demo runs the simulated market-data feed.
+	Demo       bool
+	DemoRate   float64
+	DemoCount  int
+	DemoSymbol []string
+	// Pprof mounts net/http/pprof under /debug/pprof/.
+	Pprof bool
+	// Logger, nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Server is a running c1m instance.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	poller  *poller.Server
+	hub     *hub.Hub
+	started time.Time
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	serveC  chan error
+}
+
+// New builds a Server and binds its listener.
+func New(cfg Config) (*Server, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = ":8080"
+	}
+	if cfg.MaxPublishBytes <= 0 {
+		cfg.MaxPublishBytes = 1 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, started: time.Now(), serveC: make(chan error, 1)}
+	s.hub = hub.New(cfg.Hub)
+	nat := &native{srv: s}
+	pc := cfg.Poller
+	pc.Logger = cfg.Logger
+	pc.Routes = func(path string) poller.Handler {
+		switch path {
+		case "/ws":
+			return nat
+		case "/echo":
+			return echo{}
+		}
+		return nil
+	}
+	pc.Upgrader.Origins = cfg.Origins
+	pc.Upgrader.Route = func(path string) bool { return path == "/ws" || path == "/echo" }
+	pc.HTTP = s.routes()
+	p, err := poller.New(pc)
+	if err != nil {
+		s.hub.Close()
+		return nil, err
+	}
+	if err := p.Listen(cfg.Addr); err != nil {
+		s.hub.Close()
+		return nil, err
+	}
+	s.poller = p
+	return s, nil
+}
+
+// Addr returns the bound address.
+func (s *Server) Addr() net.Addr { return s.poller.Addr() }
+
+// Start serves in the background and starts the demo feed when configured.
+func (s *Server) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	go func() { s.serveC <- s.poller.Serve() }()
+	if s.cfg.Demo {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			fc := feed.Config{Symbols: s.cfg.DemoSymbol, Count: s.cfg.DemoCount, Rate: s.cfg.DemoRate}
+			err := feed.Run(ctx, fc, func(topic string, data []byte) error {
+				_, err := s.hub.Publish(topic, data, 0)
+				return err
+			})
+			if err != nil && !errors.Is(err, context.Canceled) {
+				s.log.Error("demo feed stopped", "err", err)
+			}
+		}()
+		s.log.Info("demo feed running", "rate", s.cfg.DemoRate, "open", fmt.Sprintf("http://%s/", s.Addr()))
+	}
+}
+
+// Done returns a channel that yields Serve's result when the reactor stops.
+func (s *Server) Done() <-chan error { return s.serveC }
+
+// Shutdown stops the feed, closes every connection with 1001 in paced batches
+// and stops the reactor, within ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.wg.Wait()
+	err := s.poller.Shutdown(ctx)
+	s.hub.Close()
+	return err
+}
+
+// Hub returns the server's hub (for embedding and tests).
+func (s *Server) Hub() *hub.Hub { return s.hub }
+
+// Poller returns the server's reactor (for embedding and tests).
+func (s *Server) Poller() *poller.Server { return s.poller }
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/publish", s.handlePublish)
+	mux.HandleFunc("GET /healthz", s.handleHealth)
+	mux.HandleFunc("GET /stats", s.handleStats)
+	mux.Handle("GET /metrics", s.metricsHandler())
+	mux.Handle("/", http.FileServerFS(web.Static()))
+	if s.cfg.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	return mux
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
