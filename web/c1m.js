@@ -140,6 +140,8 @@ export class Client {
     this._pos = new Map(); // concrete topic -> {epoch, seq, conn}
     this._epoch = undefined; // server epoch learned on the current connection
     this._conn = 0; // connection generation
+    this._probing = 0; // connection generation of the last epoch probe
+    this._matchCache = new Map(); // topic -> matches a current subscription
     this._openedAt = 0;
     this._retryTimer = null;
     this._pingTimer = null;
@@ -214,6 +216,7 @@ export class Client {
     }
     const op = this._op('sub', () => this._subFrame(topics, o), { topics });
     for (const t of topics) this._subs.set(t, { ...o, op });
+    this._matchCache.clear();
     return op.promise;
   }
 
@@ -224,6 +227,7 @@ export class Client {
   unsubscribe(topics) {
     topics = [].concat(topics);
     for (const t of topics) this._subs.delete(t);
+    this._matchCache.clear();
     for (const t of this._pos.keys()) {
       if (!this._matchesSub(t)) this._pos.delete(t);
     }
@@ -338,6 +342,7 @@ export class Client {
         // A refused subscription is not resubscribed on reconnect.
         if (typeof err.code === 'number') {
           for (const t of op.topics) if (this._subs.get(t)?.op === op) this._subs.delete(t);
+          this._matchCache.clear();
         }
         if (op.internal && err.code !== 'disconnected') this._emit('error', err);
       }
@@ -364,8 +369,14 @@ export class Client {
   }
 
   _matchesSub(topic) {
-    for (const pat of this._subs.keys()) if (matchTopic(pat, topic)) return true;
-    return false;
+    let v = this._matchCache.get(topic);
+    if (v === undefined) {
+      v = false;
+      for (const pat of this._subs.keys()) if (matchTopic(pat, topic)) { v = true; break; }
+      if (this._matchCache.size > 10000) this._matchCache.clear();
+      this._matchCache.set(topic, v);
+    }
+    return v;
   }
 
   _conflated(topic) {
@@ -530,13 +541,36 @@ export class Client {
     for (const p of this._pos.values()) if (p.epoch === undefined && p.conn === this._conn) p.epoch = this._epoch;
   }
 
+  // _probeEpoch learns the server's epoch when no subscribe reply of this
+  // connection named a topic (all subscribed topics were created later):
+  // without it the position of topic could not be recovered after a
+  // reconnect. It subscribes the concrete topic once per connection (the
+  // server delivers once per connection for overlapping subscriptions; the
+  // snapshot it sends is dropped as already seen) and unsubscribes it again.
+  // A reply carrying a top-level "epoch" makes this unnecessary.
+  _probeEpoch(topic) {
+    if (this._probing === this._conn) return;
+    this._probing = this._conn;
+    const own = this._subs.get(topic);
+    const o = own || {};
+    const op = this._op('sub', () => this._subFrame([topic], o), { topics: [topic], internal: true });
+    op.promise.then(() => {
+      if (!own && !this._subs.has(topic)) this._op('unsub', () => ({ topics: [topic] }), {}).promise.catch(() => {});
+    }, () => {});
+  }
+
   _deliver(m) {
+    // Messages already in flight when a subscription was removed are dropped.
+    if (!this._matchesSub(m.topic)) return;
     let pos = this._pos.get(m.topic);
     if (!pos) this._pos.set(m.topic, (pos = { epoch: this._epoch, seq: undefined, conn: this._conn }));
-    if (pos.epoch === undefined && this._epoch !== undefined) pos.epoch = this._epoch;
+    if (pos.epoch === undefined) {
+      if (this._epoch !== undefined) pos.epoch = this._epoch;
+      else this._probeEpoch(m.topic);
+    }
     if (pos.seq !== undefined) {
       if (m.seq <= pos.seq) {
-        this.stats.duplicates++;
+        if (!m.snap) this.stats.duplicates++; // a repeated last value is not a stream duplicate
         return;
       }
       if (m.seq > pos.seq + 1) {
