@@ -41,6 +41,7 @@ type fakeSub struct {
 	closed bool
 	queue  []queued
 	got    []delivery
+	times  []time.Time // when each delivery was written (fake time under synctest)
 	errs   []error
 	cond   *sync.Cond
 }
@@ -109,6 +110,7 @@ func (f *fakeSub) drainLocked() {
 			f.errs = append(f.errs, err)
 		} else {
 			f.got = append(f.got, d)
+			f.times = append(f.times, time.Now())
 		}
 		p.Release()
 	}

@@ -93,13 +93,12 @@ func TestMatchAgainstOracle(t *testing.T) {
 
 	h := New(Config{})
 	defer h.Close()
-	c := &conn{}
 	subs := make(map[*subscription]string)
-	for _, p := range patterns {
+	for i, p := range patterns {
 		if !strings.ContainsAny(p, "*>") {
 			continue
 		}
-		s := &subscription{c: c, pattern: p, wild: true}
+		s := &subscription{c: &conn{id: uint64(i)}, pattern: p, wild: true}
 		h.sl.insert(s)
 		subs[s] = p
 	}
@@ -532,4 +531,34 @@ func TestBinaryRoundTrip(t *testing.T) {
 	}
 	h.Close()
 	pool.check(t)
+}
+
+// One conn with several matching wildcards gets one entry: the earliest.
+func TestSublistDedupePerConn(t *testing.T) {
+	sl := newSublist()
+	a, b := &conn{id: 1}, &conn{id: 2}
+	subs := []*subscription{
+		{c: a, id: 5, pattern: "md.>"},
+		{c: b, id: 3, pattern: "md.*"},
+		{c: a, id: 4, pattern: "*.AAPL"},
+		{c: a, id: 6, pattern: ">"},
+		{c: b, id: 7, pattern: ">"},
+	}
+	for _, s := range subs {
+		sl.insert(s)
+	}
+	got, _ := sl.match("md.AAPL", nil)
+	slices.SortFunc(got, func(x, y *subscription) int { return int(x.id) - int(y.id) })
+	if len(got) != 2 || got[0].id != 3 || got[1].id != 4 {
+		t.Errorf("got %d subscriptions %v", len(got), got)
+	}
+	sl.remove(subs[2])
+	got, _ = sl.match("md.AAPL", nil)
+	slices.SortFunc(got, func(x, y *subscription) int { return int(x.id) - int(y.id) })
+	if len(got) != 2 || got[0].id != 3 || got[1].id != 5 {
+		t.Errorf("after removing id 4: %v", got)
+	}
+	if a.nwild != 2 || b.nwild != 2 {
+		t.Errorf("nwild %d %d", a.nwild, b.nwild)
+	}
 }

@@ -1,6 +1,8 @@
 package hub
 
 import (
+	"cmp"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -42,6 +44,7 @@ func (n *slNode) empty() bool {
 // insert adds the wildcard subscription sub (sub.pattern is validated).
 func (sl *sublist) insert(sub *subscription) {
 	sl.mu.Lock()
+	sub.c.nwild++
 	n := &sl.root
 	rest, more := sub.pattern, true
 	for more {
@@ -98,6 +101,7 @@ func (sl *sublist) remove(sub *subscription) {
 	s[last] = nil
 	*list = s[:last]
 	sub.slNode = nil
+	sub.c.nwild--
 	sl.count--
 	sl.gen.Add(1)
 	for n.parent != nil && n.empty() {
@@ -112,15 +116,48 @@ func (sl *sublist) remove(sub *subscription) {
 }
 
 // match appends to out the wildcard subscriptions whose pattern matches the
-// concrete topic, and returns the generation the result belongs to.
+// concrete topic, at most one per conn (the earliest subscribed), and returns
+// the generation the result belongs to.
 func (sl *sublist) match(topic string, out []*subscription) ([]*subscription, uint64) {
 	sl.mu.RLock()
-	if sl.count > 0 {
-		out = sl.root.match(topic, out)
+	defer sl.mu.RUnlock()
+	if sl.count == 0 {
+		return out, sl.gen.Load()
 	}
-	gen := sl.gen.Load()
-	sl.mu.RUnlock()
-	return out, gen
+	start := len(out)
+	out = sl.root.match(topic, out)
+	// Subscriptions of conns with several wildcard patterns go to the tail,
+	// sorted by (conn, id) to keep the earliest of each conn. nwild is
+	// written under the write lock, so it agrees with the trie here.
+	w := out[start:]
+	m := len(w)
+	for i := 0; i < m; {
+		if w[i].c.nwild > 1 {
+			m--
+			w[i], w[m] = w[m], w[i]
+		} else {
+			i++
+		}
+	}
+	if tail := w[m:]; len(tail) > 1 {
+		slices.SortFunc(tail, func(a, b *subscription) int {
+			if c := cmp.Compare(a.c.id, b.c.id); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.id, b.id)
+		})
+		n := m
+		var prev *conn
+		for _, s := range tail {
+			if s.c != prev {
+				prev = s.c
+				w[n] = s
+				n++
+			}
+		}
+		out = out[:start+n]
+	}
+	return out, sl.gen.Load()
 }
 
 // match matches rest, the non-empty remaining tokens of a topic, below n.

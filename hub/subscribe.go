@@ -112,7 +112,6 @@ func (h *Hub) subscribeWild(sub *subscription, since map[string]Position, states
 	sub.primed = make(map[*topic]TopicState)
 	sub.since = since
 	sub.priming.Store(true)
-	sub.c.nwild.Add(1)
 	h.sl.insert(sub)
 	sent := 0
 	for _, t := range h.tt.match(sub.pattern, nil) {
@@ -161,7 +160,6 @@ func (h *Hub) removeSub(sub *subscription) {
 	sub.closed.Store(true)
 	if sub.wild {
 		h.sl.remove(sub)
-		sub.c.nwild.Add(-1)
 	} else {
 		t := sub.topic
 		t.mu.Lock()

@@ -12,9 +12,9 @@ import (
 type conn struct {
 	s  Subscriber
 	id uint64
-	// nwild counts the wildcard subscriptions of this conn. A topic's cache
-	// rebuild dedupes only the conns with more than one.
-	nwild atomic.Int32
+	// nwild counts the wildcard subscriptions of this conn in the sublist
+	// (sublist.mu). Matching dedupes only the conns with more than one.
+	nwild int
 
 	mu   sync.Mutex // serialises Subscribe/Unsubscribe/UnsubscribeAll of s
 	dead bool       // removed by UnsubscribeAll; a new conn replaces it

@@ -1,8 +1,6 @@
 package hub
 
 import (
-	"cmp"
-	"slices"
 	"sync"
 
 	"github.com/c1mhq/c1m/wsframe"
@@ -53,35 +51,6 @@ func (t *topic) refresh(h *Hub) {
 		n := 0
 		for _, s := range w {
 			if _, ok := t.exactBy[s.c]; !ok {
-				w[n] = s
-				n++
-			}
-		}
-		w = w[:n]
-	}
-	// Subscriptions of conns with several wildcard patterns go to the tail,
-	// which is sorted by (conn, subscription id) to keep the earliest per conn.
-	m := len(w)
-	for i := 0; i < m; {
-		if w[i].c.nwild.Load() > 1 {
-			m--
-			w[i], w[m] = w[m], w[i]
-		} else {
-			i++
-		}
-	}
-	if tail := w[m:]; len(tail) > 1 {
-		slices.SortFunc(tail, func(a, b *subscription) int {
-			if c := cmp.Compare(a.c.id, b.c.id); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.id, b.id)
-		})
-		n := m
-		var prev *conn
-		for _, s := range tail {
-			if s.c != prev {
-				prev = s.c
 				w[n] = s
 				n++
 			}
