@@ -53,19 +53,20 @@ type Conn struct {
 
 	mu sync.Mutex
 	// Fields below are guarded by mu.
-	state      connState
-	reason     CloseReason
-	scheduled  bool // on a flusher's ready list
-	writing    bool // a writev on fd is in flight; close waits for it
-	backlogged bool // a write-back goroutine owns the writing
-	peerClosed bool // nothing more is expected from the peer: close TCP once the queue is empty
-	q          []entry
-	qh         int   // index of the first queued entry
-	off        int   // bytes of q[qh] already written
-	inflight   int   // entries from qh handed to the kernel or netpoll
-	queued     int   // bytes in q[qh:], minus off
-	since      int64 // accept time, close start, or last write progress when backlogged
-	regIdx     int32
+	state         connState
+	reason        CloseReason
+	scheduled     bool // on a flusher's ready list
+	writing       bool // a writev on fd is in flight; close waits for it
+	backlogged    bool // a write-back goroutine owns the writing
+	peerClosed    bool // nothing more is expected from the peer: close TCP once the queue is empty
+	q             []entry
+	qh            int   // index of the first queued entry
+	off           int   // bytes of q[qh] already written
+	inflight      int   // entries from qh handed to the kernel
+	inflightBytes int   // their bytes
+	queued        int   // bytes in q[qh:], minus off
+	since         int64 // accept time, close start, or last write progress when backlogged
+	regIdx        int32
 }
 
 // connCtx carries the Conn through netpoll callbacks without a map lookup.
@@ -170,38 +171,31 @@ func (c *Conn) flusher() *flusher {
 }
 
 // dropOldestLocked drops queued frames that are not being written, oldest
-// first, until n more bytes fit. It reports whether they fit. c.mu must be held.
+// first, until n more bytes fit. Frames in flight cannot be dropped, so they
+// do not count against the bound here (they were queued under it): the queue
+// holds at most twice MaxQueueBytes. It reports whether n fits. c.mu must be
+// held.
 func (c *Conn) dropOldestLocked(n int) bool {
 	max := c.srv.cfg.MaxQueueBytes
-	if n > max {
-		return false
-	}
 	first := c.qh + c.inflight
+	pinned := c.inflightBytes
 	if c.inflight == 0 && c.off > 0 {
 		first++ // a partly written frame must finish
+		pinned = c.q[c.qh].p.Len() - c.off
 	}
 	i := first
 	var freed, dropped int
-	for ; i < len(c.q) && c.queued-freed+n > max; i++ {
+	for ; i < len(c.q) && c.queued-pinned-freed+n > max; i++ {
 		p := c.q[i].take()
 		freed += p.Len()
 		p.Release()
 		dropped++
 	}
-	if c.queued-freed+n > max {
-		// Not enough droppable: undo is impossible (already released), so compact
-		// what we dropped and report failure.
-		c.compactDropped(first, i)
-		c.queued -= freed
-		c.srv.stats.queuedBytes.Add(-int64(freed))
-		c.srv.stats.dropped.Add(uint64(dropped))
-		return false
-	}
 	c.compactDropped(first, i)
 	c.queued -= freed
 	c.srv.stats.queuedBytes.Add(-int64(freed))
 	c.srv.stats.dropped.Add(uint64(dropped))
-	return true
+	return c.queued-pinned+n <= max || c.queued == pinned
 }
 
 // compactDropped removes q[from:to] (already released).

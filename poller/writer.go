@@ -57,18 +57,20 @@ func (f *flusher) run() {
 			return
 		}
 		for {
+			// Swap the ready list with the spare one: pushers append to one
+			// array while this goroutine walks the other.
 			f.mu.Lock()
 			batch := f.ready
 			f.ready = f.spare[:0]
 			f.mu.Unlock()
-			if len(batch) == 0 {
-				break
-			}
 			for i, c := range batch {
 				c.flush(f)
 				batch[i] = nil
 			}
-			f.spare = batch
+			f.spare = batch[:0]
+			if len(batch) == 0 {
+				break
+			}
 		}
 	}
 }
@@ -108,7 +110,7 @@ func (c *Conn) flush(f *flusher) {
 			iov = append(iov, unix.Iovec{Base: &b[0], Len: uint64(len(b))})
 			want += len(b)
 		}
-		c.inflight = taken
+		c.inflight, c.inflightBytes = taken, want
 		c.writing = true
 		c.mu.Unlock()
 
@@ -119,7 +121,7 @@ func (c *Conn) flush(f *flusher) {
 
 		c.mu.Lock()
 		c.writing = false
-		c.inflight = 0
+		c.inflight, c.inflightBytes = 0, 0
 		c.consumedLocked(n)
 		if err != nil && !errors.Is(err, unix.EAGAIN) {
 			c.mu.Unlock()
