@@ -314,13 +314,18 @@ func (st *upgradeState) beforeUpgrade() (ws.HandshakeHeader, error) {
 }
 
 // WriteTo writes the Sec-WebSocket-Protocol header of the 101 response.
+// gobwas passes its *bufio.Writer, so io.WriteString copies without
+// allocating.
 func (st *upgradeState) WriteTo(w io.Writer) (int64, error) {
-	var b [128]byte
-	h := append(b[:0], "Sec-WebSocket-Protocol: "...)
-	h = append(h, st.u.Protocols[st.proto]...)
-	h = append(h, "\r\n"...)
-	n, err := w.Write(h)
-	return int64(n), err
+	var total int64
+	for _, s := range [...]string{"Sec-WebSocket-Protocol: ", st.u.Protocols[st.proto], "\r\n"} {
+		n, err := io.WriteString(w, s)
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }
 
 // writeHTTPError writes an error response in the same form as gobwas/ws.

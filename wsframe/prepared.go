@@ -41,9 +41,11 @@ var (
 	poolOverreleased atomic.Uint64
 )
 
-// minPreparedCap is the capacity given to a fresh (never pooled) buffer, so that
-// small payloads never reallocate B.
-const minPreparedCap = 512
+// minPreparedCap is the capacity given to a buffer too small to hold the
+// header room. It is bytebufferpool's smallest size class: the pool calibrates
+// itself on the sizes actually used and drops buffers larger than most, so a
+// larger minimum would be thrown away on every Put.
+const minPreparedCap = 64
 
 // AcquirePrepared returns an empty Prepared with one reference, ready for the
 // payload to be appended to B.

@@ -1,0 +1,115 @@
+package wsframe
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/gobwas/ws"
+)
+
+// FuzzParser feeds random bytes whole, in two pieces at a fuzzed boundary and
+// byte by byte: the parser must never panic and the three must agree.
+func FuzzParser(f *testing.F) {
+	for _, tc := range validFrames {
+		if len(tc.payload) < 1000 {
+			f.Add(encodeClient(frameSpec{fin: true, op: tc.op, payload: tc.payload}), uint16(3), uint16(0))
+		}
+	}
+	f.Add(cat(frag(false, ws.OpText, "\xe2\x82"), cf(ws.OpPing, "x"), frag(true, ws.OpContinuation, "\xac")), uint16(9), uint16(0))
+	f.Add(cat(frag(false, ws.OpBinary, "12345"), frag(true, ws.OpContinuation, "678901")), uint16(7), uint16(10))
+	f.Add(encodeClient(frameSpec{fin: true, op: ws.OpBinary, lenForm: 127, rawLen: 1 << 40}), uint16(5), uint16(100))
+	f.Add(encodeClient(frameSpec{fin: true, op: ws.OpText, payload: []byte("x"), unmasked: true}), uint16(1), uint16(0))
+	f.Add(encodeClient(frameSpec{fin: true, rsv: 4, op: ws.OpText}), uint16(1), uint16(0))
+	f.Add(cf(ws.OpClose, closePayload(1005, "")), uint16(2), uint16(0))
+	f.Add(cf(ws.OpClose, closePayload(1000, "\xff")), uint16(2), uint16(0))
+	f.Add(cf(ws.OpClose, "\x03"), uint16(2), uint16(0))
+	f.Add([]byte{}, uint16(0), uint16(0))
+	f.Fuzz(func(t *testing.T, in []byte, split, max uint16) {
+		cfg := ParserConfig{MaxMessageSize: int64(max)}
+		whole := feedWhole(t, cfg, in)
+		if len(in) > 0 {
+			k := int(split) % len(in)
+			if got := feedChunks(t, cfg, in, []int{k}); !got.equal(whole) {
+				t.Fatalf("split at %d:\n got %v\nwant %v", k, got, whole)
+			}
+		}
+		if got := feedBytewise(t, cfg, in); !got.equal(whole) {
+			t.Fatalf("byte by byte:\n got %v\nwant %v", got, whole)
+		}
+		for _, e := range whole.events {
+			if e.op == ws.OpText && !validUTF8([]byte(e.payload)) {
+				t.Fatalf("invalid UTF-8 delivered as text: %q", e.payload)
+			}
+			if e.kind != "msg" && len(e.payload) > 125 {
+				t.Fatalf("control payload of %d bytes", len(e.payload))
+			}
+		}
+		if whole.err != nil && !whole.err.Remote {
+			switch whole.err.Code {
+			case StatusProtocolError, StatusInvalidPayload, StatusMessageTooBig:
+			default:
+				t.Fatalf("violation with code %d", whole.err.Code)
+			}
+		}
+	})
+}
+
+// FuzzHandshake runs RequestHeadLen and Upgrade on random heads: no panic,
+// RequestHeadLen agrees between whole and split input, and Upgrade always
+// writes exactly one well-formed response whose status matches its error.
+func FuzzHandshake(f *testing.F) {
+	f.Add(request(), uint16(10))
+	f.Add(request("-Sec-WebSocket-Version"), uint16(30))
+	f.Add(request("Sec-WebSocket-Protocol: v1, v2", "Origin: https://good.example"), uint16(50))
+	f.Add(request("GET /other HTTP/1.1"), uint16(3))
+	f.Add([]byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), uint16(5))
+	f.Add([]byte("\r\n\r\n"), uint16(1))
+	f.Add([]byte("GET http://x/ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n"), uint16(7))
+	u := &Upgrader{
+		Route:     func(p string) bool { return strings.HasPrefix(p, "/ws") },
+		Origins:   []string{"https://good.example"},
+		Protocols: []string{"v2", "v1"},
+	}
+	f.Fuzz(func(t *testing.T, in []byte, split uint16) {
+		const max = 1024
+		n, err := RequestHeadLen(in, max)
+		if err != nil && !errors.Is(err, ErrHeadTooLarge) {
+			t.Fatalf("unexpected error %v", err)
+		}
+		// Split feeding: the poller calls again on the grown buffer.
+		k := 0
+		if len(in) > 0 {
+			k = int(split) % (len(in) + 1)
+		}
+		n1, err1 := RequestHeadLen(in[:k], max)
+		switch {
+		case n > 0 && k >= n && (n1 != n || err1 != nil):
+			t.Fatalf("prefix %d: %d %v, whole: %d", k, n1, err1, n)
+		case n > 0 && k < n && (n1 != 0 || err1 != nil):
+			t.Fatalf("prefix %d of a %d-byte head: %d %v", k, n, n1, err1)
+		case err != nil && n1 > 0:
+			t.Fatalf("prefix %d complete (%d) but whole too large", k, n1)
+		}
+		IsUpgradeRequest(in)
+		head := in
+		if n > 0 {
+			head = in[:n]
+		}
+		var out bytes.Buffer
+		hs, uerr := u.Upgrade(head, &out)
+		resp, rerr := http.ReadResponse(bufio.NewReader(bytes.NewReader(out.Bytes())), nil)
+		if rerr != nil {
+			t.Fatalf("response does not parse: %v\n%q", rerr, out.Bytes())
+		}
+		if (resp.StatusCode == 101) != (uerr == nil) {
+			t.Fatalf("status %d with error %v", resp.StatusCode, uerr)
+		}
+		if uerr == nil && (!strings.HasPrefix(hs.Path, "/ws") || resp.Header.Get("Sec-WebSocket-Accept") == "") {
+			t.Fatalf("accepted %+v", hs)
+		}
+	})
+}
