@@ -386,7 +386,7 @@ func topicSeq(m []byte) (string, uint64, bool) {
 // bytes stay bounded, the policy closes it, and the others get everything.
 func TestSlowConsumerIsolated(t *testing.T) {
 	cfg := server.Config{}
-	cfg.Poller.MaxQueueBytes = 256 << 10
+	cfg.Poller.MaxQueueBytes = 1 << 20
 	cfg.Poller.WriteTimeout = 2 * time.Second
 	s, addr := start(t, cfg)
 	slow := dial(t, addr)
@@ -399,8 +399,8 @@ func TestSlowConsumerIsolated(t *testing.T) {
 		fast[i].send(`{"op":"sub","id":1,"topics":["md.X"]}`)
 		fast[i].expectOK(1)
 	}
-	const n = 3000
-	payload := `"` + strings.Repeat("x", 2000) + `"`
+	const n, batch = 4000, 20
+	payload := `"` + strings.Repeat("x", 4000) + `"`
 	var wg sync.WaitGroup
 	errs := make([]error, nfast)
 	for i, c := range fast {
@@ -423,14 +423,14 @@ func TestSlowConsumerIsolated(t *testing.T) {
 	}
 	var maxQueued int64
 	body := []byte(`[`)
-	for k := 0; k < 100; k++ {
+	for k := 0; k < batch; k++ {
 		if k > 0 {
 			body = append(body, ',')
 		}
 		body = append(body, `{"topic":"md.X","data":`+payload+`}`...)
 	}
 	body = append(body, ']')
-	for k := 0; k < n/100; k++ {
+	for k := 0; k < n/batch; k++ {
 		r, err := http.Post("http://"+addr+"/publish", "application/json", bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
@@ -450,7 +450,7 @@ func TestSlowConsumerIsolated(t *testing.T) {
 		st := s.Poller().Stats()
 		return st.Closes["slow_consumer"] == 1 && st.Conns == nfast
 	})
-	if bound := int64(nfast+1) * (256<<10 + 4096); maxQueued > bound {
+	if bound := int64(nfast+1) * (1<<20 + 8192); maxQueued > bound {
 		t.Fatalf("queued bytes reached %d, bound %d", maxQueued, bound)
 	}
 	t.Logf("max queued bytes %d", maxQueued)
