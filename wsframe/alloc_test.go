@@ -68,6 +68,13 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 
 	head := request()
 	if n := testing.AllocsPerRun(200, func() {
+		if path, up := IsUpgradeRequest(head); path != "/ws" || !up {
+			t.Fatal(path, up)
+		}
+	}); n > 1 {
+		t.Errorf("IsUpgradeRequest: %v allocs, want only the path", n)
+	}
+	if n := testing.AllocsPerRun(200, func() {
 		if n, _ := RequestHeadLen(head, 4096); n == 0 {
 			t.Fatal("incomplete")
 		}

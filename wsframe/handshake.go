@@ -260,11 +260,32 @@ func (st *upgradeState) onHeader(key, value []byte) error {
 		return nil
 	}
 	for _, o := range st.u.Origins {
-		if o == "*" || (len(o) == len(value) && bytes.EqualFold([]byte(o), value)) {
+		if o == "*" || asciiEqualFold(o, value) {
 			return nil
 		}
 	}
 	return errForbidden
+}
+
+// asciiEqualFold compares ASCII case-insensitively, without allocating.
+// Serialized origins are ASCII (RFC 6454 6.2).
+func asciiEqualFold(a string, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // selectProtocol sees every Sec-WebSocket-Protocol header and keeps the offer

@@ -3,11 +3,23 @@ package wsframe
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/gobwas/ws"
 )
+
+// TestMain fails the run if any test or benchmark leaked a Prepared: every
+// acquisition must have been returned once everything is done.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if s := ReadPoolStats(); s.Acquired != s.Returned {
+		fmt.Fprintf(os.Stderr, "Prepared leak: %+v\n", s)
+		code = 1
+	}
+	os.Exit(code)
+}
 
 // event is one FrameHandler callback, with the payload copied.
 type event struct {

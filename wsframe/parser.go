@@ -145,7 +145,8 @@ func headerLen(b1 byte) int {
 // buffer and completed by later calls.
 //
 // A complete unfragmented frame that lies entirely in data is unmasked in place
-// and passed to h without a copy.
+// and passed to h without a copy. The Parser keeps no reference to data after
+// Feed returns. h must not call back into p.
 //
 // Feed returns a *CloseError when the connection must end: Remote true when the
 // peer sent a close frame (the caller echoes Code, RFC 6455 5.5.1), or the
