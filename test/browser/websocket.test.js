@@ -82,8 +82,10 @@ test('a message over the size limit is closed by the server with 1009', async ()
     ws.send(new Uint8Array((16 << 20) + 1));
     return ws.closed;
   }, `${srv.ws}/echo`);
+  // The code always arrives; wasClean may be false because the server closes
+  // the TCP connection while the browser is still sending the 16 MiB message
+  // (unread data makes the kernel send a reset).
   assert.equal(r.code, 1009);
-  assert.equal(r.wasClean, true);
 });
 
 test('a graceful server shutdown closes browser connections with 1001', async () => {
