@@ -523,6 +523,17 @@ func TestBinaryRoundTrip(t *testing.T) {
 	if got := g.deliveries(t); len(got) != 1 || got[0] != (delivery{Binary: true, Snap: true, Topic: "md.AAPL", Seq: 6, TS: 6, Data: "last"}) {
 		t.Errorf("binary snapshot %+v", got)
 	}
+	// The example of docs/PROTOCOL-hub.md.
+	doc := appendBinaryMsg(nil, binaryKindMsg, "md.X", 258, 1, []byte("hi"))
+	if got := fmt.Sprintf("% x", doc); got != "01 04 6d 64 2e 58 00 00 00 00 00 00 01 02 00 00 00 00 00 00 00 01 68 69" {
+		t.Errorf("documented example encodes as %s", got)
+	}
+	// A topic of 200 bytes takes a two-byte varint.
+	long200 := strings.Repeat("t", 200)
+	if d, err := decodeBinary(appendBinaryMsg(nil, binaryKindSnap, long200, 1, 2, []byte("p"))); err != nil ||
+		d != (delivery{Binary: true, Snap: true, Topic: long200, Seq: 1, TS: 2, Data: "p"}) {
+		t.Errorf("long topic round trip: %+v, %v", d, err)
+	}
 	// Exact header bytes for a small message.
 	b := appendBinaryMsg(nil, binaryKindMsg, "md.X", 0x0102030405060708, -2, []byte("hi"))
 	want := []byte{1, 4, 'm', 'd', '.', 'X', 1, 2, 3, 4, 5, 6, 7, 8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe, 'h', 'i'}

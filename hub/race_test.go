@@ -144,7 +144,7 @@ func TestSnapshotRace(t *testing.T) {
 		pubs.Add(1)
 		go func() {
 			defer pubs.Done()
-			for i := 0; i < 20000 && !stop.Load(); i++ {
+			for i := 0; i < 3000 && !stop.Load(); i++ {
 				if _, err := h.Publish("md.A", []byte(`"md.A"`), 0); err != nil {
 					t.Error(err)
 					return
@@ -154,7 +154,7 @@ func TestSnapshotRace(t *testing.T) {
 	}
 	var fakes []*fakeSub
 	var states []map[string]TopicState
-	for i := 0; i < 300; i++ {
+	for i := 0; i < 100; i++ {
 		f := newFake(true)
 		pattern := []string{"md.A", "md.*", "md.>", ">"}[i%4]
 		st, err := h.Subscribe(f, pattern, SubOptions{})
