@@ -1,0 +1,174 @@
+// Command c1mbench is c1m's load generator: it opens WebSocket connections
+// from worker processes driven by epoll, publishes over HTTP, and prints one
+// JSON result per measurement. Subcommands: run (default), report, check.
+//
+//	c1mbench -server c1m -url http://127.0.0.1:8080 -scenario broadcast -conns 1000 -rates max,half
+//	c1mbench report -in results.jsonl -out bench/results/DATE -baseline c1m
+//	c1mbench check -in results.jsonl -servers c1m,gorilla,gws,nbio -scenarios connect,idle,broadcast,slow
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/c1mhq/c1m/bench/loadgen"
+)
+
+func main() {
+	loadgen.MaybeRunWorker()
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "report":
+			os.Exit(report(os.Args[2:]))
+		case "check":
+			os.Exit(check(os.Args[2:]))
+		case "run":
+			os.Args = append(os.Args[:1], os.Args[2:]...)
+		}
+	}
+	os.Exit(run())
+}
+
+func ints(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func list(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func run() int {
+	var (
+		cfg                       loadgen.Config
+		conns, payloads, rates, o string
+	)
+	flag.StringVar(&cfg.Server, "server", "server", "label of the server under test")
+	flag.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080", "base URL of the server")
+	flag.StringVar(&cfg.Scenario, "scenario", "broadcast", "connect, idle, broadcast or slow")
+	flag.StringVar(&conns, "conns", "1000", "comma-separated connection counts")
+	flag.StringVar(&payloads, "payloads", "64,256,1024", "broadcast payload sizes, bytes")
+	flag.StringVar(&rates, "rates", "max,half", "broadcast rates: msg/s, max, half (of max)")
+	flag.DurationVar(&cfg.Duration, "duration", 5*time.Second, "publishing time per measurement")
+	flag.Float64Var(&cfg.SlowRate, "slow-rate", 200, "slow scenario publish rate, msg/s")
+	flag.IntVar(&cfg.Workers, "workers", 1, "minimum worker processes")
+	flag.IntVar(&cfg.SrcBase, "src-base", 2, "worker i binds to 127.0.0.(src-base+i)")
+	flag.IntVar(&cfg.Concurrency, "concurrency", 100, "handshakes in flight per worker")
+	flag.DurationVar(&cfg.Ping, "ping", 0, "client ping interval (0: none)")
+	flag.StringVar(&o, "o", "", "append results to this file (default stdout)")
+	timeout := flag.Duration("timeout", 30*time.Minute, "abort the run after this long")
+	flag.Parse()
+	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("server", cfg.Server)
+	var err error
+	if cfg.Conns, err = ints(conns); err != nil {
+		fmt.Fprintln(os.Stderr, "c1mbench: -conns:", err)
+		return 2
+	}
+	if cfg.Payloads, err = ints(payloads); err != nil {
+		fmt.Fprintln(os.Stderr, "c1mbench: -payloads:", err)
+		return 2
+	}
+	cfg.Rates = list(rates)
+	cfg.Out = os.Stdout
+	if o != "" {
+		f, err := os.OpenFile(o, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "c1mbench:", err)
+			return 1
+		}
+		defer f.Close()
+		cfg.Out = f
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	if err := loadgen.Run(ctx, cfg); err != nil {
+		cfg.Log.Error("run failed", "scenario", cfg.Scenario, "err", err)
+		return 1
+	}
+	return 0
+}
+
+func readResults(path string) ([]loadgen.Result, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return loadgen.ReadResults(f)
+}
+
+func report(args []string) int {
+	fs := flag.NewFlagSet("report", flag.ExitOnError)
+	in := fs.String("in", "results.jsonl", "results file")
+	out := fs.String("out", ".", "output directory")
+	base := fs.String("baseline", "c1m", "server the ratios are computed for")
+	headerFile := fs.String("header", "", "markdown file to put at the top of report.md")
+	fs.Parse(args)
+	res, err := readResults(*in)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "c1mbench report:", err)
+		return 1
+	}
+	header := "# c1m benchmark report\n"
+	if *headerFile != "" {
+		b, err := os.ReadFile(*headerFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "c1mbench report:", err)
+			return 1
+		}
+		header = string(b)
+	}
+	if err := loadgen.WriteReport(res, *out, *base, header); err != nil {
+		fmt.Fprintln(os.Stderr, "c1mbench report:", err)
+		return 1
+	}
+	return 0
+}
+
+func check(args []string) int {
+	fs := flag.NewFlagSet("check", flag.ExitOnError)
+	in := fs.String("in", "results.jsonl", "results file")
+	servers := fs.String("servers", "c1m,gorilla,gws,nbio", "servers that must have every number")
+	scenarios := fs.String("scenarios", "connect,idle,broadcast,slow", "scenarios that must be present")
+	fs.Parse(args)
+	res, err := readResults(*in)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "c1mbench check:", err)
+		return 1
+	}
+	missing := loadgen.Check(res, list(*servers), list(*scenarios))
+	for _, m := range missing {
+		fmt.Println("MISSING", m)
+	}
+	if len(missing) > 0 {
+		return 1
+	}
+	fmt.Printf("check: %d results, every scenario has every number for %s\n", len(res), *servers)
+	return 0
+}

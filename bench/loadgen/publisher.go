@@ -1,0 +1,160 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Publisher POSTs messages to /publish over keep-alive HTTP connections.
+// Data is a JSON object of exactly Size bytes: {"p":"xxx..."}.
+type Publisher struct {
+	Client  *http.Client
+	BaseURL string
+	Topic   string
+	Size    int // bytes of the JSON data, at least 8
+
+	once   sync.Once
+	single []byte
+	item   []byte
+}
+
+// MaxBatch is the largest batch one POST carries.
+const MaxBatch = 100
+
+func (p *Publisher) init() {
+	p.once.Do(func() {
+		pad := max(p.Size-8, 0)
+		p.single = append([]byte(`{"p":"`), bytes.Repeat([]byte{'x'}, pad)...)
+		p.single = append(p.single, `"}`...)
+		p.item = fmt.Appendf(nil, `{"topic":%q,"data":%s}`, p.Topic, p.single)
+	})
+}
+
+// post publishes n messages in one request (n == 1: the single form).
+func (p *Publisher) post(ctx context.Context, n int) error {
+	p.init()
+	url := p.BaseURL + "/publish"
+	var body []byte
+	if n == 1 {
+		url += "?topic=" + p.Topic
+		body = p.single
+	} else {
+		body = make([]byte, 0, n*(len(p.item)+1)+2)
+		body = append(body, '[')
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				body = append(body, ',')
+			}
+			body = append(body, p.item...)
+		}
+		body = append(body, ']')
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := p.Client.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("POST /publish: %s", resp.Status)
+	}
+	return nil
+}
+
+// Paced publishes at rate messages per second for d, batching whatever is due
+// each millisecond into one request. It returns the messages published.
+func (p *Publisher) Paced(ctx context.Context, rate float64, d time.Duration) (uint64, error) {
+	start := time.Now()
+	var sent uint64
+	for {
+		el := time.Since(start)
+		if el >= d {
+			return sent, nil
+		}
+		due := int(rate*el.Seconds()) + 1 - int(sent)
+		if due <= 0 {
+			next := time.Duration(float64(sent) / rate * float64(time.Second))
+			select {
+			case <-ctx.Done():
+				return sent, ctx.Err()
+			case <-time.After(next - el):
+			}
+			continue
+		}
+		n := min(due, MaxBatch)
+		if err := p.post(ctx, n); err != nil {
+			return sent, err
+		}
+		sent += uint64(n)
+	}
+}
+
+// Flood publishes as fast as the server accepts for d with `parallel`
+// requests in flight, but keeps at most window messages not yet delivered to
+// every subscriber: delivered() reports deliveries so far, subs is the
+// subscriber count. It returns the messages published.
+func (p *Publisher) Flood(ctx context.Context, d time.Duration, parallel, batch int, window uint64, subs int, delivered func() (uint64, error)) (uint64, error) {
+	var sent, got atomic.Uint64
+	// Requests use the caller's ctx so the last ones complete and are counted;
+	// loopCtx only stops starting new ones.
+	loopCtx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var pollErr atomic.Value
+	go func() {
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-loopCtx.Done():
+				return
+			case <-t.C:
+			}
+			n, err := delivered()
+			if err != nil {
+				pollErr.Store(err)
+				cancel()
+				return
+			}
+			got.Store(n)
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make([]error, parallel)
+	for i := 0; i < parallel; i++ {
+		wg.Go(func() {
+			for loopCtx.Err() == nil {
+				if sent.Load() > got.Load()/uint64(subs)+window {
+					time.Sleep(200 * time.Microsecond)
+					continue
+				}
+				if err := p.post(ctx, batch); err != nil {
+					errs[i] = err
+					cancel()
+					return
+				}
+				sent.Add(uint64(batch))
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return sent.Load(), err
+		}
+	}
+	if err, ok := pollErr.Load().(error); ok {
+		return sent.Load(), err
+	}
+	return sent.Load(), nil
+}

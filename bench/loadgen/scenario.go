@@ -1,0 +1,407 @@
+package loadgen
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Result is one line of the load generator's output: a scenario run against
+// one server with its parameters and measured metrics. Metrics that could not
+// be measured are absent (never NaN), so a report can tell "missing" apart.
+type Result struct {
+	Server   string             `json:"server"`
+	Scenario string             `json:"scenario"`
+	Params   map[string]string  `json:"params"`
+	Metrics  map[string]float64 `json:"metrics"`
+	Note     string             `json:"note,omitempty"`
+}
+
+// Config describes a load generator run. Zero values of the tuning fields
+// mean the defaults documented on each field.
+type Config struct {
+	Server      string        // label written into results
+	URL         string        // server base URL, e.g. http://127.0.0.1:8080
+	Scenario    string        // connect, idle, broadcast, slow
+	Conns       []int         // connection counts (steps for connect/idle, subscriber counts for broadcast/slow)
+	Payloads    []int         // broadcast payload sizes in bytes; default 64,256,1024
+	Rates       []string      // broadcast rates in msg/s; "max" floods, "half" is half the max measured before; default max,half
+	Duration    time.Duration // publishing time per measurement; default 5s
+	SlowRate    float64       // slow scenario publish rate; default 200 msg/s
+	Workers     int           // minimum worker processes; default 1 (more when Conns exceed MaxPerWorker each)
+	SrcBase     int           // first source address 127.0.0.SrcBase; default 2
+	Concurrency int           // handshakes in flight per worker; default 100
+	Topic       string        // default bench.0
+	Ping        time.Duration // client ping interval; default none
+	Out         io.Writer
+	Log         *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if len(c.Payloads) == 0 {
+		c.Payloads = []int{64, 256, 1024}
+	}
+	if len(c.Rates) == 0 {
+		c.Rates = []string{"max", "half"}
+	}
+	if c.Duration <= 0 {
+		c.Duration = 5 * time.Second
+	}
+	if c.SlowRate <= 0 {
+		c.SlowRate = 200
+	}
+	if c.SrcBase <= 0 {
+		c.SrcBase = 2
+	}
+	if c.Topic == "" {
+		c.Topic = "bench.0"
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	if c.Out == nil {
+		c.Out = io.Discard
+	}
+}
+
+type runner struct {
+	cfg    Config
+	http   *http.Client
+	addr   string
+	outMu  sync.Mutex
+	failed bool
+}
+
+// Run executes cfg.Scenario and writes one Result per measurement to cfg.Out.
+func Run(ctx context.Context, cfg Config) error {
+	cfg.defaults()
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		return err
+	}
+	if len(cfg.Conns) == 0 {
+		return errors.New("no connection counts")
+	}
+	r := &runner{
+		cfg:  cfg,
+		addr: u.Host,
+		http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}},
+	}
+	switch cfg.Scenario {
+	case "connect", "idle":
+		return r.connectIdle(ctx)
+	case "broadcast":
+		return r.broadcast(ctx)
+	case "slow":
+		return r.slow(ctx)
+	}
+	return fmt.Errorf("unknown scenario %q", cfg.Scenario)
+}
+
+func (r *runner) emit(res Result) {
+	res.Server = r.cfg.Server
+	for k, v := range res.Metrics {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			delete(res.Metrics, k)
+		}
+	}
+	b, _ := json.Marshal(res)
+	r.outMu.Lock()
+	defer r.outMu.Unlock()
+	r.cfg.Out.Write(append(b, '\n'))
+	r.cfg.Log.Info("result", "scenario", res.Scenario, "params", res.Params, "metrics", res.Metrics)
+}
+
+func workersFor(n, min int) int {
+	return max(min, (n+MaxPerWorker-1)/MaxPerWorker, 1)
+}
+
+func (r *runner) pool(n int) (*Pool, error) {
+	p, err := NewPool(workersFor(n, r.cfg.Workers), r.cfg.SrcBase)
+	if err != nil {
+		return nil, err
+	}
+	if r.cfg.Ping > 0 {
+		if err := p.SetPing(r.cfg.Ping); err != nil {
+			p.Close()
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// settleEmpty waits until the server holds no connections and samples it.
+func (r *runner) settleEmpty(ctx context.Context) (ServerSample, error) {
+	return WaitConns(ctx, r.http, r.cfg.URL, func(n int64) bool { return n == 0 }, 30*time.Second)
+}
+
+func us(ns float64) float64 { return ns / 1e3 }
+
+func (r *runner) connectIdle(ctx context.Context) error {
+	base, err := r.settleEmpty(ctx)
+	if err != nil {
+		return fmt.Errorf("empty server: %w", err)
+	}
+	maxN := 0
+	for _, n := range r.cfg.Conns {
+		maxN = max(maxN, n)
+	}
+	p, err := r.pool(maxN)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	held := 0
+	for _, step := range r.cfg.Conns {
+		if step <= held {
+			continue
+		}
+		res, err := p.Dial(DialSpec{Addrs: []string{r.addr}, Path: "/ws", Concurrency: r.cfg.Concurrency}, step-held)
+		if err != nil {
+			return err
+		}
+		held += res.OK
+		params := map[string]string{"conns": strconv.Itoa(step)}
+		if res.Failed > 0 {
+			r.cfg.Log.Warn("dial failures", "failed", res.Failed, "first", res.FirstErr)
+		}
+		if r.cfg.Scenario == "connect" {
+			var up Histogram
+			up.MergeSparse(res.Upgrade)
+			el := float64(res.ElapsedNs) / 1e9
+			r.emit(Result{Scenario: "connect", Params: params, Metrics: map[string]float64{
+				"upgrades_per_s": float64(res.OK) / el,
+				"upgrade_p50_us": us(up.Quantile(.5)),
+				"upgrade_p99_us": us(up.Quantile(.99)),
+				"upgrade_max_us": us(float64(up.Max())),
+				"failed":         float64(res.Failed),
+				"held":           float64(held),
+			}, Note: res.FirstErr})
+			continue
+		}
+		s, err := WaitConns(ctx, r.http, r.cfg.URL, func(n int64) bool { return n >= int64(held) }, 30*time.Second)
+		if err != nil {
+			return fmt.Errorf("server did not reach %d conns: %w", held, err)
+		}
+		n := float64(held)
+		r.emit(Result{Scenario: "idle", Params: params, Metrics: map[string]float64{
+			"held":                 float64(held),
+			"failed":               float64(res.Failed),
+			"heap_alloc_per_conn":  (float64(s.HeapAlloc) - float64(base.HeapAlloc)) / n,
+			"heap_inuse_per_conn":  (float64(s.HeapInuse) - float64(base.HeapInuse)) / n,
+			"rss_per_conn":         (float64(s.RSS) - float64(base.RSS)) / n,
+			"kernel_slab_per_conn": (float64(s.Slab) - float64(base.Slab)) / n,
+			"goroutines_per_conn":  (float64(s.Goroutines) - float64(base.Goroutines)) / n,
+			"server_rss_mb":        float64(s.RSS) / (1 << 20),
+		}, Note: "kernel_slab_per_conn is machine-wide and counts both socket ends (client and server are on this host)"})
+	}
+	return nil
+}
+
+// subscribe opens n subscribers of the topic and waits for the server to see them.
+func (r *runner) subscribe(ctx context.Context, n, slowEvery int) (*Pool, DialResult, error) {
+	if _, err := r.settleEmpty(ctx); err != nil {
+		return nil, DialResult{}, fmt.Errorf("empty server: %w", err)
+	}
+	p, err := r.pool(n)
+	if err != nil {
+		return nil, DialResult{}, err
+	}
+	res, err := p.Dial(DialSpec{Addrs: []string{r.addr}, Path: "/ws", Topic: r.cfg.Topic,
+		Concurrency: r.cfg.Concurrency, SlowEvery: slowEvery, SlowRcvBuf: 4096}, n)
+	if err == nil && res.OK < n {
+		err = fmt.Errorf("only %d of %d subscribers: %s", res.OK, n, res.FirstErr)
+	}
+	if err == nil {
+		_, err = WaitConns(ctx, r.http, r.cfg.URL, func(c int64) bool { return c >= int64(res.OK) }, 30*time.Second)
+	}
+	if err != nil {
+		p.Close()
+		return nil, res, err
+	}
+	return p, res, nil
+}
+
+// measurement is one publish period and what the subscribers saw.
+type measurement struct {
+	sent     uint64
+	pubSecs  float64
+	start    time.Time
+	before   ServerSample
+	after    ServerSample
+	rx       Received
+	expected uint64
+}
+
+// publishAndDrain publishes (paced at rate, or flooding when rate == 0) and
+// waits until every fast subscriber has every message, progress stops for 2s,
+// or 20s pass.
+func (r *runner) publishAndDrain(ctx context.Context, p *Pool, pub *Publisher, rate float64, fast int) (measurement, error) {
+	var m measurement
+	if err := p.ResetRecv(); err != nil {
+		return m, err
+	}
+	var err error
+	if m.before, err = SampleServer(ctx, r.http, r.cfg.URL); err != nil {
+		return m, err
+	}
+	m.start = time.Now()
+	if rate > 0 {
+		m.sent, err = pub.Paced(ctx, rate, r.cfg.Duration)
+	} else {
+		window := uint64(min(max(100000/max(fast, 1), 2), 50))
+		m.sent, err = pub.Flood(ctx, r.cfg.Duration, 2, 10, window, fast, p.Deliveries)
+	}
+	m.pubSecs = time.Since(m.start).Seconds()
+	if err != nil {
+		return m, fmt.Errorf("publish: %w", err)
+	}
+	m.expected = m.sent * uint64(fast)
+	deadline := time.Now().Add(20 * time.Second)
+	var last uint64
+	lastChange := time.Now()
+	for time.Now().Before(deadline) {
+		n, err := p.Deliveries()
+		if err != nil {
+			return m, err
+		}
+		if n >= m.expected {
+			break
+		}
+		if n != last {
+			last, lastChange = n, time.Now()
+		} else if time.Since(lastChange) > 2*time.Second {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if m.rx, err = p.Report(fast); err != nil {
+		return m, err
+	}
+	m.after, err = SampleServer(ctx, r.http, r.cfg.URL)
+	return m, err
+}
+
+func (m *measurement) metrics() map[string]float64 {
+	span := float64(m.rx.LastRecv-m.start.UnixNano()) / 1e9
+	cpu := float64(m.after.CPUTicks-m.before.CPUTicks) / ClockTicks
+	d := float64(m.rx.Deliveries)
+	return map[string]float64{
+		"published":            float64(m.sent),
+		"publish_per_s":        float64(m.sent) / m.pubSecs,
+		"deliveries":           d,
+		"delivered_ratio":      d / float64(m.expected),
+		"deliveries_per_s":     d / span,
+		"lat_p50_us":           us(m.rx.Lat.Quantile(.5)),
+		"lat_p99_us":           us(m.rx.Lat.Quantile(.99)),
+		"lat_p999_us":          us(m.rx.Lat.Quantile(.999)),
+		"lat_max_us":           us(float64(m.rx.Lat.Max())),
+		"fanout_p50_ms":        m.rx.Completion.Quantile(.5) / 1e6,
+		"fanout_p99_ms":        m.rx.Completion.Quantile(.99) / 1e6,
+		"fanout_max_ms":        float64(m.rx.Completion.Max()) / 1e6,
+		"incomplete_seqs":      float64(m.rx.Incomplete),
+		"cpu_s_per_m_deliv":    cpu / (d / 1e6),
+		"server_rss_mb":        float64(m.after.RSS) / (1 << 20),
+		"server_heap_inuse_mb": float64(m.after.HeapInuse) / (1 << 20),
+		"client_closed":        float64(m.rx.Closed),
+	}
+}
+
+func (r *runner) broadcast(ctx context.Context) error {
+	for _, n := range r.cfg.Conns {
+		if err := r.broadcastN(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *runner) broadcastN(ctx context.Context, n int) error {
+	p, res, err := r.subscribe(ctx, n, 0)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	for _, size := range r.cfg.Payloads {
+		pub := &Publisher{Client: r.http, BaseURL: r.cfg.URL, Topic: r.cfg.Topic, Size: size}
+		maxRate := 0.0
+		for _, label := range r.cfg.Rates {
+			var rate float64
+			switch label {
+			case "max":
+			case "half":
+				if maxRate == 0 {
+					return errors.New(`rate "half" needs "max" before it`)
+				}
+				rate = maxRate / 2
+			default:
+				if rate, err = strconv.ParseFloat(label, 64); err != nil || rate <= 0 {
+					return fmt.Errorf("bad rate %q", label)
+				}
+			}
+			m, err := r.publishAndDrain(ctx, p, pub, rate, res.OK)
+			if err != nil {
+				return err
+			}
+			met := m.metrics()
+			if label == "max" {
+				maxRate = met["publish_per_s"]
+			}
+			met["rate_target"] = rate
+			r.emit(Result{Scenario: "broadcast", Params: map[string]string{
+				"conns": strconv.Itoa(n), "payload": strconv.Itoa(size), "rate": label,
+			}, Metrics: met, Note: m.rx.FirstErr})
+		}
+	}
+	return nil
+}
+
+func (r *runner) slow(ctx context.Context) error {
+	for _, n := range r.cfg.Conns {
+		p, res, err := r.subscribe(ctx, n, 100)
+		if err != nil {
+			return err
+		}
+		fast := res.OK - res.Slow
+		pub := &Publisher{Client: r.http, BaseURL: r.cfg.URL, Topic: r.cfg.Topic, Size: 1024}
+		before, err := r.publishAndDrain(ctx, p, pub, r.cfg.SlowRate, fast)
+		if err == nil {
+			err = p.PauseSlow()
+		}
+		var after measurement
+		if err == nil {
+			after, err = r.publishAndDrain(ctx, p, pub, r.cfg.SlowRate, fast)
+		}
+		p.Close()
+		if err != nil {
+			return err
+		}
+		b, a := before.metrics(), after.metrics()
+		r.emit(Result{Scenario: "slow", Params: map[string]string{
+			"conns": strconv.Itoa(n), "payload": "1024", "rate": strconv.FormatFloat(r.cfg.SlowRate, 'f', -1, 64),
+		}, Metrics: map[string]float64{
+			"slow_consumers":        float64(res.Slow),
+			"lat_p99_before_us":     b["lat_p99_us"],
+			"lat_p99_after_us":      a["lat_p99_us"],
+			"lat_p50_before_us":     b["lat_p50_us"],
+			"lat_p50_after_us":      a["lat_p50_us"],
+			"delivered_ratio_after": a["delivered_ratio"],
+			"server_rss_before_mb":  b["server_rss_mb"],
+			"server_rss_after_mb":   a["server_rss_mb"],
+			"server_heap_before_mb": b["server_heap_inuse_mb"],
+			"server_heap_after_mb":  a["server_heap_inuse_mb"],
+			"slow_closed_by_server": float64(after.rx.SlowClosed),
+			"fast_closed":           float64(after.rx.Closed - after.rx.SlowClosed),
+		}, Note: after.rx.FirstErr})
+	}
+	return nil
+}
