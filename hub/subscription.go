@@ -53,12 +53,14 @@ type subscription struct {
 	// already stream to the conn and get no snapshot.
 	others []string
 	states map[*topic]*subTopic // per-topic conflation/rate state
+	one    *subTopic            // the state used last: a one-topic subscription skips the map
 }
 
 // subTopic is the delivery state of one (conflating subscription, topic).
 // Guarded by its subscription's mu, apart from due and idx (rateTimer.mu).
 type subTopic struct {
 	sub     *subscription
+	t       *topic
 	slot    poller.Slot       // fields guarded by the Subscriber, not by us
 	sent    bool              // a frame has been delivered through the limiter
 	last    int64             // hub clock of that delivery
@@ -127,14 +129,18 @@ func (sub *subscription) deliverSlow(h *Hub, t *topic, p *wsframe.Prepared, now 
 // state returns the conflation state of t, allocating it on first use.
 // sub.mu is held.
 func (sub *subscription) state(t *topic) *subTopic {
+	if sub.one != nil && sub.one.t == t {
+		return sub.one
+	}
 	st := sub.states[t]
 	if st == nil {
 		if sub.states == nil {
 			sub.states = make(map[*topic]*subTopic)
 		}
-		st = &subTopic{sub: sub, idx: -1}
+		st = &subTopic{sub: sub, t: t, idx: -1}
 		sub.states[t] = st
 	}
+	sub.one = st
 	return st
 }
 
@@ -169,6 +175,6 @@ func (h *Hub) releaseSubState(sub *subscription) {
 			st.pending = nil
 		}
 	}
-	sub.states = nil
+	sub.states, sub.one = nil, nil
 	sub.mu.Unlock()
 }
