@@ -59,6 +59,8 @@ type Conn struct {
 	writing       bool // a writev on fd is in flight; close waits for it
 	backlogged    bool // a write-back goroutine owns the writing
 	peerClosed    bool // nothing more is expected from the peer: close TCP once the queue is empty
+	linger        bool // after the close frame, shut down writing and drain input until EOF (error closes)
+	shutWr        bool // linger's shutdown(SHUT_WR) is done
 	q             []entry
 	qh            int   // index of the first queued entry
 	off           int   // bytes of q[qh] already written
@@ -228,10 +230,15 @@ func (c *Conn) Close() { c.CloseWith(wsframe.StatusNormalClosure, "", ReasonServ
 // queued (under SlowDisconnect the queue is dropped first) and closes the TCP
 // connection once the peer answers or CloseTimeout passes. reason is counted.
 func (c *Conn) CloseWith(code wsframe.StatusCode, text string, reason CloseReason) {
-	c.closeWith(code, text, reason, false)
+	c.closeWith(code, text, reason, false, false)
 }
 
-func (c *Conn) closeWith(code wsframe.StatusCode, text string, reason CloseReason, peerDone bool) {
+// closeWith queues the close frame. peerDone: the peer will send nothing more
+// we need (its close arrived, or our parser stopped). linger: after the close
+// frame is written, shut down our side and drain the peer's input until it
+// closes (or CloseTimeout), so that a peer still sending does not get a reset
+// that would destroy our close frame in its receive buffer.
+func (c *Conn) closeWith(code wsframe.StatusCode, text string, reason CloseReason, peerDone, linger bool) {
 	c.mu.Lock()
 	if c.state != stOpen {
 		st := c.state
@@ -245,6 +252,7 @@ func (c *Conn) closeWith(code wsframe.StatusCode, text string, reason CloseReaso
 	c.reason = reason
 	c.since = c.srv.now()
 	c.peerClosed = peerDone
+	c.linger = linger
 	if reason == ReasonSlowConsumer {
 		c.dropAllLocked()
 	}
@@ -280,6 +288,24 @@ func (c *Conn) dropAllLocked() {
 	c.q = c.q[:first]
 	c.queued -= freed
 	c.srv.stats.queuedBytes.Add(-int64(freed))
+}
+
+// afterQueueLocked finishes a close once the queue of a closing connection is
+// empty: it shuts down writing for a lingering close (under mu, so the fd
+// cannot be closed under it) and reports whether the socket should be closed
+// now. c.mu must be held.
+func (c *Conn) afterQueueLocked() (closeNow bool) {
+	if c.state != stClosing || c.qh != len(c.q) || c.backlogged || !c.peerClosed {
+		return false
+	}
+	if !c.linger {
+		return true
+	}
+	if !c.shutWr {
+		c.shutWr = true
+		_ = unix.Shutdown(c.fd, unix.SHUT_WR)
+	}
+	return false
 }
 
 // hardClose closes the socket now. c.mu must not be held.
@@ -356,6 +382,9 @@ func (s *Server) onPrepare(nc netpoll.Connection) context.Context {
 	s.stats.tcpConns.Add(1)
 	_ = nc.SetWriteTimeout(s.cfg.WriteTimeout)
 	_ = nc.AddCloseCallback(c.onClosed)
+	if !s.cfg.KeepNetpollBarrier {
+		trimBarrier(nc)
+	}
 	s.reg.add(c)
 	if s.closing.Load() {
 		_ = nc.Close()
@@ -493,6 +522,7 @@ func (c *Conn) writeRaw(b []byte) {
 			continue
 		}
 		if err != nil || n <= 0 {
+			ensureBarrier(c.nc)
 			_, _ = c.nc.Write(b)
 			return
 		}
@@ -509,7 +539,7 @@ func (c *Conn) feed(data []byte) {
 	}
 	var ce *wsframe.CloseError
 	if !errors.As(err, &ce) {
-		c.closeWith(wsframe.StatusProtocolError, "protocol error", ReasonProtocolError, true)
+		c.closeWith(wsframe.StatusProtocolError, "protocol error", ReasonProtocolError, true, true)
 		return
 	}
 	if ce.Remote {
@@ -527,7 +557,7 @@ func (c *Conn) feed(data []byte) {
 			return
 		}
 		code := ce.Code
-		c.closeWith(code, "", ReasonPeerClose, true)
+		c.closeWith(code, "", ReasonPeerClose, true, false)
 		return
 	}
 	reason := ReasonProtocolError
@@ -537,7 +567,7 @@ func (c *Conn) feed(data []byte) {
 	case wsframe.StatusMessageTooBig:
 		reason = ReasonMessageTooBig
 	}
-	c.closeWith(ce.Code, ce.Reason, reason, true)
+	c.closeWith(ce.Code, ce.Reason, reason, true, true)
 }
 
 // OnMessage implements wsframe.FrameHandler.

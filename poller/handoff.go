@@ -70,6 +70,7 @@ func (h *handoff) Addr() net.Addr { return h.s.Addr() }
 
 // accept hands c to net/http with the bytes read so far (copied).
 func (h *handoff) accept(c *Conn, first []byte) *httpConn {
+	ensureBarrier(c.nc) // before net/http's goroutine writes
 	hc := &httpConn{c: c, notify: make(chan struct{}, 1)}
 	hc.buf = append(hc.buf, first...)
 	go func() {

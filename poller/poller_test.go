@@ -222,6 +222,19 @@ func TestProtocolViolationsCloseWithCode(t *testing.T) {
 			appendClientFrame(&b, true, ws.OpText, []byte{0xff, 0xfe})
 			w.Write(b.Bytes())
 		}, wsframe.StatusInvalidPayload},
+		{"too big while still sending", func(w io.Writer) {
+			// The client keeps streaming its oversized message: the close frame
+			// must still arrive (lingering close), not be lost to a reset.
+			w.Write([]byte{0x82, 0xff, 0, 0, 0, 0, 0, 0x20, 0, 0, 1, 2, 3, 4})
+			go func() {
+				chunk := make([]byte, 64<<10)
+				for i := 0; i < 32; i++ {
+					if _, err := w.Write(chunk); err != nil {
+						return
+					}
+				}
+			}()
+		}, wsframe.StatusMessageTooBig},
 		{"too big", func(w io.Writer) {
 			// header declaring 2 MiB with a 1 MiB limit: closed on the header alone.
 			w.Write([]byte{0x82, 0xff, 0, 0, 0, 0, 0, 0x20, 0, 0, 1, 2, 3, 4})

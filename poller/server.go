@@ -107,6 +107,9 @@ type Config struct {
 	ReadBufferSize int
 	// Pollers is the number of netpoll epoll loops. Zero means netpoll's default.
 	Pollers int
+	// KeepNetpollBarrier keeps netpoll's 1.3 KB per-connection write scratch
+	// that c1m trims from idle connections (see trim.go).
+	KeepNetpollBarrier bool
 }
 
 func (c *Config) setDefaults() {

@@ -140,7 +140,7 @@ func (c *Conn) flush(f *flusher) {
 			return
 		}
 	}
-	closeNow := c.state == stClosing && c.peerClosed && c.qh == len(c.q) && !c.backlogged
+	closeNow := c.afterQueueLocked()
 	c.mu.Unlock()
 	if closeNow {
 		c.hardClose(ReasonPeerClose)
@@ -186,13 +186,14 @@ func (c *Conn) consumedLocked(n int) {
 func (c *Conn) writeBack() {
 	s := c.srv
 	defer s.wg.Done()
+	ensureBarrier(c.nc)
 	w := c.nc.Writer()
 	for {
 		c.mu.Lock()
 		if c.state == stClosed || c.qh == len(c.q) {
 			c.backlogged = false
 			s.stats.backlogged.Add(-1)
-			closeNow := c.state == stClosing && c.peerClosed && c.qh == len(c.q)
+			closeNow := c.afterQueueLocked()
 			c.mu.Unlock()
 			if closeNow {
 				c.hardClose(ReasonPeerClose)
