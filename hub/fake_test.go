@@ -231,7 +231,7 @@ func decodeBinary(b []byte) (delivery, error) {
 
 // releaser is a Subscriber that writes nothing: it releases every frame at
 // once (benchmarks).
-type releaser struct{ n int }
+type releaser struct{ _ byte }
 
 func (r *releaser) Send(p *wsframe.Prepared) error { p.Release(); return nil }
 func (r *releaser) SendSlot(s *poller.Slot, p *wsframe.Prepared) error {
@@ -261,7 +261,7 @@ func (d poolDelta) check(t testing.TB) {
 	}
 }
 
-// bySeqs returns the seqs of topic's deliveries, in order.
+// seqsOf returns the seqs of topic's deliveries, in order.
 func seqsOf(ds []delivery, topic string) []uint64 {
 	var out []uint64
 	for _, d := range ds {

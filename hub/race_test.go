@@ -3,6 +3,7 @@ package hub
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -99,12 +100,12 @@ func TestConcurrentPublishSubscribe(t *testing.T) {
 					if n > 10 {
 						break
 					}
-					runtimeGosched()
+					runtime.Gosched()
 				}
 				if err := h.Unsubscribe(f, set[r.IntN(len(set))]); err != nil {
 					t.Error(err)
 				}
-				runtimeGosched()
+				runtime.Gosched()
 				h.UnsubscribeAll(f)
 			}
 		}()
@@ -162,7 +163,7 @@ func TestSnapshotRace(t *testing.T) {
 			t.Fatal(err)
 		}
 		fakes, states = append(fakes, f), append(states, st)
-		runtimeGosched()
+		runtime.Gosched()
 	}
 	stop.Store(true)
 	pubs.Wait()

@@ -1,5 +1,0 @@
-package hub
-
-import "runtime"
-
-func runtimeGosched() { runtime.Gosched() }
