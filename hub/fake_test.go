@@ -231,7 +231,7 @@ func decodeBinary(b []byte) (delivery, error) {
 
 // releaser is a Subscriber that writes nothing: it releases every frame at
 // once (benchmarks).
-type releaser struct{ _ byte }
+type releaser struct{ _ byte } // not zero-size: every &releaser{} is a distinct Subscriber
 
 func (r *releaser) Send(p *wsframe.Prepared) error { p.Release(); return nil }
 func (r *releaser) SendSlot(s *poller.Slot, p *wsframe.Prepared) error {
