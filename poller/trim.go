@@ -3,6 +3,7 @@ package poller
 import (
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -32,7 +33,7 @@ const barrierCap = 32 // netpoll's barriercap
 
 var trimState struct {
 	once   sync.Once
-	ok     bool
+	ok     atomic.Bool
 	offset uintptr
 }
 
@@ -58,9 +59,9 @@ func trimEnabled(nc netpoll.Connection) bool {
 			return
 		}
 		trimState.offset = f.Offset
-		trimState.ok = true
+		trimState.ok.Store(true)
 	})
-	return trimState.ok
+	return trimState.ok.Load()
 }
 
 func barrierField(nc netpoll.Connection) *unsafe.Pointer {
@@ -81,7 +82,7 @@ func trimBarrier(nc netpoll.Connection) bool {
 // ensureBarrier gives a trimmed connection a barrier before its first Flush or
 // Write. Only the goroutine that is about to call Flush or Write may call it.
 func ensureBarrier(nc netpoll.Connection) {
-	if !trimState.ok {
+	if !trimState.ok.Load() {
 		return
 	}
 	p := barrierField(nc)

@@ -38,7 +38,7 @@ func TestBarrierTrimApplies(t *testing.T) {
 	for s.Stats().Accepted == 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	if !trimState.ok {
+	if !trimState.ok.Load() {
 		t.Fatal("netpoll's connection layout changed: the per-connection barrier is no longer trimmed")
 	}
 }
