@@ -350,6 +350,17 @@ func (p *Pool) Report(fastSubs int) (Received, error) {
 	return out, nil
 }
 
+// CPUTicks is the CPU time (user+system, clock ticks) the workers used so far.
+func (p *Pool) CPUTicks() uint64 {
+	var t uint64
+	for _, w := range p.workers {
+		if n, err := procCPUTicks(w.cmd.Process.Pid); err == nil {
+			t += n
+		}
+	}
+	return t
+}
+
 // Close asks every worker to close its connections and exit, then waits.
 func (p *Pool) Close() {
 	var wg sync.WaitGroup

@@ -194,10 +194,14 @@ func WriteReport(results []Result, dir, baseline string, header string) error {
 			}
 			b.WriteString("\n")
 		}
+		notes := map[string][]string{} // note -> servers, so a shared note is printed once
 		for _, s := range servers {
 			if n := rs[s].Note; n != "" {
-				fmt.Fprintf(&b, "\n%s: %s\n", s, n)
+				notes[n] = append(notes[n], s)
 			}
+		}
+		for _, n := range slices.Sorted(maps.Keys(notes)) {
+			fmt.Fprintf(&b, "\n%s: %s\n", strings.Join(notes[n], ", "), n)
 		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "report.md"), []byte(b.String()), 0o644); err != nil {

@@ -240,6 +240,8 @@ type measurement struct {
 	after    ServerSample
 	rx       Received
 	expected uint64
+	genTicks uint64  // load generator CPU ticks over the measurement
+	genSecs  float64 // wall time of the measurement
 }
 
 // publishAndDrain publishes (paced at rate, or flooding when rate == 0) and
@@ -254,6 +256,7 @@ func (r *runner) publishAndDrain(ctx context.Context, p *Pool, pub *Publisher, r
 	if m.before, err = SampleServer(ctx, r.http, r.cfg.URL); err != nil {
 		return m, err
 	}
+	genStart := p.CPUTicks()
 	m.start = time.Now()
 	if rate > 0 {
 		m.sent, err = pub.Paced(ctx, rate, r.cfg.Duration)
@@ -284,6 +287,8 @@ func (r *runner) publishAndDrain(ctx context.Context, p *Pool, pub *Publisher, r
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	m.genTicks = p.CPUTicks() - genStart
+	m.genSecs = time.Since(m.start).Seconds()
 	if m.rx, err = p.Report(fast); err != nil {
 		return m, err
 	}
@@ -313,6 +318,9 @@ func (m *measurement) metrics() map[string]float64 {
 		"server_rss_mb":        float64(m.after.RSS) / (1 << 20),
 		"server_heap_inuse_mb": float64(m.after.HeapInuse) / (1 << 20),
 		"client_closed":        float64(m.rx.Closed),
+		// Cores the load generator's workers used: near the number of CPUs it
+		// is pinned to means the load generator, not the server, was the limit.
+		"loadgen_cpu_cores": float64(m.genTicks) / ClockTicks / m.genSecs,
 	}
 }
 

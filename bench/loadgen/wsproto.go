@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
-	"strconv"
 )
 
 // This file is the load generator's minimal client side of RFC 6455: the
@@ -180,10 +179,15 @@ const (
 
 // ScanMessage classifies one server text message of the bench protocol
 // without decoding it: for KindMsg and KindSnap it returns seq and ts; for
-// KindOK it returns the id in seq. It allocates nothing. It assumes the
-// published "data" does not itself contain the keys "op", "seq", "ts", "id" or
-// "snap" (the load generator's payloads never do).
+// KindOK it returns the id in seq. It allocates nothing. Keys are looked for
+// before the first "data" key only (every server puts data last, and the
+// payload can be long); without a "data" key the whole message is searched.
+// It assumes the data does not itself contain the keys "op", "seq", "ts",
+// "id" or "snap" (the load generator's payloads never do).
 func ScanMessage(p []byte) (kind int, seq uint64, ts int64) {
+	if i := bytes.Index(p, []byte(`"data"`)); i > 0 {
+		p = p[:i]
+	}
 	op := stringValue(p, `"op"`)
 	switch string(op) {
 	case "msg":
@@ -242,18 +246,25 @@ func stringValue(p []byte, key string) []byte {
 
 func intValue(p []byte, key string) (int64, bool) {
 	v := rawValue(p, key)
+	neg := len(v) > 0 && v[0] == '-'
+	if neg {
+		v = v[1:]
+	}
+	var n uint64
 	i := 0
-	if i < len(v) && v[i] == '-' {
-		i++
+	for ; i < len(v) && v[i] >= '0' && v[i] <= '9'; i++ {
+		if i == 19 {
+			return 0, false // more digits than an int64 holds
+		}
+		n = n*10 + uint64(v[i]-'0')
 	}
-	for i < len(v) && v[i] >= '0' && v[i] <= '9' {
-		i++
-	}
-	if i == 0 || (i == 1 && v[0] == '-') {
+	if i == 0 || n > 1<<63-1 {
 		return 0, false
 	}
-	n, err := strconv.ParseInt(string(v[:i]), 10, 64) // no allocation: the compiler elides the conversion
-	return n, err == nil
+	if neg {
+		return -int64(n), true
+	}
+	return int64(n), true
 }
 
 // errClosed reports a close frame received from the server.

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# bench.sh — c1m's benchmark suite: runs every scenario of the load generator
+# (bench/cmd/c1mbench) against c1m and the peer servers (bench/peers), side by
+# side, and writes bench/results/<date>/: results.jsonl, report.md (every
+# metric, ratio of c1m to each peer) and PNG plots.
+#
+#   scripts/bench.sh --quick   CI smoke test: small N, ~1 s per measurement,
+#                              fails unless every scenario produced every
+#                              number for every server (under 3 minutes)
+#   scripts/bench.sh --full    real numbers: idle at 1k/10k/19k, broadcast at
+#                              1k and 19k subscribers (max, half of max, fixed
+#                              rates), slow consumers
+#   options: --servers c1m,gorilla,gws,nbio   --out DIR   --port-base 19100
+#
+# Every server gets a fresh process per scenario (memory baselines are then
+# comparable) and is pinned to CPU 0; the load generator to CPU 1 (taskset).
+set -euo pipefail
+
+mode=quick
+servers=c1m,gorilla,gws,nbio
+out=
+port_base=19100
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) mode=quick ;;
+    --full) mode=full ;;
+    --servers) servers=$2; shift ;;
+    --out) out=$2; shift ;;
+    --port-base) port_base=$2; shift ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+if [ -z "$out" ]; then
+  if [ "$mode" = full ]; then out=bench/results/$(date -u +%Y-%m-%d); else out=$(mktemp -d /tmp/c1m-bench-quick.XXXXXX); fi
+fi
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+bin=$(mktemp -d /tmp/c1m-bench-bin.XXXXXX)
+results=$out/results.jsonl
+: >"$results"
+logdir=$out/logs
+mkdir -p "$logdir"
+started=$(date +%s)
+
+server_pid=
+cleanup() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$bin"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== build ($mode) -> $out"
+go build -o "$bin/c1mbench" ./bench/cmd/c1mbench
+(cd bench/peers && go build -o "$bin/peers" .)
+if [[ ",$servers," == *",c1m,"* ]]; then
+  go build -o "$bin/c1m" ./cmd/c1m
+fi
+
+# CPU pinning: the server on CPU 0, the load generator on the others.
+ncpu=$(nproc)
+if command -v taskset >/dev/null && [ "$ncpu" -ge 2 ]; then
+  pin_server=(taskset -c 0)
+  pin_gen=(taskset -c "1-$((ncpu - 1))")
+else
+  pin_server=()
+  pin_gen=()
+fi
+
+server_cmd() { # name port
+  case "$1" in
+    c1m) echo "$bin/c1m --addr 127.0.0.1:$2 --demo=false" ;;
+    gorilla|gws|nbio) echo "$bin/peers --server $1 --addr 127.0.0.1:$2" ;;
+    *) echo "bench.sh: unknown server $1" >&2; return 1 ;;
+  esac
+}
+
+start_server() { # name port scenario
+  local cmd
+  cmd=$(server_cmd "$1" "$2")
+  # shellcheck disable=SC2086
+  "${pin_server[@]}" $cmd >>"$logdir/$1-$3.log" 2>&1 &
+  server_pid=$!
+  local deadline=$((SECONDS + 15))
+  until curl -fsS "http://127.0.0.1:$2/stats" >/dev/null 2>&1; do
+    if ! kill -0 "$server_pid" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
+      echo "bench.sh: $1 did not start (see $logdir/$1-$3.log)" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+stop_server() {
+  kill "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=
+}
+
+failures=0
+run() { # server port scenario args...
+  local s=$1 port=$2 sc=$3
+  shift 3
+  start_server "$s" "$port" "$sc"
+  echo "-- $s $sc $*"
+  if ! "${pin_gen[@]}" "$bin/c1mbench" -server "$s" -url "http://127.0.0.1:$port" -scenario "$sc" -o "$results" "$@" 2>>"$logdir/c1mbench-$s-$sc.log"; then
+    echo "bench.sh: $s $sc failed (see $logdir/c1mbench-$s-$sc.log)" >&2
+    tail -3 "$logdir/c1mbench-$s-$sc.log" >&2 || true
+    failures=$((failures + 1))
+  fi
+  stop_server
+}
+
+i=0
+IFS=, read -ra list <<<"$servers"
+for s in "${list[@]}"; do
+  port=$((port_base + i))
+  i=$((i + 1))
+  if [ "$mode" = quick ]; then
+    run "$s" "$port" connect -conns 200
+    run "$s" "$port" idle -conns 100,300
+    run "$s" "$port" broadcast -conns 100 -payloads 64 -rates max,half -duration 1s
+    run "$s" "$port" slow -conns 200 -slow-rate 200 -duration 1s
+  else
+    run "$s" "$port" connect -conns 1000,10000,19000 -workers 2
+    run "$s" "$port" idle -conns 1000,10000,19000 -workers 2
+    run "$s" "$port" broadcast -conns 1000 -payloads 64,256,1024 -rates max,half,1000 -duration 5s
+    run "$s" "$port" broadcast -conns 19000 -payloads 64,256,1024 -rates max,half,10 -duration 5s -workers 2
+    run "$s" "$port" slow -conns 1000 -slow-rate 500 -duration 10s
+  fi
+done
+
+elapsed=$(($(date +%s) - started))
+header=$(mktemp)
+{
+  echo "# c1m benchmark report ($mode)"
+  echo
+  echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(go version | cut -d' ' -f3)"
+  echo "- machine: $ncpu CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB RAM, kernel $(uname -r), open files per process $(ulimit -n)"
+  echo "- pinning: server ${pin_server[*]:-none}, load generator ${pin_gen[*]:-none}; run time ${elapsed}s"
+  echo "- servers: $servers (peers: bench/peers; each server is a fresh process per scenario)"
+  echo
+  echo "Units: *_us microseconds, *_ms milliseconds, *_per_conn bytes, *_mb MiB. Latency is receipt time minus"
+  echo "the server's publish timestamp. fanout_* is, per seq, the time until the last subscriber had it."
+  echo "cpu_s_per_m_deliv is server CPU seconds (utime+stime) per million deliveries. loadgen_cpu_cores near 1"
+  echo "means the load generator (pinned to one core) was the limit. kernel_slab_per_conn is the machine-wide"
+  echo "Slab delta divided by N and counts both socket ends (client and server share this host)."
+  echo "Ratio columns are c1m's value divided by the peer's (for latency and memory lower is better, for rates higher)."
+  echo "rate=max floods with at most a small window of undelivered messages; rate=half is half of that rate."
+} >"$header"
+"$bin/c1mbench" report -in "$results" -out "$out" -baseline c1m -header "$header"
+rm -f "$header"
+
+if ! command -v gnuplot >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== installing gnuplot-nox"
+    (apt-get install -y gnuplot-nox >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y gnuplot-nox >/dev/null 2>&1; }) || true
+  fi
+fi
+if command -v gnuplot >/dev/null; then
+  (cd "$out" && gnuplot plots.gp 2>"$logdir/gnuplot.log") || echo "bench.sh: gnuplot failed (see $logdir/gnuplot.log)" >&2
+else
+  echo "bench.sh: no gnuplot, plots skipped (data: $out/*.dat, script: $out/plots.gp)" >&2
+fi
+
+echo "== check"
+scenarios=connect,idle,broadcast,slow
+if ! "$bin/c1mbench" check -in "$results" -servers "$servers" -scenarios "$scenarios"; then
+  failures=$((failures + 1))
+fi
+echo "== report: $out/report.md (${elapsed}s)"
+if [ "$failures" -gt 0 ]; then
+  echo "bench.sh: $failures failure(s)" >&2
+  exit 1
+fi
