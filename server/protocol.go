@@ -67,6 +67,9 @@ func (n *native) OnMessage(c *poller.Conn, op ws.OpCode, data []byte) {
 		n.reply(c, nil, nil, &ProtocolError{CodeBadRequest, "invalid JSON: " + err.Error()})
 		return
 	}
+	if string(m.ID) == "null" {
+		m.ID = nil
+	}
 	if len(m.ID) > 0 && !validID(m.ID) {
 		n.reply(c, nil, nil, &ProtocolError{CodeBadRequest, "id must be a number or a string"})
 		return
@@ -74,6 +77,9 @@ func (n *native) OnMessage(c *poller.Conn, op ws.OpCode, data []byte) {
 	switch m.Op {
 	case "sub":
 		states, err := n.subscribe(c, &m)
+		if err == nil && states == nil {
+			states = noStates // the ok still carries the epoch
+		}
 		n.reply(c, m.ID, states, err)
 	case "unsub":
 		n.reply(c, m.ID, nil, n.unsubscribe(c, &m))
@@ -208,6 +214,8 @@ func hubError(err error, topic string) error {
 	return &ProtocolError{CodeInternal, err.Error()}
 }
 
+var noStates = map[string]hub.TopicState{}
+
 // reply sends {"op":"ok","id":ID[,"topics":{...}]} or
 // {"op":"err","id":ID,"code":C,"msg":"..."}.
 func (n *native) reply(c *poller.Conn, id json.RawMessage, states map[string]hub.TopicState, err error) {
@@ -228,6 +236,12 @@ func (n *native) reply(c *poller.Conn, id json.RawMessage, states map[string]hub
 	} else {
 		b = append(b, `{"op":"ok"`...)
 		b = appendID(b, id)
+		if states != nil {
+			// A sub's ok names the hub's epoch even when no topic matched yet,
+			// so the client can ask for recovery after a reconnect.
+			b = append(b, `,"epoch":`...)
+			b = strconv.AppendQuote(b, n.srv.hub.Epoch())
+		}
 		if len(states) > 0 {
 			ts, _ := json.Marshal(states)
 			b = append(b, `,"topics":`...)
