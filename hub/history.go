@@ -31,6 +31,12 @@ func (r *history) push(h *Hub, e histEntry, limit int) {
 	r.n++
 	h.histFrames.Add(1)
 	h.histBytes.Add(int64(e.p.Len()))
+	// Global bound: this topic gives up its oldest entries, keeping the one
+	// just pushed (the topic's last value).
+	for r.n > 1 && h.histBytes.Load() > h.histMax {
+		r.evictOldest(h)
+		h.histCapped.Add(1)
+	}
 }
 
 func (r *history) grow(limit int) {

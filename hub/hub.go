@@ -35,6 +35,11 @@ type Config struct {
 	HistorySize int
 	// HistoryTTL drops history entries older than this. Zero means 5 minutes.
 	HistoryTTL time.Duration
+	// HistoryMaxBytes bounds the bytes held by all topics' histories. Past it,
+	// a publish evicts the oldest history of its own topic (down to the last
+	// value), so the total stays under HistoryMaxBytes plus one frame per
+	// topic. Zero means 512 MiB.
+	HistoryMaxBytes int64
 	// MaxTopics bounds the number of live topics (publishes to new topics beyond it
 	// fail with ErrTooManyTopics). Zero means 1,000,000.
 	MaxTopics int
@@ -50,6 +55,7 @@ const (
 	DefaultMaxSubsPerConn = 1024
 	DefaultHistorySize    = 256
 	DefaultHistoryTTL     = 5 * time.Minute
+	DefaultHistoryBytes   = 512 << 20
 	DefaultMaxTopics      = 1_000_000
 )
 
@@ -72,6 +78,7 @@ type Hub struct {
 	maxSubs  int
 	histSize int   // 0: history disabled
 	histTTL  int64 // ns
+	histMax  int64 // bytes, all topics
 	maxTops  int64
 	conflate []string // validated ConflateDefault patterns
 	start    time.Time
@@ -95,6 +102,7 @@ type Hub struct {
 	deliveries atomic.Uint64
 	histBytes  atomic.Int64
 	histFrames atomic.Int64
+	histCapped atomic.Uint64 // history entries evicted by HistoryMaxBytes
 }
 
 // New returns a running Hub. Call Close to stop its background goroutine
@@ -107,6 +115,7 @@ func New(cfg Config) *Hub {
 		maxSubs:  cfg.MaxSubsPerConn,
 		histSize: cfg.HistorySize,
 		histTTL:  int64(cfg.HistoryTTL),
+		histMax:  cfg.HistoryMaxBytes,
 		maxTops:  int64(cfg.MaxTopics),
 		start:    time.Now(),
 		seed:     maphash.MakeSeed(),
@@ -128,6 +137,9 @@ func New(cfg Config) *Hub {
 	}
 	if h.histTTL <= 0 {
 		h.histTTL = int64(DefaultHistoryTTL)
+	}
+	if h.histMax <= 0 {
+		h.histMax = DefaultHistoryBytes
 	}
 	if h.maxTops <= 0 {
 		h.maxTops = DefaultMaxTopics
@@ -347,6 +359,7 @@ type Stats struct {
 	Deliveries    uint64 // frames handed to Send/SendSlot: live, snapshot, recovered
 	HistoryBytes  int64
 	HistoryFrames int64
+	HistoryCapped uint64 // entries evicted early by HistoryMaxBytes
 }
 
 // Stats returns current counters.
@@ -358,5 +371,6 @@ func (h *Hub) Stats() Stats {
 		Deliveries:    h.deliveries.Load(),
 		HistoryBytes:  h.histBytes.Load(),
 		HistoryFrames: h.histFrames.Load(),
+		HistoryCapped: h.histCapped.Load(),
 	}
 }

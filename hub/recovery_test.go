@@ -3,6 +3,8 @@ package hub
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -160,4 +162,29 @@ func TestHistoryTTL(t *testing.T) {
 		h.Close()
 		pool.check(t)
 	})
+}
+
+// TestHistoryMaxBytes: the global history bound holds, each topic keeps at
+// least its newest entry, and early evictions are counted.
+func TestHistoryMaxBytes(t *testing.T) {
+	const limit = 64 << 10
+	h := New(Config{HistorySize: 1000, HistoryMaxBytes: limit})
+	defer h.Close()
+	data := []byte(`"` + strings.Repeat("x", 1000) + `"`)
+	for i := 0; i < 500; i++ {
+		topic := "t." + strconv.Itoa(i%20)
+		if _, err := h.Publish(topic, data, 0); err != nil {
+			t.Fatal(err)
+		}
+		if st := h.Stats(); st.HistoryBytes > limit+1100 {
+			t.Fatalf("history bytes %d over the bound %d", st.HistoryBytes, limit)
+		}
+	}
+	st := h.Stats()
+	if st.HistoryCapped == 0 {
+		t.Fatal("no early evictions counted")
+	}
+	if st.HistoryFrames < 20 {
+		t.Fatalf("%d history frames: every topic must keep its newest", st.HistoryFrames)
+	}
 }

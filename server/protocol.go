@@ -208,6 +208,8 @@ func hubError(err error, topic string) error {
 		return &ProtocolError{CodeBadTopic, "malformed topic " + strconv.Quote(topic)}
 	case errors.Is(err, hub.ErrTooManySubs):
 		return &ProtocolError{CodeTooManySubs, "too many subscriptions on this connection"}
+	case errors.Is(err, hub.ErrBadData):
+		return &ProtocolError{CodeBadRequest, "data is not valid JSON"}
 	case errors.Is(err, hub.ErrTooManyTopics):
 		return &ProtocolError{CodeTooManyTopics, "too many topics"}
 	}

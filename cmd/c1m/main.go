@@ -109,6 +109,7 @@ func run(args []string) int {
 	maxSubs := e.integer("max-subs", 1024, "subscriptions per connection")
 	historySize := e.integer("history-size", 256, "messages of history per topic for recovery (negative disables)")
 	historyTTL := e.duration("history-ttl", 5*time.Minute, "history entries older than this are dropped")
+	historyMax := e.integer("history-max-bytes", 512<<20, "bytes of history kept over all topics; past it a publish trims its own topic's history")
 	maxTopics := e.integer("max-topics", 1_000_000, "maximum live topics")
 	conflate := e.str("conflate", "", "comma-separated topic patterns whose subscriptions conflate by default")
 	demo := e.boolean("demo", true, "run the simulated market-data feed")
@@ -165,6 +166,7 @@ func run(args []string) int {
 	cfg.Hub.MaxSubsPerConn = *maxSubs
 	cfg.Hub.HistorySize = *historySize
 	cfg.Hub.HistoryTTL = *historyTTL
+	cfg.Hub.HistoryMaxBytes = int64(*historyMax)
 	cfg.Hub.MaxTopics = *maxTopics
 	cfg.Hub.ConflateDefault = splitList(*conflate)
 
