@@ -8,6 +8,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -21,7 +22,7 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	os.Exit(run(os.Args[1:], os.Stderr))
 }
 
 // envFlags registers flags whose defaults come from C1M_* variables.
@@ -85,8 +86,9 @@ func (e *envFlags) duration(name string, def time.Duration, usage string) *time.
 	return e.fs.Duration(name, def, usage+" (env "+envName(name)+")")
 }
 
-func run(args []string) int {
+func run(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("c1m", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	e := &envFlags{fs: fs}
 	addr := e.str("addr", ":8080", "listen address host:port (port 0 picks a free port)")
 	logLevel := e.str("log-level", "info", "log level: debug, info, warn, error")
@@ -127,18 +129,18 @@ func run(args []string) int {
 		return 2
 	}
 	if len(e.errs) > 0 {
-		fmt.Fprintln(os.Stderr, "c1m: bad environment:", strings.Join(e.errs, "; "))
+		fmt.Fprintln(stderr, "c1m: bad environment:", strings.Join(e.errs, "; "))
 		return 2
 	}
-	log, err := newLogger(*logLevel, *logFormat)
+	log, err := newLogger(*logLevel, *logFormat, stderr)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "c1m:", err)
+		fmt.Fprintln(stderr, "c1m:", err)
 		return 2
 	}
 	slog.SetDefault(log)
 	policy, err := poller.ParseSlowPolicy(*slowPolicy)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "c1m:", err)
+		fmt.Fprintln(stderr, "c1m:", err)
 		return 2
 	}
 	cfg := server.Config{
@@ -207,7 +209,7 @@ func splitList(s string) []string {
 	return out
 }
 
-func newLogger(level, format string) (*slog.Logger, error) {
+func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("bad --log-level %q", level)
@@ -215,9 +217,9 @@ func newLogger(level, format string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: l}
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("bad --log-format %q (text or json)", format)
 }
