@@ -140,7 +140,6 @@ export class Client {
     this._pos = new Map(); // concrete topic -> {epoch, seq, conn}
     this._epoch = undefined; // server epoch learned on the current connection
     this._conn = 0; // connection generation
-    this._probing = 0; // connection generation of the last epoch probe
     this._matchCache = new Map(); // topic -> matches a current subscription
     this._openedAt = 0;
     this._retryTimer = null;
@@ -506,9 +505,11 @@ export class Client {
     }
   }
 
-  // _applyTopics records what the reply to a subscribe of patterns says per
-  // topic. A known topic that matches the patterns but is missing from the
-  // reply no longer exists on the server: its history is gone.
+  // _applyTopics records what the reply to a subscribe of patterns says: the
+  // server's history epoch (every sub ok carries it, so positions of topics
+  // created after the subscribe can be recovered too) and, per topic, its
+  // epoch and seq. A known topic that matches the patterns but is missing
+  // from the reply no longer exists on the server: its history is gone.
   _applyTopics(reply, patterns) {
     if (typeof reply.epoch === 'string') this._epoch = reply.epoch;
     const topics = reply.topics || {};
@@ -516,12 +517,12 @@ export class Client {
       if (t in topics || pos.seq === undefined || !patterns.some((p) => matchTopic(p, t))) continue;
       if (pos.conn === this._conn && pos.epoch === undefined) continue; // first seen on this connection
       this.stats.epochChanges++;
-      this._emit('reset', t, { oldEpoch: pos.epoch, epoch: undefined });
+      this._emit('reset', t, { oldEpoch: pos.epoch, epoch: this._epoch });
       pos.seq = pos.epoch = undefined;
       pos.conn = this._conn;
     }
     for (const [t, st] of Object.entries(topics)) {
-      this._epoch = st.epoch;
+      if (typeof reply.epoch !== 'string') this._epoch = st.epoch; // servers before the top-level epoch
       const pos = this._pos.get(t);
       if (pos) {
         if (pos.epoch !== undefined ? pos.epoch !== st.epoch : pos.conn !== this._conn) {
@@ -541,33 +542,12 @@ export class Client {
     for (const p of this._pos.values()) if (p.epoch === undefined && p.conn === this._conn) p.epoch = this._epoch;
   }
 
-  // _probeEpoch learns the server's epoch when no subscribe reply of this
-  // connection named a topic (all subscribed topics were created later):
-  // without it the position of topic could not be recovered after a
-  // reconnect. It subscribes the concrete topic once per connection (the
-  // server delivers once per connection for overlapping subscriptions; the
-  // snapshot it sends is dropped as already seen) and unsubscribes it again.
-  // A reply carrying a top-level "epoch" makes this unnecessary.
-  _probeEpoch(topic) {
-    if (this._probing === this._conn) return;
-    this._probing = this._conn;
-    const own = this._subs.get(topic);
-    const o = own || {};
-    const op = this._op('sub', () => this._subFrame([topic], o), { topics: [topic], internal: true });
-    op.promise.then(() => {
-      if (!own && !this._subs.has(topic)) this._op('unsub', () => ({ topics: [topic] }), {}).promise.catch(() => {});
-    }, () => {});
-  }
-
   _deliver(m) {
     // Messages already in flight when a subscription was removed are dropped.
     if (!this._matchesSub(m.topic)) return;
     let pos = this._pos.get(m.topic);
     if (!pos) this._pos.set(m.topic, (pos = { epoch: this._epoch, seq: undefined, conn: this._conn }));
-    if (pos.epoch === undefined) {
-      if (this._epoch !== undefined) pos.epoch = this._epoch;
-      else this._probeEpoch(m.topic);
-    }
+    if (pos.epoch === undefined) pos.epoch = this._epoch;
     if (pos.seq !== undefined) {
       if (m.seq <= pos.seq) {
         if (!m.snap) this.stats.duplicates++; // a repeated last value is not a stream duplicate

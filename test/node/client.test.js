@@ -92,6 +92,40 @@ test('subscribe: ok with topic states, snapshot of the last value, then live mes
   assert.equal(c.state, State.OPEN);
 });
 
+/** A WebSocket constructor that records the op of every JSON frame the client sends. */
+function spyWebSocket() {
+  const sent = [];
+  class Spy extends WebSocket {
+    send(data, ...rest) {
+      sent.push(typeof data === 'string' ? JSON.parse(data).op : 'binary');
+      return super.send(data, ...rest);
+    }
+  }
+  return { Spy, sent };
+}
+
+test('every sub ok carries the server epoch; positions of topics created later use it without extra operations', async () => {
+  const s = await server();
+  const t = topicPrefix('epoch');
+  const { Spy, sent } = spyWebSocket();
+  const c = recordingClient(s.ws, { WebSocket: Spy });
+  const ok = await c.subscribe(`${t}.*`); // no topic matches yet
+  assert.equal(typeof ok.epoch, 'string');
+  assert.ok(ok.epoch.length > 0);
+  assert.deepEqual(ok.topics ?? {}, {});
+  await publish(s.http, `${t}.a`, 'x');
+  await publish(s.http, `${t}.b`, 'y');
+  await waitFor(() => c.got.length === 2, { message: 'messages of new topics' });
+  assert.deepEqual(c.got.map((m) => m.epoch), [ok.epoch, ok.epoch]);
+  assert.deepEqual(c.positions(), { [`${t}.a`]: { epoch: ok.epoch, seq: 1 }, [`${t}.b`]: { epoch: ok.epoch, seq: 1 } });
+  // A ping round trip: anything the client sent before it has been sent.
+  await c.ping();
+  assert.deepEqual(sent, ['sub', 'ping'], 'no epoch probe (sub/unsub) went out');
+  // The epoch of a reply for another subscription is the same server epoch.
+  const ok2 = await c.subscribe(`${t}.other`);
+  assert.equal(ok2.epoch, ok.epoch);
+});
+
 test('err replies reject with a C1MError carrying code and msg', async () => {
   const s = await server();
   const c = recordingClient(s.ws);
@@ -207,12 +241,12 @@ test('recovery: messages published while the client is disconnected are replayed
   const s = await server();
   const t = topicPrefix('gap');
   const c = recordingClient(s.ws, { WebSocket: Gated });
-  await c.subscribe(`${t}.>`);
+  const ok = await c.subscribe(`${t}.>`);
   await publish(s.http, `${t}.x`, 1);
   await waitFor(() => c.got.length === 1, { message: 'first message' });
-  // The topic did not exist when subscribing: the client learns the epoch
-  // it needs for recovery after the first message.
-  await waitFor(() => c.positions()[`${t}.x`]?.epoch, { message: 'epoch learned' });
+  // The topic did not exist when subscribing: its recovery position carries
+  // the epoch of the sub reply from the first message on.
+  assert.deepEqual(c.positions()[`${t}.x`], { epoch: ok.epoch, seq: 1 });
   gate.open = false;
   c.reconnect();
   await waitFor(() => c.stats.attempts >= 2, { message: 'a failed reconnect attempt' });
