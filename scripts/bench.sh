@@ -10,7 +10,8 @@
 #   scripts/bench.sh --full    real numbers: idle at 1k/10k/19k, broadcast at
 #                              1k and 19k subscribers (max, half of max, fixed
 #                              rates), slow consumers
-#   options: --servers c1m,gorilla,gws,nbio   --out DIR   --port-base 19100
+#   options: --servers c1m,gorilla,gws,nbio   --scenarios connect,idle,broadcast,slow
+#            --out DIR   --port-base 19100
 #
 # Every server gets a fresh process per scenario (memory baselines are then
 # comparable) and is pinned to CPU 0; the load generator to CPU 1 (taskset).
@@ -18,6 +19,7 @@ set -euo pipefail
 
 mode=quick
 servers=c1m,gorilla,gws,nbio
+scenarios=connect,idle,broadcast,slow
 out=
 port_base=19100
 while [ $# -gt 0 ]; do
@@ -25,6 +27,7 @@ while [ $# -gt 0 ]; do
     --quick) mode=quick ;;
     --full) mode=full ;;
     --servers) servers=$2; shift ;;
+    --scenarios) scenarios=$2; shift ;;
     --out) out=$2; shift ;;
     --port-base) port_base=$2; shift ;;
     -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
@@ -48,7 +51,12 @@ mkdir -p "$logdir"
 started=$(date +%s)
 
 server_pid=
+gen_pid=
 cleanup() {
+  if [ -n "$gen_pid" ] && kill -0 "$gen_pid" 2>/dev/null; then
+    kill "$gen_pid" 2>/dev/null || true # it closes its workers on SIGTERM
+    wait "$gen_pid" 2>/dev/null || true
+  fi
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
     kill "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
@@ -109,9 +117,16 @@ failures=0
 run() { # server port scenario args...
   local s=$1 port=$2 sc=$3
   shift 3
+  [[ ",$scenarios," == *",$sc,"* ]] || return 0
   start_server "$s" "$port" "$sc"
   echo "-- $s $sc $*"
-  if ! "${pin_gen[@]}" "$bin/c1mbench" -server "$s" -url "http://127.0.0.1:$port" -scenario "$sc" -o "$results" "$@" 2>>"$logdir/c1mbench-$s-$sc.log"; then
+  # In the background and waited for, so that a signal reaches the traps at once.
+  "${pin_gen[@]}" "$bin/c1mbench" -server "$s" -url "http://127.0.0.1:$port" -scenario "$sc" -o "$results" "$@" 2>>"$logdir/c1mbench-$s-$sc.log" &
+  gen_pid=$!
+  local rc=0
+  wait "$gen_pid" || rc=$?
+  gen_pid=
+  if [ "$rc" != 0 ]; then
     echo "bench.sh: $s $sc failed (see $logdir/c1mbench-$s-$sc.log)" >&2
     tail -3 "$logdir/c1mbench-$s-$sc.log" >&2 || true
     failures=$((failures + 1))
@@ -134,7 +149,7 @@ for s in "${list[@]}"; do
     run "$s" "$port" idle -conns 1000,10000,19000 -workers 2
     run "$s" "$port" broadcast -conns 1000 -payloads 64,256,1024 -rates max,half,1000 -duration 5s
     run "$s" "$port" broadcast -conns 19000 -payloads 64,256,1024 -rates max,half,10 -duration 5s -workers 2
-    run "$s" "$port" slow -conns 1000 -slow-rate 500 -duration 10s
+    run "$s" "$port" slow -conns 1000 -slow-rate 200 -duration 10s
   fi
 done
 
@@ -172,7 +187,6 @@ else
 fi
 
 echo "== check"
-scenarios=connect,idle,broadcast,slow
 if ! "$bin/c1mbench" check -in "$results" -servers "$servers" -scenarios "$scenarios"; then
   failures=$((failures + 1))
 fi

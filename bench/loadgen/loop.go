@@ -346,11 +346,17 @@ func (l *Loop) handle(c *clientConn, events uint32) {
 			return
 		}
 	}
-	if events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+	hup := events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
+	if events&unix.EPOLLIN != 0 || hup {
 		if c.slow && l.paused {
-			return // a slow consumer: leave the bytes in the kernel
+			// A slow consumer leaves the bytes in the kernel, but notices
+			// when the server gives up on it.
+			if hup {
+				l.closeConn(c, errors.New("closed by server while not reading"))
+			}
+			return
 		}
-		l.readAll(c)
+		l.readAll(c, hup)
 	}
 }
 
@@ -381,7 +387,11 @@ func (l *Loop) send(c *clientConn, op byte, payload []byte) {
 	l.flush(c)
 }
 
-func (l *Loop) readAll(c *clientConn) {
+// readAll reads until the socket is drained. With edge-triggered epoll a
+// short read means the socket was empty at that moment (new data raises a new
+// edge), so it stops there without the extra read that would return EAGAIN,
+// unless the peer hung up and the EOF is still to be read.
+func (l *Loop) readAll(c *clientConn, hup bool) {
 	for c.state != stClosed {
 		n, err := unix.Read(c.fd, l.buf)
 		if err != nil {
@@ -416,6 +426,9 @@ func (l *Loop) readAll(c *clientConn) {
 			c.pending = append(c.pending[:0], rest...)
 		default:
 			c.pending = append([]byte(nil), rest...)
+		}
+		if n < len(l.buf) && !hup {
+			return
 		}
 	}
 }

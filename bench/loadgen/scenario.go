@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -91,6 +92,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if len(cfg.Conns) == 0 {
 		return errors.New("no connection counts")
 	}
+	if cfg.Scenario == "hold" {
+		u, err = url.Parse(strings.Split(cfg.URL, ",")[0])
+		if err != nil {
+			return err
+		}
+	}
 	r := &runner{
 		cfg:  cfg,
 		addr: u.Host,
@@ -103,6 +110,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return r.broadcast(ctx)
 	case "slow":
 		return r.slow(ctx)
+	case "hold":
+		return r.hold(ctx)
 	}
 	return fmt.Errorf("unknown scenario %q", cfg.Scenario)
 }
@@ -338,7 +347,7 @@ func (r *runner) broadcastN(ctx context.Context, n int) error {
 	if err != nil {
 		return err
 	}
-	defer p.Close()
+	defer func() { p.Close() }() // p may be replaced below
 	for _, size := range r.cfg.Payloads {
 		pub := &Publisher{Client: r.http, BaseURL: r.cfg.URL, Topic: r.cfg.Topic, Size: size}
 		maxRate := 0.0
@@ -359,6 +368,15 @@ func (r *runner) broadcastN(ctx context.Context, n int) error {
 			m, err := r.publishAndDrain(ctx, p, pub, rate, res.OK)
 			if err != nil {
 				return err
+			}
+			if m.rx.Closed > 0 {
+				// The server dropped subscribers (a slow-consumer policy):
+				// the next measurement starts again with all n.
+				r.cfg.Log.Warn("server closed subscribers; resubscribing", "closed", m.rx.Closed, "first", m.rx.FirstErr)
+				p.Close()
+				if p, res, err = r.subscribe(ctx, n, 0); err != nil {
+					return err
+				}
 			}
 			met := m.metrics()
 			if label == "max" {
