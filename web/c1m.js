@@ -62,6 +62,89 @@ export function matchTopic(pattern, topic) {
 
 const OPEN = 1; // WebSocket.OPEN in every implementation
 
+// ---- binary frames (docs/PROTOCOL-hub.md "Binary deliveries") --------------
+
+/** Kind byte of a binary delivery: a live or recovered message. */
+export const KIND_MESSAGE = 1;
+/** Kind byte of a binary delivery: the last value sent on subscribe. */
+export const KIND_SNAPSHOT = 2;
+/** First byte of a binary publish from a client. */
+export const KIND_PUBLISH = 1;
+
+const utf8Decoder = new TextDecoder();
+const utf8Encoder = new TextEncoder();
+
+function badFrame(msg) { return new C1MError('bad_frame', msg); }
+
+/**
+ * Decodes the payload of a binary delivery frame: kind byte (1 message,
+ * 2 snapshot), uvarint topic length, topic, seq (uint64 BE), ts (int64 BE,
+ * Unix ns), payload. Throws a C1MError with code 'bad_frame' for an unknown
+ * kind or a truncated frame.
+ *
+ * The result has the shape of a JSON {"op":"msg"} delivery plus binary: true:
+ * data is a Uint8Array view of buf (no copy; it lives as long as buf, which the
+ * client never reuses), ts a Number (like JSON deliveries: ~256ns precision)
+ * and tsBig the exact BigInt.
+ * @param {ArrayBuffer|ArrayBufferView} buf
+ * @returns {{op:'msg', topic:string, seq:number, ts:number, tsBig:bigint, snap:boolean, data:Uint8Array, binary:true}}
+ */
+export function decodeDelivery(buf) {
+  const b = buf instanceof ArrayBuffer ? new Uint8Array(buf)
+    : ArrayBuffer.isView(buf) ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : null;
+  if (!b) throw badFrame(`binary frame of unsupported type ${Object.prototype.toString.call(buf)} (binaryType must be "arraybuffer")`);
+  if (b.length === 0) throw badFrame('empty binary frame');
+  const kind = b[0];
+  if (kind !== KIND_MESSAGE && kind !== KIND_SNAPSHOT) throw badFrame(`unknown binary frame kind ${kind}`);
+  let len = 0;
+  let i = 1;
+  for (let shift = 0; ; shift += 7) {
+    if (i >= b.length || shift > 28) throw badFrame('binary frame: truncated or oversized topic length');
+    const x = b[i++];
+    len += (x & 0x7f) * 2 ** shift;
+    if (x < 0x80) break;
+  }
+  if (len === 0 || b.length < i + len + 16) throw badFrame(`binary frame: ${b.length} bytes, too short for a ${len}-byte topic`);
+  const topic = utf8Decoder.decode(b.subarray(i, i + len));
+  const dv = new DataView(b.buffer, b.byteOffset + i + len, 16);
+  const tsBig = dv.getBigInt64(8);
+  return {
+    op: 'msg',
+    topic,
+    seq: dv.getUint32(0) * 4294967296 + dv.getUint32(4),
+    ts: dv.getInt32(8) * 4294967296 + dv.getUint32(12),
+    tsBig,
+    snap: kind === KIND_SNAPSHOT,
+    data: b.subarray(i + len + 16),
+    binary: true,
+  };
+}
+
+/**
+ * Encodes a binary publish: byte 1, uvarint topic length, topic, payload.
+ * Strings are sent as UTF-8.
+ * @param {string} topic @param {Uint8Array|ArrayBuffer|ArrayBufferView|string} payload
+ * @returns {Uint8Array} a new buffer owned by the caller
+ */
+export function encodePublish(topic, payload) {
+  const t = utf8Encoder.encode(topic);
+  const p = typeof payload === 'string' ? utf8Encoder.encode(payload)
+    : payload instanceof ArrayBuffer ? new Uint8Array(payload)
+      : ArrayBuffer.isView(payload) ? new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength) : null;
+  if (!p) throw new TypeError('c1m: binary payload must be a Uint8Array, ArrayBuffer, typed array or string');
+  const v = [];
+  for (let n = t.length; ; n >>>= 7) {
+    if (n < 0x80) { v.push(n); break; }
+    v.push((n & 0x7f) | 0x80);
+  }
+  const out = new Uint8Array(1 + v.length + t.length + p.length);
+  out[0] = KIND_PUBLISH;
+  out.set(v, 1);
+  out.set(t, 1 + v.length);
+  out.set(p, 1 + v.length + t.length);
+  return out;
+}
+
 /**
  * @typedef {object} ClientOptions
  * @property {any} [WebSocket] WebSocket constructor; default globalThis.WebSocket.
@@ -82,9 +165,14 @@ const OPEN = 1; // WebSocket.OPEN in every implementation
 
 /**
  * @typedef {object} MessageMeta
- * @property {number} seq per-topic sequence number
+ * @property {number} seq per-topic sequence number (JSON and binary publishes
+ *   of a topic share it)
  * @property {number} ts publish time, unix nanoseconds (a Number: ~256ns precision)
+ * @property {bigint} [tsBig] the exact publish time; binary deliveries only
  * @property {boolean} snap true for a last-value snapshot sent on subscribe
+ * @property {boolean} binary true for a binary delivery: data is then a
+ *   Uint8Array (a view of the received frame, not reused by the client);
+ *   false for JSON: data is the parsed value
  * @property {string|undefined} epoch the server history epoch, when known
  */
 
@@ -93,12 +181,15 @@ const OPEN = 1; // WebSocket.OPEN in every implementation
  *
  * Events (subscribe with on(event, fn), which returns an unsubscribe function):
  * - 'state' (state, info): info = {attempt, delay, code, reason}
- * - 'message' (topic, data, meta: MessageMeta): every delivery, once, in order
+ * - 'message' (topic, data, meta: MessageMeta): every delivery, JSON or
+ *   binary, once, in order
  * - 'gap' (topic, {expected, got, missed}): seq jumped (messages lost)
  * - 'topic' (topic, {epoch, seq, recovered}): per topic of a subscribe reply
  * - 'reset' (topic, {oldEpoch, epoch}): the server's history epoch changed
- * - 'error' (C1MError): an internal operation (resubscription) failed
- * - 'binary' (data): a binary frame (compact protocol; not decoded here)
+ * - 'error' (C1MError): an internal operation (resubscription) failed, the
+ *   server sent a frame the client cannot decode (code 'bad_frame', e.g. an
+ *   unknown binary kind; the frame is dropped), or an error reply that no
+ *   operation owns
  *
  * Not safe to share one instance between unrelated consumers that subscribe
  * overlapping patterns with different options; otherwise all methods may be
@@ -118,7 +209,7 @@ export class Client {
     this.state = State.CONNECTING;
     /** Counters; read freely, never written by the caller. */
     this.stats = {
-      received: 0, // msg frames received
+      received: 0, // msg frames received (JSON and binary)
       delivered: 0, // 'message' events emitted
       duplicates: 0, // msg frames dropped as already seen
       gaps: 0, // seq jumps on non-conflated subscriptions
@@ -243,6 +334,25 @@ export class Client {
     return this._op('pub', () => ({ topic, data }), {}).promise;
   }
 
+  /**
+   * Publishes bytes on topic as a binary frame (byte 1, uvarint topic length,
+   * topic, payload); needs --client-publish on the server. Subscribers get a
+   * binary delivery: data is a Uint8Array with exactly these bytes.
+   *
+   * The server does not acknowledge binary publishes, so the client follows
+   * the frame with a ping: the promise resolves with the ping's ok reply
+   * (the publish was applied) and rejects with the C1MError of an error reply
+   * the server sends for the frame (403 publishing disabled, 413 too large,
+   * 422 malformed topic, ...). At most once, as publish().
+   * The payload is copied at call time; the caller may reuse it.
+   * @param {string} topic @param {Uint8Array|ArrayBuffer|ArrayBufferView|string} bytes
+   * @returns {Promise<object>}
+   */
+  publishBinary(topic, bytes) {
+    const frame = encodePublish(topic, bytes);
+    return this._op('pub', () => ({}), { frame }).promise;
+  }
+
   /** Round trip to the server. @returns {Promise<object>} */
   ping() {
     return this._op('ping', () => ({}), {}).promise;
@@ -324,6 +434,13 @@ export class Client {
   _send(op) {
     op.id = this._nextId++;
     this._inflight.set(op.id, op);
+    if (op.frame) {
+      // A binary publish has no id and no ok; the ping after it, handled in
+      // order on the connection, answers for it (see publishBinary).
+      this._ws.send(op.frame);
+      this._ws.send(JSON.stringify({ op: 'ping', id: op.id }));
+      return;
+    }
     this._ws.send(JSON.stringify({ op: op.kind, id: op.id, ...op.build() }));
   }
 
@@ -468,33 +585,35 @@ export class Client {
   // ---- incoming frames -----------------------------------------------------
 
   _onFrame(raw) {
+    let m;
     if (typeof raw !== 'string') {
-      this._emit('binary', raw);
+      try { m = decodeDelivery(raw); } catch (e) {
+        this._emit('error', e instanceof C1MError ? e : badFrame(String(e && e.message)));
+        return;
+      }
+      this._onMsg(m);
       return;
     }
-    let m;
     try { m = JSON.parse(raw); } catch (e) {
-      this._emit('error', new C1MError('bad_frame', `invalid JSON from server: ${e.message}`));
+      this._emit('error', badFrame(`invalid JSON from server: ${e.message}`));
       return;
     }
     switch (m.op) {
-      case 'msg': {
-        this.stats.received++;
-        // Hold messages of topics with a subscribe in flight until its reply
-        // arrives: snapshots and recovered messages may precede the ok, and the
-        // ok says whether the epoch changed (which resets duplicate tracking).
-        for (const op of this._inflight.values()) {
-          if (op.kind === 'sub' && op.topics.some((p) => matchTopic(p, m.topic))) {
-            op.held.push(m);
+      case 'msg':
+        this._onMsg(m);
+        return;
+      case 'ok':
+      case 'err': {
+        let op = this._inflight.get(m.id);
+        if (!op && m.op === 'err' && m.id == null) {
+          // The client sends every JSON operation with an id: an error without
+          // one is about the oldest binary publish in flight.
+          for (const o of this._inflight.values()) if (o.frame) { op = o; break; }
+          if (!op) {
+            this._emit('error', new C1MError(m.code, m.msg || 'error'));
             return;
           }
         }
-        this._deliver(m);
-        return;
-      }
-      case 'ok':
-      case 'err': {
-        const op = this._inflight.get(m.id);
         if (!op) return; // timed out already
         if (m.op === 'ok') this._settle(op, null, m);
         else this._settle(op, new C1MError(m.code, m.msg || 'error', op.kind));
@@ -503,6 +622,21 @@ export class Client {
       default:
         // Unknown ops are ignored for forward compatibility.
     }
+  }
+
+  // _onMsg takes a delivery, JSON or decoded binary.
+  _onMsg(m) {
+    this.stats.received++;
+    // Hold messages of topics with a subscribe in flight until its reply
+    // arrives: snapshots and recovered messages may precede the ok, and the
+    // ok says whether the epoch changed (which resets duplicate tracking).
+    for (const op of this._inflight.values()) {
+      if (op.kind === 'sub' && op.topics.some((p) => matchTopic(p, m.topic))) {
+        op.held.push(m);
+        return;
+      }
+    }
+    this._deliver(m);
   }
 
   // _applyTopics records what the reply to a subscribe of patterns says: the
@@ -567,6 +701,8 @@ export class Client {
     pos.seq = m.seq;
     if (m.snap) this.stats.snapshots++;
     this.stats.delivered++;
-    this._emit('message', m.topic, m.data, { seq: m.seq, ts: m.ts, snap: !!m.snap, epoch: pos.epoch });
+    const meta = { seq: m.seq, ts: m.ts, snap: !!m.snap, binary: !!m.binary, epoch: pos.epoch };
+    if (m.binary) meta.tsBig = m.tsBig;
+    this._emit('message', m.topic, m.data, meta);
   }
 }

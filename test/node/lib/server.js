@@ -115,3 +115,23 @@ let uniq = 0;
 export function topicPrefix(name) {
   return `t${process.pid}x${Date.now().toString(36)}x${uniq++}.${name}`;
 }
+
+/**
+ * POST /publish?topic=T with Content-Type application/octet-stream: the body
+ * is published as binary. Resolves with the reply ({seq}).
+ */
+export async function publishBytes(base, topic, bytes) {
+  const res = await fetch(`${base}/publish?topic=${encodeURIComponent(topic)}`, {
+    method: 'POST', headers: { 'Content-Type': 'application/octet-stream' }, body: bytes,
+  });
+  const body = await res.json().catch(() => ({}));
+  if (res.status !== 202) throw new Error(`publish bytes ${topic}: HTTP ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** Reads the value of an unlabelled metric from GET /metrics (NaN if absent). */
+export async function metric(base, name) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : NaN;
+}
