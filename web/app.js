@@ -48,7 +48,9 @@ function row(sym) {
 
 client.on('message', (topic, data, meta) => {
   const parts = topic.split('.');
-  if (parts.length !== 3 || !data || typeof data !== 'object') return;
+  // The ticker shows JSON quotes and trades; binary deliveries (meta.binary,
+  // data a Uint8Array) are counted by the client but not shown.
+  if (meta.binary || parts.length !== 3 || !data || typeof data !== 'object') return;
   const r = row(parts[1]);
   r.n++;
   if (parts[2] === 'quote') {
