@@ -73,3 +73,39 @@ func BenchmarkBroadcast(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkUpgrade measures the full accept + handshake + 101 path per op: a
+// TCP dial from the same process, the upgrade request, reading the 101. The
+// connections stay open so that closing them is not measured.
+func BenchmarkUpgrade(b *testing.B) {
+	s, addr := startServer(b, poller.Config{Handler: &echoHandler{}})
+	req := []byte("GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+	buf := make([]byte, 512)
+	conns := make([]net.Conn, 0, b.N)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	if b.N > 8000 {
+		b.Skip("bounded by the open-file limit: use -benchtime <= 8000x")
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		conns = append(conns, c)
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		n, err := c.Read(buf)
+		if err != nil || n < 12 || string(buf[9:12]) != "101" {
+			b.Fatalf("upgrade: %q %v", buf[:n], err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "upgrades/s")
+	_ = s
+}
