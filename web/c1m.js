@@ -227,6 +227,7 @@ export class Client {
     this._nextId = 1;
     this._queue = []; // ops waiting for an open connection, in call order
     this._inflight = new Map(); // id -> op sent on the current connection
+    this._binSent = []; // binary publishes sent on the current connection whose ping has not answered, in send order
     this._subs = new Map(); // pattern -> {conflate, maxRate, op}
     this._pos = new Map(); // concrete topic -> {epoch, seq, conn}
     this._epoch = undefined; // server epoch learned on the current connection
@@ -394,6 +395,7 @@ export class Client {
     for (const op of [...this._queue, ...this._inflight.values()]) this._settle(op, err);
     this._queue = [];
     this._inflight.clear();
+    this._binSent = [];
     this._setState(State.CLOSED, { code, reason });
     return done;
   }
@@ -439,6 +441,7 @@ export class Client {
       // order on the connection, answers for it (see publishBinary).
       this._ws.send(op.frame);
       this._ws.send(JSON.stringify({ op: 'ping', id: op.id }));
+      this._binSent.push(op);
       return;
     }
     this._ws.send(JSON.stringify({ op: op.kind, id: op.id, ...op.build() }));
@@ -549,6 +552,7 @@ export class Client {
   _drop(code, reason) {
     const ws = this._ws;
     this._ws = null;
+    this._binSent = [];
     if (ws) ws.onopen = ws.onmessage = ws.onclose = null;
     clearInterval(this._pingTimer);
     if (this._closed) return;
@@ -604,15 +608,21 @@ export class Client {
         return;
       case 'ok':
       case 'err': {
-        let op = this._inflight.get(m.id);
-        if (!op && m.op === 'err' && m.id == null) {
+        let op;
+        if (m.id == null) {
           // The client sends every JSON operation with an id: an error without
-          // one is about the oldest binary publish in flight.
-          for (const o of this._inflight.values()) if (o.frame) { op = o; break; }
+          // one is about the oldest binary publish whose ping has not answered
+          // (the server handles a connection's frames in order), also when
+          // that publish timed out already.
+          op = m.op === 'err' ? this._binSent.shift() : undefined;
           if (!op) {
             this._emit('error', new C1MError(m.code, m.msg || 'error'));
             return;
           }
+        } else {
+          op = this._inflight.get(m.id);
+          // A reply to id answers for every binary publish sent before it.
+          while (this._binSent.length && this._binSent[0].id <= m.id) this._binSent.shift();
         }
         if (!op) return; // timed out already
         if (m.op === 'ok') this._settle(op, null, m);

@@ -297,3 +297,39 @@ test('a binary frame of an unknown kind is dropped with an error event; the stre
     wss.close();
   }
 });
+
+test('a late error for a binary publish that timed out is not blamed on the next one', async () => {
+  // A scripted server that handles frames in order but answers only after
+  // both publishes were sent: the first one's error (no id) comes when the
+  // client has already timed it out.
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((r) => wss.once('listening', r));
+  const replies = [];
+  let release;
+  const released = new Promise((r) => { release = r; });
+  wss.on('connection', (sock) => sock.on('message', async (d, isBinary) => {
+    if (isBinary) {
+      if (Buffer.from(d).subarray(-3).toString() === 'bad') replies.push({ op: 'err', code: 422, msg: 'malformed topic' });
+      return;
+    }
+    const m = JSON.parse(d);
+    replies.push({ op: 'ok', id: m.id });
+    if (replies.length < 3) return;
+    await released;
+    for (const r of replies.splice(0)) sock.send(JSON.stringify(r));
+  }));
+  try {
+    const c = recordingClient(`ws://127.0.0.1:${wss.address().port}`, { ackTimeout: 300 });
+    const p1 = c.publishBinary('a.b', 'bad');
+    await assert.rejects(p1, (e) => e.code === 'timeout');
+    const p2 = c.publishBinary('a.b', 'good');
+    await waitFor(() => replies.length === 3, { message: 'both publishes at the server' });
+    release();
+    assert.equal((await p2).op, 'ok');
+    assert.deepEqual(c.errors, []);
+    assert.deepEqual(c._binSent, []);
+    await c.close();
+  } finally {
+    wss.close();
+  }
+});
