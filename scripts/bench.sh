@@ -175,7 +175,8 @@ header=$(mktemp)
 rm -f "$header"
 
 if ! command -v gnuplot >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  # Only full runs install it: the quick smoke test stays fast without plots.
+  if [ "$mode" = full ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "== installing gnuplot-nox"
     (apt-get install -y gnuplot-nox >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y gnuplot-nox >/dev/null 2>&1; }) || true
   fi

@@ -11,14 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Loop drives many client WebSocket connections from one goroutine with
-// epoll (edge-triggered) and non-blocking sockets: no goroutine per
-// connection. All methods must be called from the goroutine running Run,
-// except Do, which is safe from any goroutine.
-//
-// Received frames are parsed from one shared read buffer; only the tail of a
-// frame split across reads is copied into the connection's own buffer.
-
 type connState uint8
 
 const (
@@ -90,6 +82,13 @@ const maxSeqTrack = 1 << 18
 // maxFrame bounds one server frame.
 const maxFrame = 1 << 20
 
+// Loop drives many client WebSocket connections from one goroutine with
+// epoll (edge-triggered) and non-blocking sockets: no goroutine per
+// connection. All methods must be called from the goroutine running Run,
+// except Do, which is safe from any goroutine.
+//
+// Received frames are parsed from one shared read buffer; only the tail of a
+// frame split across reads is copied into the connection's own buffer.
 type Loop struct {
 	epfd   int
 	conns  []*clientConn // by fd
@@ -268,10 +267,9 @@ func (l *Loop) expireDials(now time.Time) {
 		return
 	}
 	limit := now.UnixNano() - int64(l.dial.TimeoutMs)*1e6
-	for fd, c := range l.inflight {
+	for _, c := range l.inflight {
 		if c.start < limit {
 			l.closeConn(c, fmt.Errorf("dial timeout in state %d", c.state))
-			_ = fd
 		}
 	}
 	l.maybeDialDone()

@@ -245,8 +245,10 @@ func writePlots(results []Result, servers []string, dir string) error {
 		fmt.Fprintf(&lat, " %s_p50 %s_p99 %s_p999", s, s, s)
 	}
 	lat.WriteString("\n")
+	// Throughput is plotted for rate=max, latency for the paced rates (at
+	// max, latency is the publish window's queueing by construction).
 	seen := map[string]map[string]Result{}
-	var cfgs []string
+	var maxCfgs, latCfgs []string
 	for _, r := range results {
 		if r.Scenario != "broadcast" {
 			continue
@@ -254,19 +256,27 @@ func writePlots(results []Result, servers []string, dir string) error {
 		c := fmt.Sprintf("%ssubs/%sB/%s", r.Params["conns"], r.Params["payload"], r.Params["rate"])
 		if seen[c] == nil {
 			seen[c] = map[string]Result{}
-			cfgs = append(cfgs, c)
+			if r.Params["rate"] == "max" {
+				maxCfgs = append(maxCfgs, c)
+			} else {
+				latCfgs = append(latCfgs, c)
+			}
 		}
 		seen[c][r.Server] = r
 	}
-	for _, c := range cfgs {
+	for _, c := range maxCfgs {
 		deliv.WriteString(c)
+		for _, s := range servers {
+			fmt.Fprintf(&deliv, " %s", datNum(seen[c][s].Metrics, "deliveries_per_s"))
+		}
+		deliv.WriteString("\n")
+	}
+	for _, c := range latCfgs {
 		lat.WriteString(c)
 		for _, s := range servers {
 			m := seen[c][s].Metrics
-			fmt.Fprintf(&deliv, " %s", datNum(m, "deliveries_per_s"))
 			fmt.Fprintf(&lat, " %s %s %s", datNum(m, "lat_p50_us"), datNum(m, "lat_p99_us"), datNum(m, "lat_p999_us"))
 		}
-		deliv.WriteString("\n")
 		lat.WriteString("\n")
 	}
 	files := map[string]string{"mem.dat": mem.String(), "deliveries.dat": deliv.String(), "latency.dat": lat.String()}
@@ -288,30 +298,31 @@ func writePlots(results []Result, servers []string, dir string) error {
 		gp.WriteString("plot " + strings.Join(plots, ", \\\n  ") + "\n")
 	}
 	gp.WriteString("unset logscale x\nset style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8 border -1\nset xtics rotate by -30\n")
-	if len(cfgs) > 0 {
-		gp.WriteString("set output 'deliveries.png'\nset title 'Broadcast deliveries per second'\nset xlabel ''\nset ylabel 'deliveries/s'\n")
+	colors := []string{"#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"}
+	color := func(i int) string { return colors[i%len(colors)] }
+	if len(maxCfgs) > 0 {
+		gp.WriteString("set output 'deliveries.png'\nset title 'Broadcast deliveries per second (rate=max)'\nset xlabel ''\nset ylabel 'deliveries/s'\n")
 		plots = plots[:0]
 		for i, s := range servers {
+			src, x := "''", ""
 			if i == 0 {
-				plots = append(plots, fmt.Sprintf("'deliveries.dat' using %d:xtic(1) title '%s'", 2+i, s))
-			} else {
-				plots = append(plots, fmt.Sprintf("'' using %d title '%s'", 2+i, s))
+				src, x = "'deliveries.dat'", ":xtic(1)"
 			}
+			plots = append(plots, fmt.Sprintf("%s using %d%s lc rgb '%s' title '%s'", src, 2+i, x, color(i), s))
 		}
 		gp.WriteString("plot " + strings.Join(plots, ", ") + "\n")
-		gp.WriteString("set output 'latency.png'\nset title 'Publish-to-receipt latency p50/p99/p99.9'\nset ylabel 'microseconds'\nset logscale y\n")
+	}
+	if len(latCfgs) > 0 {
+		gp.WriteString("set output 'latency.png'\nset title 'Publish-to-receipt latency p50 (solid) / p99 / p99.9 (paced rates)'\nset ylabel 'microseconds'\nset logscale y\n")
 		plots = plots[:0]
 		for i, s := range servers {
 			for j, q := range []string{"p50", "p99", "p99.9"} {
-				src := "''"
+				src, x := "''", ""
 				if i == 0 && j == 0 {
-					src = "'latency.dat'"
+					src, x = "'latency.dat'", ":xtic(1)"
 				}
-				x := ""
-				if i == 0 && j == 0 {
-					x = ":xtic(1)"
-				}
-				plots = append(plots, fmt.Sprintf("%s using %d%s title '%s %s'", src, 2+3*i+j, x, s, q))
+				fill := []string{"solid 1.0", "solid 0.55", "solid 0.25"}[j]
+				plots = append(plots, fmt.Sprintf("%s using %d%s lc rgb '%s' fs %s title '%s %s'", src, 2+3*i+j, x, color(i), fill, s, q))
 			}
 		}
 		gp.WriteString("plot " + strings.Join(plots, ", ") + "\n")
