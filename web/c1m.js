@@ -8,6 +8,10 @@
 //   c.on('message', (topic, data, meta) => console.log(topic, meta.seq, data));
 //   await c.subscribe(['md.>']);
 //
+// JSON deliveries hand over the parsed data; binary deliveries (the compact
+// frames of docs/PROTOCOL-hub.md) a Uint8Array with meta.binary = true. Both go
+// through the same sequence tracking, gap and duplicate detection and recovery.
+//
 // Guarantees: while the server keeps its history (same epoch, history long
 // enough), a subscriber sees every message of every concrete topic exactly once
 // and in order, across any number of reconnects: each reconnect resubscribes
@@ -291,7 +295,7 @@ export class Client {
 
   /**
    * Subscribes to topics (concrete topics or patterns with '*' and '>').
-   * Resolves with the server's ok reply ({op, id, topics}); rejects with C1MError.
+   * Resolves with the server's ok reply ({op, id, epoch, topics}); rejects with C1MError.
    * The subscription is kept across reconnects until unsubscribe or close.
    * @param {string|string[]} topics
    * @param {{conflate?: boolean, maxRate?: number, since?: Object<string,{epoch:string,seq:number}>}} [opts]
