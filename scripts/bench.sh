@@ -149,7 +149,7 @@ for s in "${list[@]}"; do
     run "$s" "$port" idle -conns 1000,10000,19000 -workers 2
     run "$s" "$port" broadcast -conns 1000 -payloads 64,256,1024 -rates max,half,1000 -duration 5s
     run "$s" "$port" broadcast -conns 19000 -payloads 64,256,1024 -rates max,half,10 -duration 5s -workers 2
-    run "$s" "$port" slow -conns 1000 -slow-rate 200 -duration 10s
+    run "$s" "$port" slow -conns 1000 -slow-rate 200 -duration 40s
   fi
 done
 

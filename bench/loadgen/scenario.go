@@ -251,12 +251,13 @@ type measurement struct {
 	expected uint64
 	genTicks uint64  // load generator CPU ticks over the measurement
 	genSecs  float64 // wall time of the measurement
+	peakRSS  uint64  // highest server RSS seen while publishing and draining
 }
 
 // publishAndDrain publishes (paced at rate, or flooding when rate == 0) and
 // waits until every fast subscriber has every message, progress stops for 2s,
 // or 20s pass.
-func (r *runner) publishAndDrain(ctx context.Context, p *Pool, pub *Publisher, rate float64, fast int) (measurement, error) {
+func (r *runner) publishAndDrain(ctx context.Context, p *Pool, pub *Publisher, rate float64, fast int, d time.Duration) (measurement, error) {
 	var m measurement
 	if err := p.ResetRecv(); err != nil {
 		return m, err
@@ -265,13 +266,41 @@ func (r *runner) publishAndDrain(ctx context.Context, p *Pool, pub *Publisher, r
 	if m.before, err = SampleServer(ctx, r.http, r.cfg.URL); err != nil {
 		return m, err
 	}
+	// Peak RSS from /proc only (no /stats call, which may run a GC), every 100ms.
+	stopPeak := make(chan struct{})
+	peakDone := make(chan uint64)
+	go func() {
+		peak := m.before.RSS
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopPeak:
+				peakDone <- peak
+				return
+			case <-t.C:
+				if v, err := procStatusKB(m.before.Pid, "VmRSS:"); err == nil {
+					peak = max(peak, v)
+				}
+			}
+		}
+	}()
+	peakStopped := false
+	stopPeakSampler := func() {
+		if !peakStopped {
+			peakStopped = true
+			close(stopPeak)
+			m.peakRSS = <-peakDone
+		}
+	}
+	defer stopPeakSampler()
 	genStart := p.CPUTicks()
 	m.start = time.Now()
 	if rate > 0 {
-		m.sent, err = pub.Paced(ctx, rate, r.cfg.Duration)
+		m.sent, err = pub.Paced(ctx, rate, d)
 	} else {
 		window := uint64(min(max(100000/max(fast, 1), 2), 50))
-		m.sent, err = pub.Flood(ctx, r.cfg.Duration, 2, 10, window, fast, p.Deliveries)
+		m.sent, err = pub.Flood(ctx, d, 2, 10, window, fast, p.Deliveries)
 	}
 	m.pubSecs = time.Since(m.start).Seconds()
 	if err != nil {
@@ -298,6 +327,7 @@ func (r *runner) publishAndDrain(ctx context.Context, p *Pool, pub *Publisher, r
 	}
 	m.genTicks = p.CPUTicks() - genStart
 	m.genSecs = time.Since(m.start).Seconds()
+	stopPeakSampler()
 	if m.rx, err = p.Report(fast); err != nil {
 		return m, err
 	}
@@ -325,6 +355,7 @@ func (m *measurement) metrics() map[string]float64 {
 		"incomplete_seqs":      float64(m.rx.Incomplete),
 		"cpu_s_per_m_deliv":    cpu / (d / 1e6),
 		"server_rss_mb":        float64(m.after.RSS) / (1 << 20),
+		"server_rss_peak_mb":   float64(m.peakRSS) / (1 << 20),
 		"server_heap_inuse_mb": float64(m.after.HeapInuse) / (1 << 20),
 		"client_closed":        float64(m.rx.Closed),
 		// Cores the load generator's workers used: near the number of CPUs it
@@ -365,7 +396,7 @@ func (r *runner) broadcastN(ctx context.Context, n int) error {
 					return fmt.Errorf("bad rate %q", label)
 				}
 			}
-			m, err := r.publishAndDrain(ctx, p, pub, rate, res.OK)
+			m, err := r.publishAndDrain(ctx, p, pub, rate, res.OK, r.cfg.Duration)
 			if err != nil {
 				return err
 			}
@@ -399,13 +430,15 @@ func (r *runner) slow(ctx context.Context) error {
 		}
 		fast := res.OK - res.Slow
 		pub := &Publisher{Client: r.http, BaseURL: r.cfg.URL, Topic: r.cfg.Topic, Size: 1024}
-		before, err := r.publishAndDrain(ctx, p, pub, r.cfg.SlowRate, fast)
+		// The baseline needs a few seconds; the slow phase needs the whole
+		// duration, to push more than the kernel's socket buffers hold.
+		before, err := r.publishAndDrain(ctx, p, pub, r.cfg.SlowRate, fast, max(2*time.Second, r.cfg.Duration/4))
 		if err == nil {
 			err = p.PauseSlow()
 		}
 		var after measurement
 		if err == nil {
-			after, err = r.publishAndDrain(ctx, p, pub, r.cfg.SlowRate, fast)
+			after, err = r.publishAndDrain(ctx, p, pub, r.cfg.SlowRate, fast, r.cfg.Duration)
 		}
 		p.Close()
 		if err != nil {
@@ -423,10 +456,16 @@ func (r *runner) slow(ctx context.Context) error {
 			"delivered_ratio_after": a["delivered_ratio"],
 			"server_rss_before_mb":  b["server_rss_mb"],
 			"server_rss_after_mb":   a["server_rss_mb"],
+			"server_rss_peak_mb":    a["server_rss_peak_mb"],
+			"slow_mb_sent_each":     float64(after.sent) * 1024 / (1 << 20),
 			"server_heap_before_mb": b["server_heap_inuse_mb"],
 			"server_heap_after_mb":  a["server_heap_inuse_mb"],
-			"slow_closed_by_server": float64(after.rx.SlowClosed),
-			"fast_closed":           float64(after.rx.Closed - after.rx.SlowClosed),
+			// A server that gives up on a slow consumer closes a socket the
+			// client is not reading: the FIN waits behind unsent data, so the
+			// client may never see it. The server's own count does.
+			"server_closed":          float64(after.before.Conns - after.after.Conns),
+			"client_saw_slow_closed": float64(after.rx.SlowClosed),
+			"fast_closed":            float64(after.rx.Closed - after.rx.SlowClosed),
 		}, Note: after.rx.FirstErr})
 	}
 	return nil
