@@ -588,7 +588,11 @@ func conflationScenario(t *testing.T, conflate bool) {
 	cfg := server.Config{}
 	cfg.Poller.MaxQueueBytes = maxQ
 	cfg.Poller.SlowPolicy = poller.SlowDisconnect
-	cfg.Poller.WriteTimeout = time.Minute // this test is about the queue bound, not stalls
+	// This test is about the queue bound, not stalls: the client may stay
+	// away longer than the default timeouts under -race. (A peer that reads
+	// nothing for CloseTimeout after the 1008 decision gets a bare EOF, 1006.)
+	cfg.Poller.WriteTimeout = time.Minute
+	cfg.Poller.CloseTimeout = time.Minute
 	s, addr := start(t, cfg)
 	h := s.Hub()
 	topics := make([]string, ntopics)
