@@ -38,7 +38,9 @@ type Config struct {
 	// HistoryMaxBytes bounds the bytes held by all topics' histories. Past it,
 	// a publish evicts the oldest history of its own topic (down to the last
 	// value), so the total stays under HistoryMaxBytes plus one frame per
-	// topic. Zero means 512 MiB.
+	// topic. It counts frame bytes on the wire; pooled buffers round up, so
+	// the heap held for small frames is up to about twice that. Zero means
+	// 512 MiB.
 	HistoryMaxBytes int64
 	// MaxTopics bounds the number of live topics (publishes to new topics beyond it
 	// fail with ErrTooManyTopics). Zero means 1,000,000.

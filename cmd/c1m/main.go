@@ -111,7 +111,7 @@ func run(args []string, stderr io.Writer) int {
 	maxSubs := e.integer("max-subs", 1024, "subscriptions per connection")
 	historySize := e.integer("history-size", 256, "messages of history per topic for recovery (negative disables)")
 	historyTTL := e.duration("history-ttl", 5*time.Minute, "history entries older than this are dropped")
-	historyMax := e.integer("history-max-bytes", 512<<20, "bytes of history kept over all topics; past it a publish trims its own topic's history")
+	historyMax := e.integer("history-max-bytes", 512<<20, "wire bytes of history kept over all topics (heap use is up to ~2x for small frames); past it a publish trims its own topic's history")
 	maxTopics := e.integer("max-topics", 1_000_000, "maximum live topics")
 	conflate := e.str("conflate", "", "comma-separated topic patterns whose subscriptions conflate by default")
 	demo := e.boolean("demo", true, "run the simulated market-data feed")
