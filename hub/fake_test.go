@@ -207,7 +207,7 @@ func decodeJSON(b []byte) (delivery, error) {
 }
 
 // decodeBinary is the reference decoder of the binary delivery format
-// (docs/PROTOCOL-hub.md): kind, uvarint topic length, topic, seq, ts, data.
+// (docs/PROTOCOL.md): kind, uvarint topic length, topic, seq, ts, data.
 func decodeBinary(b []byte) (delivery, error) {
 	if len(b) < 1 {
 		return delivery{}, errors.New("empty binary payload")

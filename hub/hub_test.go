@@ -523,7 +523,7 @@ func TestBinaryRoundTrip(t *testing.T) {
 	if got := g.deliveries(t); len(got) != 1 || got[0] != (delivery{Binary: true, Snap: true, Topic: "md.AAPL", Seq: 6, TS: 6, Data: "last"}) {
 		t.Errorf("binary snapshot %+v", got)
 	}
-	// The example of docs/PROTOCOL-hub.md.
+	// The example of docs/PROTOCOL.md.
 	doc := appendBinaryMsg(nil, binaryKindMsg, "md.X", 258, 1, []byte("hi"))
 	if got := fmt.Sprintf("% x", doc); got != "01 04 6d 64 2e 58 00 00 00 00 00 00 01 02 00 00 00 00 00 00 00 01 68 69" {
 		t.Errorf("documented example encodes as %s", got)

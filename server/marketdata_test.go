@@ -765,7 +765,7 @@ func TestMarketdataMaxRate(t *testing.T) {
 	t.Logf("%d deliveries of %d publishes in %.2fs; smallest gap seen by the client %v; seqs %v", len(seqs), npub, d, minGap, seqs)
 }
 
-// binMsg is a decoded binary delivery (docs/PROTOCOL-hub.md).
+// binMsg is a decoded binary delivery (docs/PROTOCOL.md).
 type binMsg struct {
 	kind    byte
 	topic   string

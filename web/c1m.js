@@ -9,7 +9,7 @@
 //   await c.subscribe(['md.>']);
 //
 // JSON deliveries hand over the parsed data; binary deliveries (the compact
-// frames of docs/PROTOCOL-hub.md) a Uint8Array with meta.binary = true. Both go
+// frames of docs/PROTOCOL.md) a Uint8Array with meta.binary = true. Both go
 // through the same sequence tracking, gap and duplicate detection and recovery.
 //
 // Guarantees: while the server keeps its history (same epoch, history long
@@ -66,7 +66,7 @@ export function matchTopic(pattern, topic) {
 
 const OPEN = 1; // WebSocket.OPEN in every implementation
 
-// ---- binary frames (docs/PROTOCOL-hub.md "Binary deliveries") --------------
+// ---- binary frames (docs/PROTOCOL.md "Binary deliveries") --------------
 
 /** Kind byte of a binary delivery: a live or recovered message. */
 export const KIND_MESSAGE = 1;

@@ -40,7 +40,7 @@ function gatedWebSocket() {
   return { Gated, gate };
 }
 
-/** Naive encoder of a binary delivery, written from the table in docs/PROTOCOL-hub.md. */
+/** Naive encoder of a binary delivery, written from the table in docs/PROTOCOL.md. */
 function deliveryFrame(kind, topic, seq, ts, payload) {
   const t = Buffer.from(topic);
   const v = t.length < 128 ? [t.length] : [(t.length & 0x7f) | 0x80, t.length >> 7];
