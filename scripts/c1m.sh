@@ -7,7 +7,7 @@
 # consecutive ports and fills them one after another from several load
 # generator processes (each bound to its own 127.0.0.x source addresses). It
 # stops at --target, when a server refuses connections, when free memory
-# drops below 1 GiB, or after --time seconds, and prints the total held, user
+# drops below 3 GiB, or after --time seconds, and prints the total held, user
 # memory (Go heap, RSS) and kernel memory per connection, and the projection.
 #
 #   scripts/c1m.sh [--target 1000000] [--per-server 18000] [--time 600]
@@ -52,6 +52,12 @@ servers=$(( (target + per - 1) / per ))
 # Source addresses: the load generator uses 4 per server (127.0.0.2 ...).
 if [ "$servers" -gt 60 ]; then servers=60; fi
 
+read -r plo phi </proc/sys/net/ipv4/ip_local_port_range
+if [ $((phi - plo)) -lt 50000 ]; then
+  echo "c1m.sh: note: ephemeral ports $plo-$phi; connect() slows down sharply past ~600k connections."
+  echo "        scripts/tune-kernel.sh --conns $target widens the range (and --revert undoes it)."
+fi
+
 echo "== build"
 go build -o "$bin/c1m" ./cmd/c1m
 go build -o "$bin/c1mbench" ./bench/cmd/c1mbench
@@ -74,9 +80,9 @@ for i in $(seq 0 $((servers - 1))); do
 done
 
 echo "== holding connections (up to ${time_limit}s)"
-timeout --kill-after=30 "$((time_limit + 60))" \
+timeout --kill-after=30 "$((time_limit + 180))" \
   "$bin/c1mbench" -server c1m -scenario hold -url "$urls" -conns "$per" -concurrency 200 \
-  -timeout "${time_limit}s" -o "$out" 2> >(grep -E 'hold step|ERROR|WARN' >&2)
+  -timeout "${time_limit}s" -o "$out" 2> >(tee "$bin/c1mbench.log" | grep -E "hold step|ERROR|WARN" >&2)
 
 echo "== result ($out)"
 line=$(grep '"scenario":"hold"' "$out" | tail -n 1)

@@ -85,18 +85,13 @@ type runner struct {
 // Run executes cfg.Scenario and writes one Result per measurement to cfg.Out.
 func Run(ctx context.Context, cfg Config) error {
 	cfg.defaults()
-	u, err := url.Parse(cfg.URL)
+	// hold takes a comma-separated list; the others a single URL.
+	u, err := url.Parse(strings.Split(cfg.URL, ",")[0])
 	if err != nil {
 		return err
 	}
 	if len(cfg.Conns) == 0 {
 		return errors.New("no connection counts")
-	}
-	if cfg.Scenario == "hold" {
-		u, err = url.Parse(strings.Split(cfg.URL, ",")[0])
-		if err != nil {
-			return err
-		}
 	}
 	r := &runner{
 		cfg:  cfg,
