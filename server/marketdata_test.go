@@ -109,7 +109,7 @@ func mdPublish(t *testing.T, addr, topic string, i int) uint64 {
 // mdStart starts a server at addr that the test may stop before its end;
 // stop is idempotent and also runs at cleanup. It returns New's error (for a
 // port that cannot be bound again).
-func mdStart(t *testing.T, addr string, cfg server.Config) (*server.Server, string, func(), error) {
+func mdStart(t testing.TB, addr string, cfg server.Config) (*server.Server, string, func(), error) {
 	t.Helper()
 	cfg.Addr = addr
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -2,11 +2,9 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -21,31 +19,10 @@ import (
 
 func start(t testing.TB, cfg server.Config) (*server.Server, string) {
 	t.Helper()
-	cfg.Addr = "127.0.0.1:0"
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	s, err := server.New(cfg)
+	s, addr, _, err := mdStart(t, "127.0.0.1:0", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	addr := s.Addr().String()
-	waitFor(t, 5*time.Second, "healthz", func() bool {
-		r, err := http.Get("http://" + addr + "/healthz")
-		if err != nil {
-			return false
-		}
-		r.Body.Close()
-		return r.StatusCode == 200
-	})
 	return s, addr
 }
 
