@@ -5,19 +5,11 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { Client, C1MError, State, matchTopic } from '../../web/c1m.js';
-import { startServer, waitFor, publish, publishBatch, topicPrefix } from './lib/server.js';
+import { startServer, waitFor, publish, publishBatch, topicPrefix, testFixtures } from './lib/server.js';
 
-const servers = [];
-async function server(opts = {}) {
-  const s = await startServer({ ...opts, args: ['--demo=false', ...(opts.args || [])] });
-  servers.push(s);
-  return s;
-}
-const clients = [];
-after(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await Promise.all(servers.map((s) => (s.proc.exitCode === null ? s.kill() : null)));
-});
+// Servers started by server() and clients pushed on clients are stopped
+// after the file's tests.
+const { server, servers, clients } = testFixtures();
 
 /**
  * A WebSocket constructor with a gate: while gate.open is false, connection

@@ -6,19 +6,11 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { Client, State } from '../../web/c1m.js';
-import { startServer, waitFor, publish, publishBatch, metric, topicPrefix } from './lib/server.js';
+import { startServer, waitFor, publish, publishBatch, metric, topicPrefix, testFixtures } from './lib/server.js';
 
-const servers = [];
-async function server(opts = {}) {
-  const s = await startServer({ ...opts, args: ['--demo=false', ...(opts.args || [])] });
-  servers.push(s);
-  return s;
-}
-const clients = [];
-after(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await Promise.all(servers.map((s) => (s.proc.exitCode === null ? s.kill() : null)));
-});
+// Servers started by server() and clients pushed on clients are stopped
+// after the file's tests.
+const { server, servers, clients } = testFixtures();
 
 function recordingClient(url, opts = {}) {
   const c = new Client(`${url}/ws`, { WebSocket, backoffInitial: 50, backoffMax: 400, ackTimeout: 5000, ...opts });

@@ -2,6 +2,7 @@
 // (C1M_BIN) on 127.0.0.1, wait for conditions with deadlines, publish over HTTP.
 // No dependencies beyond Node 20.
 import { spawn } from 'node:child_process';
+import { after } from 'node:test';
 
 const live = new Set();
 process.on('exit', () => { for (const p of live) try { p.kill('SIGKILL'); } catch { /* gone */ } });
@@ -134,4 +135,24 @@ export async function metric(base, name) {
   const text = await (await fetch(`${base}/metrics`)).text();
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) : NaN;
+}
+
+/**
+ * Per-file fixtures: server(opts) starts c1m with --demo=false (plus
+ * opts.args) and remembers it; clients collects c1m.js clients. Everything is
+ * closed after the file's tests.
+ */
+export function testFixtures() {
+  const servers = [];
+  const clients = [];
+  after(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await Promise.all(servers.map((s) => (s.proc.exitCode === null ? s.kill() : null)));
+  });
+  async function server(opts = {}) {
+    const s = await startServer({ ...opts, args: ['--demo=false', ...(opts.args || [])] });
+    servers.push(s);
+    return s;
+  }
+  return { server, servers, clients };
 }
