@@ -48,21 +48,21 @@ var (
 
 // Stats are the server's counters. Read them with Server.Stats.
 type Stats struct {
-	Conns        int64 // upgraded WebSocket connections open now
-	TCPConns     int64 // TCP connections open now (including handshakes and HTTP)
-	Accepted     uint64
-	Upgraded     uint64
-	Rejected     uint64 // upgrades refused with an HTTP error
-	Refused503   uint64 // upgrades refused because of the connection limit or shutdown
-	Backlogged   int64  // connections whose write-back goroutine is running now
-	QueuedBytes  int64  // bytes queued on all connections now
-	Dropped      uint64 // frames dropped under SlowDrop
-	FramesOut    uint64 // frames written
-	Writes       uint64 // writev calls (FramesOut/Writes is the coalescing factor)
-	MessagesIn   uint64
-	Closes       map[string]uint64
-	MaxConns     int
-	RlimitNofile uint64
+	Conns        int64             `json:"conns"`     // upgraded WebSocket connections open now
+	TCPConns     int64             `json:"tcp_conns"` // TCP connections open now (including handshakes and HTTP)
+	Accepted     uint64            `json:"accepted"`
+	Upgraded     uint64            `json:"upgraded"`
+	Rejected     uint64            `json:"rejected"`     // upgrades refused with an HTTP error
+	Refused503   uint64            `json:"refused_503"`  // upgrades refused because of the connection limit or shutdown
+	Backlogged   int64             `json:"backlogged"`   // connections whose write-back goroutine is running now
+	QueuedBytes  int64             `json:"queued_bytes"` // bytes queued on all connections now
+	Dropped      uint64            `json:"dropped"`      // frames dropped under SlowDrop
+	FramesOut    uint64            `json:"frames_out"`   // frames written
+	Writes       uint64            `json:"writes"`       // writev calls (FramesOut/Writes is the coalescing factor)
+	MessagesIn   uint64            `json:"messages_in"`
+	Closes       map[string]uint64 `json:"closes"`
+	MaxConns     int               `json:"max_conns"`
+	RlimitNofile uint64            `json:"rlimit_nofile"`
 }
 
 type counters struct {

@@ -147,9 +147,9 @@ func (p *Prepared) recycle() {
 
 // PoolStats counts Prepared buffers, for tests and the stats endpoint.
 type PoolStats struct {
-	Acquired     uint64 // AcquirePrepared/NewPrepared calls
-	Returned     uint64 // buffers given back to the pool
-	Overreleased uint64 // Release calls after the count reached zero
+	Acquired     uint64 `json:"acquired"`     // AcquirePrepared/NewPrepared calls
+	Returned     uint64 `json:"returned"`     // buffers given back to the pool
+	Overreleased uint64 `json:"overreleased"` // Release calls after the count reached zero
 }
 
 // ReadPoolStats returns the process-wide counters. Acquired - Returned is the
