@@ -16,9 +16,14 @@
 // enough), a subscriber sees every message of every concrete topic exactly once
 // and in order, across any number of reconnects: each reconnect resubscribes
 // with "since" = the last {epoch, seq} seen per topic and the client drops
-// duplicates (seq <= last seen). When the server cannot recover (restart, i.e. a
-// new epoch, or history too short) it sends the last value ("snap") and the
-// client counts what it could not recover as a gap.
+// duplicates (seq <= last seen). When the server cannot recover a topic it
+// sends the last value ("snap", if the topic has one) and reports recovered:false (a 'topic' event;
+// stats.notRecovered counts it). The two causes are counted apart:
+// - history too short (same epoch): the jump from the last seq seen to the
+//   snapshot's is a gap ('gap' event, stats.gaps and stats.missed);
+// - server restart (a new epoch): the topic's seq starts over, so nothing is
+//   counted as a gap; the client emits 'reset', counts stats.epochChanges and
+//   tracks the topic afresh from the snapshot.
 
 /** Connection states reported by the 'state' event. */
 export const State = Object.freeze({
@@ -34,7 +39,9 @@ export const State = Object.freeze({
  * the strings 'timeout' (no reply within ackTimeout), 'closed' (close() was
  * called), 'disconnected' (a publish was in flight when the connection broke;
  * it may or may not have been applied), 'buffer_full' (too many operations
- * buffered while disconnected).
+ * buffered while disconnected); in 'error' events also 'bad_frame' (a frame
+ * the client cannot decode) and 'listener' (a listener threw; cause holds
+ * what it threw).
  */
 export class C1MError extends Error {
   /** @param {number|string} code @param {string} msg @param {string} [op] */
@@ -79,6 +86,12 @@ const utf8Decoder = new TextDecoder();
 const utf8Encoder = new TextEncoder();
 
 function badFrame(msg) { return new C1MError('bad_frame', msg); }
+
+function listenerError(event, e) {
+  const err = new C1MError('listener', `'${event}' listener threw: ${e && e.message !== undefined ? e.message : String(e)}`);
+  err.cause = e;
+  return err;
+}
 
 /**
  * Decodes the payload of a binary delivery frame: kind byte (1 message,
@@ -192,8 +205,10 @@ export function encodePublish(topic, payload) {
  * - 'reset' (topic, {oldEpoch, epoch}): the server's history epoch changed
  * - 'error' (C1MError): an internal operation (resubscription) failed, the
  *   server sent a frame the client cannot decode (code 'bad_frame', e.g. an
- *   unknown binary kind; the frame is dropped), or an error reply that no
- *   operation owns
+ *   unknown binary kind; the frame is dropped), an error reply that no
+ *   operation owns, or a listener threw (code 'listener', cause = what it
+ *   threw; the other listeners and the client carry on). With no 'error'
+ *   listener these go to console.error.
  *
  * Not safe to share one instance between unrelated consumers that subscribe
  * overlapping patterns with different options; otherwise all methods may be
@@ -256,11 +271,24 @@ export class Client {
     return () => set.delete(fn);
   }
 
+  // _emit calls the listeners of event in registration order. A listener that
+  // throws does not stop the others nor the client: the exception is reported
+  // as an 'error' event (C1MError code 'listener', cause = the exception), and
+  // an 'error' event nobody listens to, or whose listener throws, is written
+  // to console.error, so no failure goes unseen and none can loop.
   _emit(event, ...args) {
     const set = this._handlers.get(event);
-    if (!set) return;
+    if (!set || set.size === 0) {
+      if (event === 'error') console.error(args[0]);
+      return;
+    }
     for (const fn of set) {
-      try { fn(...args); } catch (e) { if (event !== 'error') this._emit('error', e); }
+      try {
+        fn(...args);
+      } catch (e) {
+        if (event === 'error') console.error('c1m: an error listener threw', e, 'while handling', args[0]);
+        else this._emit('error', listenerError(event, e));
+      }
     }
   }
 
