@@ -59,5 +59,12 @@ test('the demo page shows live prices and recovers from a server restart by itse
   assert.equal(stats.gaps, 0, 'no gaps while the server ran (a restart resets, it is not a gap)');
   assert.equal(stats.duplicates, 0);
   await page.waitForFunction(() => document.getElementById('reconnects').textContent !== '0', null, { timeout: 5000 });
+  // The page counts the restart where its footer says it does: as topics not
+  // recovered (a new epoch), not as gaps.
+  await page.waitForFunction(() => Number(document.getElementById('notRecovered').textContent) > 0, null, { timeout: 5000 });
+  assert.equal(await page.textContent('#gaps'), '0');
+  const footer = (await page.textContent('footer')).replace(/\s+/g, ' ');
+  assert.match(footer, /restart[^.]*not recovered/i, footer);
+  assert.doesNotMatch(footer, /gaps?[^.]*restart/i, footer);
   assert.deepEqual(b.errors.map(String), []);
 });
