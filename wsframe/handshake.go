@@ -103,6 +103,10 @@ type Handshake struct {
 	Path     string // request path, without the query
 	Query    string // raw query, without '?'
 	Protocol string // selected subprotocol, "" if none
+	// Authorization is the Authorization header's value, "" if none. It is
+	// kept (one string per connection that sent it) for handlers that
+	// authenticate the connection, e.g. a publish token.
+	Authorization string
 }
 
 // Rejections made once: the hot refusals allocate nothing.
@@ -173,7 +177,7 @@ func (u *Upgrader) Upgrade(head []byte, w io.Writer) (Handshake, error) {
 		return Handshake{}, err
 	}
 	_ = hs // the protocol is written by st.WriteTo, not by gobwas
-	out := Handshake{Path: st.path, Query: st.query}
+	out := Handshake{Path: st.path, Query: st.query, Authorization: st.auth}
 	if st.proto >= 0 {
 		out.Protocol = u.Protocols[st.proto]
 	}
@@ -196,6 +200,7 @@ type upgradeState struct {
 	info     headInfo
 	path     string
 	query    string
+	auth     string
 	proto    int // index in u.Protocols of the selected subprotocol, -1 none
 	admitErr error
 }
@@ -254,8 +259,12 @@ func (st *upgradeState) onRequest(uri []byte) error {
 }
 
 // onHeader sees the headers gobwas does not handle itself; Origin is checked
-// against the allow-list.
+// against the allow-list and Authorization is kept.
 func (st *upgradeState) onHeader(key, value []byte) error {
+	if asciiEqualFold("Authorization", key) {
+		st.auth = string(value)
+		return nil
+	}
 	if string(key) != "Origin" || len(st.u.Origins) == 0 {
 		return nil
 	}
