@@ -86,6 +86,10 @@ func (c *Conn) Query() string { return c.hs.Query }
 // Protocol returns the negotiated subprotocol, "" if none.
 func (c *Conn) Protocol() string { return c.hs.Protocol }
 
+// Authorization returns the Authorization header of the upgrade request, ""
+// if it had none.
+func (c *Conn) Authorization() string { return c.hs.Authorization }
+
 // RemoteAddr returns the peer's address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
@@ -358,9 +362,15 @@ func (c *Conn) onClosed(netpoll.Connection) error {
 		c.parser.Release()
 		s.stats.conns.Add(-1)
 		s.stats.closes[reason].Add(1)
+		if s.debug() {
+			c.logClose(reason, true)
+		}
 		c.handler.OnClose(c, reason)
 	case stHandshake:
 		s.stats.closes[reason].Add(1)
+		if reason != ReasonHandshakeRejected && s.debug() { // refusals are logged where they happen
+			c.logClose(reason, false)
+		}
 	case stHTTP:
 		c.hc.closed()
 	}
@@ -441,6 +451,9 @@ func (c *Conn) onHandshakeData(data []byte) {
 	n, err := wsframe.RequestHeadLen(buf, s.cfg.MaxHeadSize)
 	if err != nil {
 		s.stats.rejected.Add(1)
+		if s.debug() {
+			c.logRefused(wsframe.Reject(431, "request head too large"))
+		}
 		c.writeRaw(responseHeadTooLarge)
 		c.hardClose(ReasonHandshakeRejected)
 		return
@@ -468,6 +481,9 @@ func (c *Conn) onHandshakeData(data []byte) {
 	bytebufferpool.Put(resp)
 	if err != nil {
 		s.stats.rejected.Add(1)
+		if s.debug() {
+			c.logRefused(err)
+		}
 		c.releaseHead()
 		c.hardClose(ReasonHandshakeRejected)
 		return
@@ -487,6 +503,9 @@ func (c *Conn) onHandshakeData(data []byte) {
 	}
 	s.stats.upgraded.Add(1)
 	s.stats.conns.Add(1)
+	if s.debug() {
+		c.logOpen()
+	}
 	c.handler.OnOpen(c)
 	if len(rest) > 0 {
 		c.feed(rest)

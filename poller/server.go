@@ -181,6 +181,9 @@ func New(cfg Config) (*Server, error) {
 			n = 16
 		}
 		s.cfg.MaxConns = n
+	} else if s.rlimit > 0 && uint64(s.cfg.MaxConns)+256 > s.rlimit {
+		s.log.Warn("max conns exceeds what the open-file limit allows: upgrades will fail with EMFILE before the limit is reached; raise the limit (scripts/tune-kernel.sh) or lower --max-conns",
+			"max_conns", s.cfg.MaxConns, "rlimit_nofile", s.rlimit, "reserve", 256)
 	}
 	var err error
 	configureOnce.Do(func() {
