@@ -1,5 +1,7 @@
 package hub
 
+import "strconv"
+
 // maxTopicLen is the longest topic or pattern accepted, in bytes.
 const maxTopicLen = 256
 
@@ -65,4 +67,58 @@ func nextToken(s string) (tok, rest string, more bool) {
 		}
 	}
 	return s, "", false
+}
+
+// CheckTopic reports why s is not a valid publish topic (wildcard false) or
+// subscription pattern (wildcard true), in words for a client: "" when it is
+// valid. It is for error paths; Publish and Subscribe check by themselves.
+func CheckTopic(s string, wildcard bool) string {
+	if _, err := checkTopic(s, wildcard); err == nil {
+		return ""
+	}
+	switch {
+	case len(s) == 0:
+		return "empty"
+	case len(s) > maxTopicLen:
+		return "longer than " + strconv.Itoa(maxTopicLen) + " bytes"
+	}
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && s[i] != '.' {
+			continue
+		}
+		tok := s[start:i]
+		switch {
+		case len(tok) == 0:
+			return "empty token at byte " + strconv.Itoa(start) + " (tokens are separated by single dots)"
+		case tok == "*" || tok == ">":
+			if !wildcard {
+				return "wildcard " + tok + " in a publish topic (only subscriptions take * and >)"
+			}
+			if tok == ">" && i != len(s) {
+				return "> must be the last token"
+			}
+		default:
+			for j := 0; j < len(tok); j++ {
+				c := tok[j]
+				if c == '*' || c == '>' {
+					return "wildcard " + string(c) + " inside a token (it must be a whole token)"
+				}
+				if !topicChar[c] {
+					return "character " + quoteByte(c) + " at byte " + strconv.Itoa(start+j) + " (tokens take letters, digits, _ : -)"
+				}
+			}
+		}
+		start = i + 1
+	}
+	return "invalid"
+}
+
+// quoteByte shows c as 'c' when printable ASCII, else as its hex value.
+func quoteByte(c byte) string {
+	if c >= 0x20 && c < 0x7f {
+		return "'" + string(c) + "'"
+	}
+	const hex = "0123456789abcdef"
+	return "byte 0x" + string([]byte{hex[c>>4], hex[c&15]})
 }
