@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime"
 	"strconv"
@@ -16,21 +17,28 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/c1mhq/c1m/hub"
 	"github.com/c1mhq/c1m/wsframe"
 )
 
 // handlePublish serves POST /publish?topic=T (one message: the body is the
 // JSON data, or raw bytes with Content-Type application/octet-stream) and
-// POST /publish with a JSON array [{"topic":...,"data":...}, ...].
+// POST /publish with a JSON array [{"topic":...,"data":...}, ...], which is
+// published all or nothing. OPTIONS answers CORS preflights from the
+// configured origins.
 func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
+	if !s.cors(w, r) {
+		return
+	}
 	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
+		w.Header().Set("Allow", "POST, OPTIONS")
 		httpError(w, http.StatusMethodNotAllowed, "use POST")
 		return
 	}
-	if !s.authorized(r) {
+	if s.cfg.PublishToken != "" && !s.tokenOK(r.Header.Get("Authorization"), "") {
+		s.refused(r, http.StatusUnauthorized)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="c1m publish"`)
-		httpError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+		httpError(w, http.StatusUnauthorized, "missing or wrong bearer token (send Authorization: Bearer <publish token>)")
 		return
 	}
 	limit := int64(s.cfg.MaxPublishBytes)
@@ -49,79 +57,164 @@ func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if topic != "" {
-		var seq uint64
-		if isBinary(r.Header.Get("Content-Type")) {
-			seq, err = s.hub.PublishBinary(topic, body, 0)
-		} else {
-			if !json.Valid(body) {
-				httpError(w, http.StatusBadRequest, "body is not valid JSON (send Content-Type: application/octet-stream for binary data)")
-				return
-			}
-			seq, err = s.hub.Publish(topic, bytes.TrimSpace(body), 0)
-		}
-		if err != nil {
-			s.publishError(w, err, topic)
-			return
-		}
-		writeJSON(w, http.StatusAccepted, map[string]uint64{"seq": seq})
+		s.publishOne(w, r, topic, body)
 		return
 	}
-	var batch []struct {
-		Topic string          `json:"topic"`
-		Data  json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(body, &batch); err != nil {
-		httpError(w, http.StatusBadRequest, "want ?topic=T, or a JSON array of {\"topic\",\"data\"}: "+err.Error())
+	batch, perr := s.decodeBatch(body)
+	if perr != nil {
+		s.httpProtocolError(w, r, perr)
 		return
 	}
-	for i, m := range batch {
-		if len(m.Data) == 0 {
-			httpError(w, http.StatusBadRequest, "item "+strconv.Itoa(i)+" has no data")
-			return
-		}
-		if len(m.Data) > s.cfg.MaxPublishBytes {
-			httpError(w, http.StatusRequestEntityTooLarge, "item "+strconv.Itoa(i)+" data too large")
-			return
-		}
-	}
-	seqs := make([]uint64, 0, len(batch))
-	for _, m := range batch {
-		seq, err := s.hub.Publish(m.Topic, m.Data, 0)
-		if err != nil {
-			s.publishError(w, err, m.Topic)
-			return
-		}
-		seqs = append(seqs, seq)
+	seqs, err := s.hub.PublishBatch(batch)
+	if err != nil {
+		s.httpProtocolError(w, r, s.hubError(err, "", false).(*ProtocolError))
+		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string][]uint64{"seqs": seqs})
 }
 
-func (s *Server) publishError(w http.ResponseWriter, err error, topic string) {
-	pe := hubError(err, topic).(*ProtocolError)
+func (s *Server) publishOne(w http.ResponseWriter, r *http.Request, topic string, body []byte) {
+	var seq uint64
+	var err error
+	if isBinary(r.Header.Get("Content-Type")) {
+		seq, err = s.hub.PublishBinary(topic, body, 0)
+	} else {
+		if !json.Valid(body) {
+			httpError(w, http.StatusBadRequest, "body is not valid JSON (send Content-Type: application/octet-stream for binary data)")
+			return
+		}
+		seq, err = s.hub.Publish(topic, bytes.TrimSpace(body), 0)
+	}
+	if err != nil {
+		s.httpProtocolError(w, r, s.hubError(err, topic, false).(*ProtocolError))
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]uint64{"seq": seq})
+}
+
+// decodeBatch parses and checks a whole batch before any of it is published:
+// a bad item refuses the batch, and the error names the item.
+func (s *Server) decodeBatch(body []byte) ([]hub.Message, *ProtocolError) {
+	const want = `want ?topic=T with the data as the body, or a JSON array of {"topic":T,"data":D}`
+	t := bytes.TrimLeft(body, " \t\r\n")
+	if len(t) == 0 || t[0] != '[' {
+		if !json.Valid(body) {
+			var v any
+			pe := badJSON(json.Unmarshal(body, &v))
+			pe.Msg = want + "; " + pe.Msg
+			return nil, pe
+		}
+		return nil, &ProtocolError{CodeBadRequest, want + "; got " + jsonKind(t)}
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(body, &items); err != nil {
+		return nil, badJSON(err)
+	}
+	batch := make([]hub.Message, len(items))
+	for i, it := range items {
+		item := "item " + strconv.Itoa(i)
+		var raw struct {
+			Topic json.RawMessage `json:"topic"`
+			Data  json.RawMessage `json:"data"`
+		}
+		if jsonKind(it) != "an object" || json.Unmarshal(it, &raw) != nil {
+			return nil, &ProtocolError{CodeBadRequest, item + ` must be an object {"topic":T,"data":D}, got ` + jsonKind(it)}
+		}
+		if !present(raw.Topic) || json.Unmarshal(raw.Topic, &batch[i].Topic) != nil {
+			return nil, &ProtocolError{CodeBadRequest, item + `: "topic" must be a string, got ` + jsonKind(raw.Topic)}
+		}
+		if why := hub.CheckTopic(batch[i].Topic, false); why != "" {
+			return nil, &ProtocolError{CodeBadTopic, item + ": malformed topic " + strconv.Quote(batch[i].Topic) + ": " + why}
+		}
+		if len(raw.Data) == 0 {
+			return nil, &ProtocolError{CodeBadRequest, item + ` has no "data"`}
+		}
+		if len(raw.Data) > s.cfg.MaxPublishBytes {
+			pe := s.tooLarge(len(raw.Data))
+			pe.Msg = item + ": " + pe.Msg
+			return nil, pe
+		}
+		batch[i].Data = raw.Data
+	}
+	return batch, nil
+}
+
+// httpProtocolError answers a publish error with the HTTP status of its
+// code: 413, 500, 503 and 507 as they are, everything else 400.
+func (s *Server) httpProtocolError(w http.ResponseWriter, r *http.Request, pe *ProtocolError) {
 	status := http.StatusBadRequest
 	switch pe.Code {
+	case CodeTooLarge, CodeInternal, CodeUnavailable:
+		status = pe.Code
 	case CodeTooManyTopics:
-		status = http.StatusInsufficientStorage
-	case CodeInternal:
-		status = http.StatusInternalServerError
+		status = pe.Code
+		s.refused(r, status)
 	}
 	httpError(w, status, pe.Msg)
+}
+
+// cors handles CORS for /publish: requests from an origin in Config.Origins
+// get Access-Control-Allow-Origin, and their preflights (OPTIONS) are
+// answered here. It reports whether the handler should go on.
+func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+	if origin == "" || len(s.cfg.Origins) == 0 {
+		if preflight {
+			httpError(w, http.StatusForbidden, "cross-origin publishing is not enabled (start the server with --origins)")
+			return false
+		}
+		return true
+	}
+	if !s.originAllowed(origin) {
+		if preflight {
+			s.refused(r, http.StatusForbidden)
+			httpError(w, http.StatusForbidden, "origin "+strconv.Quote(origin)+" is not allowed")
+			return false
+		}
+		return true // no CORS headers: the browser keeps the answer from the page
+	}
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Allow-Credentials", "true")
+	if !preflight {
+		return true
+	}
+	h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+	h.Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+	return false
+}
+
+func (s *Server) originAllowed(origin string) bool {
+	for _, o := range s.cfg.Origins {
+		if o == "*" || strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	return false
 }
 
 func isBinary(ct string) bool {
 	return strings.HasPrefix(ct, "application/octet-stream")
 }
 
-func (s *Server) authorized(r *http.Request) bool {
-	if s.cfg.PublishToken == "" {
-		return true
-	}
-	h := r.Header.Get("Authorization")
+// tokenOK reports whether an Authorization header value ("Bearer T") or a
+// raw query with token=T presents the publish token.
+func (s *Server) tokenOK(authorization, rawQuery string) bool {
+	want := []byte(s.cfg.PublishToken)
 	const prefix = "Bearer "
-	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
-		return false
+	if len(authorization) > len(prefix) && strings.EqualFold(authorization[:len(prefix)], prefix) {
+		return subtle.ConstantTimeCompare([]byte(authorization[len(prefix):]), want) == 1
 	}
-	return subtle.ConstantTimeCompare([]byte(h[len(prefix):]), []byte(s.cfg.PublishToken)) == 1
+	if rawQuery != "" {
+		if q, err := url.ParseQuery(rawQuery); err == nil && q.Has("token") {
+			return subtle.ConstantTimeCompare([]byte(q.Get("token")), want) == 1
+		}
+	}
+	return false
 }
 
 func httpError(w http.ResponseWriter, status int, msg string) {
@@ -131,7 +224,9 @@ func httpError(w http.ResponseWriter, status int, msg string) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // "md.>" stays readable
+	_ = enc.Encode(v)
 }
 
 // StatsReply is the body of GET /stats.

@@ -112,7 +112,9 @@ func mdPublish(t *testing.T, addr, topic string, i int) uint64 {
 func mdStart(t testing.TB, addr string, cfg server.Config) (*server.Server, string, func(), error) {
 	t.Helper()
 	cfg.Addr = addr
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	s, err := server.New(cfg)
 	if err != nil {
 		return nil, "", nil, err

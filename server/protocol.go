@@ -15,6 +15,7 @@ import (
 // Error codes of err replies (docs/PROTOCOL.md). They follow HTTP's meaning.
 const (
 	CodeBadRequest      = 400 // not JSON, or a field of the wrong type
+	CodeUnauthorized    = 401 // publishing needs the publish token
 	CodeForbidden       = 403 // client publishing is disabled
 	CodeUnknownOp       = 404 // op is not sub, unsub, pub or ping
 	CodeTooLarge        = 413 // pub data larger than the limit
@@ -22,6 +23,7 @@ const (
 	CodeTooManySubs     = 429 // too many subscriptions on this connection
 	CodeTooManyTopics   = 507 // the server holds its maximum number of topics
 	CodeInternal        = 500
+	CodeUnavailable     = 503 // the server is shutting down
 	maxTopicsPerRequest = 256
 )
 
@@ -32,18 +34,6 @@ type ProtocolError struct {
 }
 
 func (e *ProtocolError) Error() string { return strconv.Itoa(e.Code) + " " + e.Msg }
-
-// clientOp is one client -> server operation.
-type clientOp struct {
-	Op       string                  `json:"op"`
-	ID       json.RawMessage         `json:"id"`
-	Topics   []string                `json:"topics"`
-	Topic    string                  `json:"topic"`
-	Data     json.RawMessage         `json:"data"`
-	Since    map[string]hub.Position `json:"since"`
-	Conflate *bool                   `json:"conflate"`
-	MaxRate  float64                 `json:"maxRate"`
-}
 
 // native serves the c1m protocol on /ws. It is a poller.Handler; every
 // connection is a hub.Subscriber.
@@ -63,15 +53,8 @@ func (n *native) OnMessage(c *poller.Conn, op ws.OpCode, data []byte) {
 		return
 	}
 	var m clientOp
-	if err := json.Unmarshal(data, &m); err != nil {
-		n.reply(c, nil, nil, &ProtocolError{CodeBadRequest, "invalid JSON: " + err.Error()})
-		return
-	}
-	if string(m.ID) == "null" {
-		m.ID = nil
-	}
-	if len(m.ID) > 0 && !validID(m.ID) {
-		n.reply(c, nil, nil, &ProtocolError{CodeBadRequest, "id must be a number or a string"})
+	if err := decodeOp(data, &m); err != nil {
+		n.reply(c, m.ID, nil, err)
 		return
 	}
 	switch m.Op {
@@ -84,40 +67,37 @@ func (n *native) OnMessage(c *poller.Conn, op ws.OpCode, data []byte) {
 	case "unsub":
 		n.reply(c, m.ID, nil, n.unsubscribe(c, &m))
 	case "pub":
-		n.reply(c, m.ID, nil, n.publish(&m))
+		n.reply(c, m.ID, nil, n.publish(c, &m))
 	case "ping":
 		n.reply(c, m.ID, nil, nil)
 	case "":
-		n.reply(c, m.ID, nil, &ProtocolError{CodeBadRequest, "missing op"})
+		n.reply(c, m.ID, nil, &ProtocolError{CodeBadRequest, `missing "op" (one of sub, unsub, pub, ping)`})
 	default:
-		n.reply(c, m.ID, nil, &ProtocolError{CodeUnknownOp, "unknown op " + strconv.Quote(m.Op)})
+		n.reply(c, m.ID, nil, &ProtocolError{CodeUnknownOp, "unknown op " + strconv.Quote(m.Op) + " (one of sub, unsub, pub, ping)"})
 	}
-}
-
-func validID(id json.RawMessage) bool {
-	switch id[0] {
-	case '"', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		return true
-	}
-	return false
 }
 
 func (n *native) subscribe(c *poller.Conn, m *clientOp) (map[string]hub.TopicState, error) {
 	if len(m.Topics) == 0 {
-		return nil, &ProtocolError{CodeBadRequest, "sub needs a non-empty topics array"}
+		return nil, &ProtocolError{CodeBadRequest, `sub needs "topics": a non-empty array of topics or patterns`}
 	}
 	if len(m.Topics) > maxTopicsPerRequest {
-		return nil, &ProtocolError{CodeBadRequest, "too many topics in one request"}
+		return nil, &ProtocolError{CodeBadRequest, "too many topics in one request: " +
+			strconv.Itoa(len(m.Topics)) + " (at most " + strconv.Itoa(maxTopicsPerRequest) + ")"}
+	}
+	// Every pattern is checked before any is subscribed: a malformed one
+	// refuses the whole request.
+	for _, t := range m.Topics {
+		if why := hub.CheckTopic(t, true); why != "" {
+			return nil, &ProtocolError{CodeBadTopic, "malformed pattern " + strconv.Quote(t) + ": " + why}
+		}
 	}
 	opt := hub.SubOptions{Conflate: m.Conflate, MaxRate: m.MaxRate, Since: m.Since}
-	if m.MaxRate < 0 {
-		return nil, &ProtocolError{CodeBadRequest, "maxRate must be >= 0"}
-	}
 	var all map[string]hub.TopicState
 	for _, t := range m.Topics {
 		states, err := n.srv.hub.Subscribe(c, t, opt)
 		if err != nil {
-			return all, hubError(err, t)
+			return all, n.srv.hubError(err, t, true)
 		}
 		if len(states) > 0 && all == nil {
 			all = make(map[string]hub.TopicState, len(states))
@@ -126,49 +106,75 @@ func (n *native) subscribe(c *poller.Conn, m *clientOp) (map[string]hub.TopicSta
 			all[k] = v
 		}
 	}
+	if n.srv.debug() {
+		n.srv.log.Debug("subscribe", "remote", remote(c), "topics", m.Topics, "conflate", m.Conflate, "maxRate", m.MaxRate, "since", len(m.Since))
+	}
 	return all, nil
 }
 
 func (n *native) unsubscribe(c *poller.Conn, m *clientOp) error {
 	if len(m.Topics) == 0 {
-		return &ProtocolError{CodeBadRequest, "unsub needs a non-empty topics array"}
+		return &ProtocolError{CodeBadRequest, `unsub needs "topics": a non-empty array of topics or patterns`}
 	}
 	for _, t := range m.Topics {
 		if err := n.srv.hub.Unsubscribe(c, t); err != nil {
-			return hubError(err, t)
+			return n.srv.hubError(err, t, true)
 		}
+	}
+	if n.srv.debug() {
+		n.srv.log.Debug("unsubscribe", "remote", remote(c), "topics", m.Topics)
 	}
 	return nil
 }
 
-func (n *native) publish(m *clientOp) error {
+// mayPublish checks that c may publish: client publishing is on and, with a
+// publish token, the upgrade request presented it.
+func (n *native) mayPublish(c *poller.Conn) *ProtocolError {
 	if !n.srv.cfg.ClientPublish {
-		return &ProtocolError{CodeForbidden, "client publishing is disabled"}
+		return errPublishDisabled
+	}
+	if n.srv.cfg.PublishToken != "" && !n.srv.tokenOK(c.Authorization(), c.Query()) {
+		return errPublishToken
+	}
+	return nil
+}
+
+var (
+	errPublishDisabled = &ProtocolError{CodeForbidden, "client publishing is disabled (the server runs without --client-publish)"}
+	errPublishToken    = &ProtocolError{CodeUnauthorized, "publishing needs the publish token: connect with an Authorization: Bearer header or ?token= in the URL"}
+)
+
+func (n *native) publish(c *poller.Conn, m *clientOp) error {
+	if err := n.mayPublish(c); err != nil {
+		return err
+	}
+	if m.Topic == "" {
+		return &ProtocolError{CodeBadRequest, `pub needs "topic": the topic to publish to`}
 	}
 	if len(m.Data) == 0 {
-		return &ProtocolError{CodeBadRequest, "pub needs data"}
+		return &ProtocolError{CodeBadRequest, `pub needs "data": any JSON value`}
 	}
 	if len(m.Data) > n.srv.cfg.MaxPublishBytes {
-		return &ProtocolError{CodeTooLarge, "data too large"}
+		return n.srv.tooLarge(len(m.Data))
 	}
 	_, err := n.srv.hub.Publish(m.Topic, m.Data, 0)
-	return hubError(err, m.Topic)
+	return n.srv.hubError(err, m.Topic, false)
 }
 
 // onBinary handles a binary publish: byte 1, uvarint topic length, topic,
 // payload (docs/PROTOCOL.md).
 func (n *native) onBinary(c *poller.Conn, data []byte) {
-	if !n.srv.cfg.ClientPublish {
-		n.reply(c, nil, nil, &ProtocolError{CodeForbidden, "client publishing is disabled"})
+	if err := n.mayPublish(c); err != nil {
+		n.reply(c, nil, nil, err)
 		return
 	}
 	topic, payload, err := parseBinaryPublish(data)
 	if err == nil && len(payload) > n.srv.cfg.MaxPublishBytes {
-		err = &ProtocolError{CodeTooLarge, "data too large"}
+		err = n.srv.tooLarge(len(payload))
 	}
 	if err == nil {
 		_, err = n.srv.hub.PublishBinary(topic, payload, 0)
-		err = hubError(err, topic)
+		err = n.srv.hubError(err, topic, false)
 	}
 	if err != nil {
 		n.reply(c, nil, nil, err)
@@ -200,20 +206,47 @@ func parseBinaryPublish(b []byte) (topic string, payload []byte, err error) {
 	return string(b[i : i+int(l)]), b[i+int(l):], nil
 }
 
-func hubError(err error, topic string) error {
+func (s *Server) tooLarge(n int) *ProtocolError {
+	return &ProtocolError{CodeTooLarge, "data is " + strconv.Itoa(n) + " bytes, more than the limit of " +
+		strconv.Itoa(s.cfg.MaxPublishBytes)}
+}
+
+// hubError turns a hub error about topic (a pattern when wild) into an err
+// reply in the client's terms.
+func (s *Server) hubError(err error, topic string, wild bool) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, hub.ErrBadTopic):
-		return &ProtocolError{CodeBadTopic, "malformed topic " + strconv.Quote(topic)}
+		what := "topic "
+		if wild {
+			what = "pattern "
+		}
+		return &ProtocolError{CodeBadTopic, "malformed " + what + strconv.Quote(topic) + ": " + hub.CheckTopic(topic, wild)}
 	case errors.Is(err, hub.ErrTooManySubs):
-		return &ProtocolError{CodeTooManySubs, "too many subscriptions on this connection"}
+		return &ProtocolError{CodeTooManySubs, "too many subscriptions on this connection (at most " + strconv.Itoa(s.maxSubs()) + ")"}
 	case errors.Is(err, hub.ErrBadData):
-		return &ProtocolError{CodeBadRequest, "data is not valid JSON"}
+		return &ProtocolError{CodeBadRequest, `"data" is not valid JSON`}
 	case errors.Is(err, hub.ErrTooManyTopics):
-		return &ProtocolError{CodeTooManyTopics, "too many topics"}
+		return &ProtocolError{CodeTooManyTopics, "the server holds its maximum number of topics (" + strconv.Itoa(s.maxTopics()) + ")"}
+	case errors.Is(err, hub.ErrClosed):
+		return &ProtocolError{CodeUnavailable, "the server is shutting down"}
 	}
-	return &ProtocolError{CodeInternal, err.Error()}
+	return &ProtocolError{CodeInternal, "internal error"}
+}
+
+func (s *Server) maxSubs() int {
+	if n := s.cfg.Hub.MaxSubsPerConn; n > 0 {
+		return n
+	}
+	return hub.DefaultMaxSubsPerConn
+}
+
+func (s *Server) maxTopics() int {
+	if n := s.cfg.Hub.MaxTopics; n > 0 {
+		return n
+	}
+	return hub.DefaultMaxTopics
 }
 
 var noStates = map[string]hub.TopicState{}
@@ -226,15 +259,17 @@ func (n *native) reply(c *poller.Conn, id json.RawMessage, states map[string]hub
 	if err != nil {
 		var pe *ProtocolError
 		if !errors.As(err, &pe) {
-			pe = &ProtocolError{CodeInternal, err.Error()}
+			pe = &ProtocolError{CodeInternal, "internal error"}
 		}
 		b = append(b, `{"op":"err"`...)
 		b = appendID(b, id)
 		b = append(b, `,"code":`...)
 		b = strconv.AppendInt(b, int64(pe.Code), 10)
 		b = append(b, `,"msg":`...)
-		msg, _ := json.Marshal(pe.Msg)
-		b = append(b, msg...)
+		b = appendString(b, pe.Msg)
+		if n.srv.debug() {
+			n.srv.log.Debug("protocol error", "remote", remote(c), "code", pe.Code, "msg", pe.Msg)
+		}
 	} else {
 		b = append(b, `{"op":"ok"`...)
 		b = appendID(b, id)

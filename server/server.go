@@ -9,7 +9,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -48,6 +47,9 @@ type Config struct {
 	DemoSymbol []string
 	// Pprof mounts net/http/pprof under /debug/pprof/.
 	Pprof bool
+	// LogSummary is the interval of the info-level summary line
+	// (connections, deliveries/s, closes by reason); zero turns it off.
+	LogSummary time.Duration
 	// Logger, nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -113,6 +115,14 @@ func (s *Server) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	go func() { s.serveC <- s.poller.Serve() }()
+	s.log.Info("serving", "url", s.URL())
+	if s.cfg.LogSummary > 0 {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.summarize(ctx, s.cfg.LogSummary)
+		}()
+	}
 	if s.cfg.Demo {
 		s.wg.Add(1)
 		go func() {
@@ -126,8 +136,21 @@ func (s *Server) Start() {
 				s.log.Error("demo feed stopped", "err", err)
 			}
 		}()
-		s.log.Info("demo feed running", "rate", s.cfg.DemoRate, "open", fmt.Sprintf("http://%s/", s.Addr()))
+		s.log.Info("demo feed running: open the URL for the live page", "rate", s.cfg.DemoRate, "url", s.URL())
 	}
+}
+
+// URL returns the server's base URL for a person to open: an unspecified
+// listen address (":8080", "0.0.0.0", "::") becomes localhost.
+func (s *Server) URL() string {
+	host, port, err := net.SplitHostPort(s.Addr().String())
+	if err != nil {
+		return "http://" + s.Addr().String() + "/"
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
 }
 
 // Done returns a channel that yields Serve's result when the reactor stops.

@@ -93,6 +93,7 @@ func run(args []string, stderr io.Writer) int {
 	addr := e.str("addr", ":8080", "listen address host:port (port 0 picks a free port)")
 	logLevel := e.str("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := e.str("log-format", "text", "log format: text or json")
+	logSummary := e.duration("log-summary", time.Minute, "interval of the info-level summary line (connections, deliveries/s, closes by reason); 0 turns it off")
 	maxConns := e.integer("max-conns", 0, "maximum WebSocket connections, 503 beyond (0 = open-file limit minus 256)")
 	handshakeTimeout := e.duration("handshake-timeout", 10*time.Second, "time allowed for a complete HTTP request head")
 	pingInterval := e.duration("ping-interval", 30*time.Second, "ping a connection silent for this long")
@@ -128,6 +129,10 @@ func run(args []string, stderr io.Writer) int {
 		}
 		return 2
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "c1m: unexpected argument %q: c1m takes only flags (see c1m --help)\n", fs.Arg(0))
+		return 2
+	}
 	if len(e.errs) > 0 {
 		fmt.Fprintln(stderr, "c1m: bad environment:", strings.Join(e.errs, "; "))
 		return 2
@@ -153,6 +158,7 @@ func run(args []string, stderr io.Writer) int {
 		DemoRate:        *demoRate,
 		DemoCount:       *demoSymbols,
 		Pprof:           *pprofOn,
+		LogSummary:      *logSummary,
 		Logger:          log,
 	}
 	cfg.Poller.MaxConns = *maxConns
@@ -182,7 +188,7 @@ func run(args []string, stderr io.Writer) int {
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	select {
 	case s := <-sig:
-		log.Info("shutting down", "signal", s.String(), "timeout", *shutdownTimeout)
+		log.Info("shutting down", "signal", s.String(), "timeout_s", shutdownTimeout.Seconds())
 	case err := <-srv.Done():
 		if err != nil {
 			log.Error("reactor stopped", "err", err)
