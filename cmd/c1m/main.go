@@ -105,6 +105,7 @@ func run(args []string, stderr io.Writer) int {
 	maxMessage := e.integer("max-message-bytes", 16<<20, "largest client message; larger gets close 1009")
 	readBuffer := e.integer("read-buffer", 128, "netpoll initial per-connection read buffer (bytes)")
 	flushers := e.integer("flushers", 0, "flusher goroutines (0 = GOMAXPROCS)")
+	pollers := e.integer("pollers", 0, "netpoll epoll loops (0 = netpoll's default, GOMAXPROCS/20+1)")
 	origins := e.str("origins", "", "comma-separated Origin allow-list for WebSocket upgrades (empty = any)")
 	token := e.str("publish-token", "", "bearer token required by POST /publish (empty = none)")
 	clientPub := e.boolean("client-publish", false, "allow clients to publish over WebSocket (op pub, binary frames)")
@@ -171,6 +172,7 @@ func run(args []string, stderr io.Writer) int {
 	cfg.Poller.Parser.MaxMessageSize = int64(*maxMessage)
 	cfg.Poller.ReadBufferSize = *readBuffer
 	cfg.Poller.Flushers = *flushers
+	cfg.Poller.Pollers = *pollers
 	cfg.Hub.MaxSubsPerConn = *maxSubs
 	cfg.Hub.HistorySize = *historySize
 	cfg.Hub.HistoryTTL = *historyTTL
