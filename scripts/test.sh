@@ -27,6 +27,10 @@ step "go vet"
 go vet ./...
 (cd bench/peers && go vet ./...)
 
+step "go mod tidy (go.mod and go.sum must already be tidy)"
+go mod tidy -diff
+(cd bench/peers && go mod tidy -diff)
+
 step "go test -race (main module)"
 go test -race -shuffle=on -count=1 -timeout 20m ./...
 
