@@ -69,6 +69,14 @@ func FuzzHandshake(f *testing.F) {
 	f.Add([]byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), uint16(5))
 	f.Add([]byte("\r\n\r\n"), uint16(1))
 	f.Add([]byte("GET http://x/ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n"), uint16(7))
+	// A client frame pipelined right behind the head (the head ends before it).
+	f.Add(append(request(), cf(ws.OpText, "hi")...), uint16(200))
+	// Bare LF line endings: no CRLFCRLF, so the head never completes.
+	f.Add(bytes.ReplaceAll(request(), []byte("\r\n"), []byte("\n")), uint16(40))
+	// A head just over the 1024-byte limit (ErrHeadTooLarge), and a
+	// duplicated key.
+	f.Add(request("X-Pad: "+strings.Repeat("p", 1000)), uint16(1000))
+	f.Add(bytes.Replace(request(), []byte("Sec-WebSocket-Version"), []byte("Sec-WebSocket-Key: "+rfcKey+"\r\nSec-WebSocket-Version"), 1), uint16(60))
 	u := &Upgrader{
 		Route:     func(p string) bool { return strings.HasPrefix(p, "/ws") },
 		Origins:   []string{"https://good.example"},
