@@ -15,6 +15,9 @@ func (s *Server) debug() bool { return s.log.Enabled(context.Background(), slog.
 
 // remote returns the peer address as text ("" once netpoll dropped it).
 func (c *Conn) remote() string {
+	if c.nc == nil {
+		return ""
+	}
 	if a := c.nc.RemoteAddr(); a != nil {
 		return a.String()
 	}

@@ -59,3 +59,12 @@ func TestBadInputExitsWithUsageError(t *testing.T) {
 		t.Fatalf("exit %d, output %q", code, out.String())
 	}
 }
+
+func TestStrayArgumentsAreRefused(t *testing.T) {
+	var out bytes.Buffer
+	// "-demo false" looks like a flag with a value but parses as -demo plus
+	// the stray argument "false": refuse it rather than start with the demo.
+	if code := run([]string{"-demo", "false"}, &out); code != 2 || !strings.Contains(out.String(), `unexpected argument "false"`) {
+		t.Fatalf("exit %d, output %q", code, out.String())
+	}
+}
