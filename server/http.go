@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/c1mhq/c1m/hub"
+	"github.com/c1mhq/c1m/proto/native"
 	"github.com/c1mhq/c1m/wsframe"
 )
 
@@ -60,14 +60,14 @@ func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
 		s.publishOne(w, r, topic, body)
 		return
 	}
-	batch, perr := s.decodeBatch(body)
+	batch, perr := s.native.DecodeBatch(body)
 	if perr != nil {
 		s.httpProtocolError(w, r, perr)
 		return
 	}
 	seqs, err := s.hub.PublishBatch(batch)
 	if err != nil {
-		s.httpProtocolError(w, r, s.hubError(err, "", false).(*ProtocolError))
+		s.httpProtocolError(w, r, s.native.HubError(err, "", false).(*native.ProtocolError))
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string][]uint64{"seqs": seqs})
@@ -86,67 +86,20 @@ func (s *Server) publishOne(w http.ResponseWriter, r *http.Request, topic string
 		seq, err = s.hub.Publish(topic, bytes.TrimSpace(body), 0)
 	}
 	if err != nil {
-		s.httpProtocolError(w, r, s.hubError(err, topic, false).(*ProtocolError))
+		s.httpProtocolError(w, r, s.native.HubError(err, topic, false).(*native.ProtocolError))
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]uint64{"seq": seq})
 }
 
-// decodeBatch parses and checks a whole batch before any of it is published:
-// a bad item refuses the batch, and the error names the item.
-func (s *Server) decodeBatch(body []byte) ([]hub.Message, *ProtocolError) {
-	const want = `want ?topic=T with the data as the body, or a JSON array of {"topic":T,"data":D}`
-	t := bytes.TrimLeft(body, " \t\r\n")
-	if len(t) == 0 || t[0] != '[' {
-		if !json.Valid(body) {
-			var v any
-			pe := badJSON(json.Unmarshal(body, &v))
-			pe.Msg = want + "; " + pe.Msg
-			return nil, pe
-		}
-		return nil, &ProtocolError{CodeBadRequest, want + "; got " + jsonKind(t)}
-	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(body, &items); err != nil {
-		return nil, badJSON(err)
-	}
-	batch := make([]hub.Message, len(items))
-	for i, it := range items {
-		item := "item " + strconv.Itoa(i)
-		var raw struct {
-			Topic json.RawMessage `json:"topic"`
-			Data  json.RawMessage `json:"data"`
-		}
-		if jsonKind(it) != "an object" || json.Unmarshal(it, &raw) != nil {
-			return nil, &ProtocolError{CodeBadRequest, item + ` must be an object {"topic":T,"data":D}, got ` + jsonKind(it)}
-		}
-		if !present(raw.Topic) || json.Unmarshal(raw.Topic, &batch[i].Topic) != nil {
-			return nil, &ProtocolError{CodeBadRequest, item + `: "topic" must be a string, got ` + jsonKind(raw.Topic)}
-		}
-		if why := hub.CheckTopic(batch[i].Topic, false); why != "" {
-			return nil, &ProtocolError{CodeBadTopic, item + ": malformed topic " + strconv.Quote(batch[i].Topic) + ": " + why}
-		}
-		if len(raw.Data) == 0 {
-			return nil, &ProtocolError{CodeBadRequest, item + ` has no "data"`}
-		}
-		if len(raw.Data) > s.cfg.MaxPublishBytes {
-			pe := s.tooLarge(len(raw.Data))
-			pe.Msg = item + ": " + pe.Msg
-			return nil, pe
-		}
-		batch[i].Data = raw.Data
-	}
-	return batch, nil
-}
-
 // httpProtocolError answers a publish error with the HTTP status of its
 // code: 413, 500, 503 and 507 as they are, everything else 400.
-func (s *Server) httpProtocolError(w http.ResponseWriter, r *http.Request, pe *ProtocolError) {
+func (s *Server) httpProtocolError(w http.ResponseWriter, r *http.Request, pe *native.ProtocolError) {
 	status := http.StatusBadRequest
 	switch pe.Code {
-	case CodeTooLarge, CodeInternal, CodeUnavailable:
+	case native.CodeTooLarge, native.CodeInternal, native.CodeUnavailable:
 		status = pe.Code
-	case CodeTooManyTopics:
+	case native.CodeTooManyTopics:
 		status = pe.Code
 		s.refused(r, status)
 	}

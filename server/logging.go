@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/c1mhq/c1m/poller"
 )
 
 // Logging: debug lines for connections (poller), subscriptions, protocol
@@ -18,14 +16,6 @@ import (
 // sites check debug() first, so a disabled level allocates nothing.
 
 func (s *Server) debug() bool { return s.log.Enabled(context.Background(), slog.LevelDebug) }
-
-// remote returns the peer address of c as text.
-func remote(c *poller.Conn) string {
-	if a := c.RemoteAddr(); a != nil {
-		return a.String()
-	}
-	return ""
-}
 
 // refused logs at debug level an HTTP request refused with status.
 func (s *Server) refused(r *http.Request, status int) {

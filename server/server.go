@@ -19,6 +19,7 @@ import (
 	"github.com/c1mhq/c1m/feed"
 	"github.com/c1mhq/c1m/hub"
 	"github.com/c1mhq/c1m/poller"
+	"github.com/c1mhq/c1m/proto/native"
 	"github.com/c1mhq/c1m/web"
 )
 
@@ -60,6 +61,7 @@ type Server struct {
 	log     *slog.Logger
 	poller  *poller.Server
 	hub     *hub.Hub
+	native  *native.Handler
 	started time.Time
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -79,7 +81,16 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, started: time.Now(), serveC: make(chan error, 1)}
 	s.hub = hub.New(cfg.Hub)
-	nat := &native{srv: s}
+	s.native = native.New(native.Config{
+		Hub:             s.hub,
+		ClientPublish:   cfg.ClientPublish,
+		PublishAllowed:  s.publishAllowed,
+		MaxPublishBytes: cfg.MaxPublishBytes,
+		MaxSubs:         cfg.Hub.MaxSubsPerConn,
+		MaxTopics:       cfg.Hub.MaxTopics,
+		Logger:          cfg.Logger,
+	})
+	nat := s.native
 	pc := cfg.Poller
 	pc.Logger = cfg.Logger
 	pc.Routes = func(path string) poller.Handler {
@@ -138,6 +149,12 @@ func (s *Server) Start() {
 		}()
 		s.log.Info("demo feed running: open the URL for the live page", "rate", s.cfg.DemoRate, "url", s.URL())
 	}
+}
+
+// publishAllowed reports whether a WebSocket connection may publish: with a
+// publish token, only if its upgrade presented it (header or ?token=).
+func (s *Server) publishAllowed(c *poller.Conn) bool {
+	return s.cfg.PublishToken == "" || s.tokenOK(c.Authorization(), c.Query())
 }
 
 // URL returns the server's base URL for a person to open: an unspecified

@@ -1,8 +1,10 @@
-package server
+package native
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strconv"
 
 	"github.com/gobwas/ws"
@@ -12,42 +14,68 @@ import (
 	"github.com/c1mhq/c1m/wsframe"
 )
 
-// Error codes of err replies (docs/PROTOCOL.md). They follow HTTP's meaning.
-const (
-	CodeBadRequest      = 400 // not JSON, or a field of the wrong type
-	CodeUnauthorized    = 401 // publishing needs the publish token
-	CodeForbidden       = 403 // client publishing is disabled
-	CodeUnknownOp       = 404 // op is not sub, unsub, pub or ping
-	CodeTooLarge        = 413 // pub data larger than the limit
-	CodeBadTopic        = 422 // malformed topic or pattern
-	CodeTooManySubs     = 429 // too many subscriptions on this connection
-	CodeTooManyTopics   = 507 // the server holds its maximum number of topics
-	CodeInternal        = 500
-	CodeUnavailable     = 503 // the server is shutting down
-	maxTopicsPerRequest = 256
-)
-
-// ProtocolError is an err reply: the connection stays open.
-type ProtocolError struct {
-	Code int
-	Msg  string
+// Handler serves the native protocol on WebSocket connections. It is a
+// poller.Handler; every connection is a hub.Subscriber. Safe for concurrent
+// use; the poller never calls it concurrently for one connection.
+type Handler struct {
+	cfg Config
+	log *slog.Logger
 }
 
-func (e *ProtocolError) Error() string { return strconv.Itoa(e.Code) + " " + e.Msg }
-
-// native serves the c1m protocol on /ws. It is a poller.Handler; every
-// connection is a hub.Subscriber.
-type native struct {
-	srv *Server
+// Config configures a Handler.
+type Config struct {
+	// Hub routes the subscriptions and publishes. Required.
+	Hub *hub.Hub
+	// ClientPublish enables {"op":"pub"} and binary publishes.
+	ClientPublish bool
+	// PublishAllowed, when set, reports whether connection c may publish
+	// (e.g. its upgrade request presented the publish token); a refused
+	// publish gets err 401. Nil allows every connection.
+	PublishAllowed func(c *poller.Conn) bool
+	// MaxPublishBytes bounds one published payload. Zero means 1 MiB.
+	MaxPublishBytes int
+	// MaxSubs and MaxTopics are the hub's limits, named in error messages.
+	// Zero means the hub's defaults.
+	MaxSubs, MaxTopics int
+	// Logger gets debug lines for subscriptions and protocol errors. Nil
+	// means slog.Default().
+	Logger *slog.Logger
 }
 
-func (n *native) OnOpen(c *poller.Conn) {}
-
-func (n *native) OnClose(c *poller.Conn, _ poller.CloseReason) {
-	n.srv.hub.UnsubscribeAll(c)
+// New returns a Handler for cfg.
+func New(cfg Config) *Handler {
+	if cfg.MaxPublishBytes <= 0 {
+		cfg.MaxPublishBytes = 1 << 20
+	}
+	if cfg.MaxSubs <= 0 {
+		cfg.MaxSubs = hub.DefaultMaxSubsPerConn
+	}
+	if cfg.MaxTopics <= 0 {
+		cfg.MaxTopics = hub.DefaultMaxTopics
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Handler{cfg: cfg, log: cfg.Logger}
 }
 
-func (n *native) OnMessage(c *poller.Conn, op ws.OpCode, data []byte) {
+func (n *Handler) debug() bool { return n.log.Enabled(context.Background(), slog.LevelDebug) }
+
+// remote returns the peer address of c as text.
+func remote(c *poller.Conn) string {
+	if a := c.RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
+func (n *Handler) OnOpen(c *poller.Conn) {}
+
+func (n *Handler) OnClose(c *poller.Conn, _ poller.CloseReason) {
+	n.cfg.Hub.UnsubscribeAll(c)
+}
+
+func (n *Handler) OnMessage(c *poller.Conn, op ws.OpCode, data []byte) {
 	if op == ws.OpBinary {
 		n.onBinary(c, data)
 		return
@@ -77,7 +105,7 @@ func (n *native) OnMessage(c *poller.Conn, op ws.OpCode, data []byte) {
 	}
 }
 
-func (n *native) subscribe(c *poller.Conn, m *clientOp) (map[string]hub.TopicState, error) {
+func (n *Handler) subscribe(c *poller.Conn, m *clientOp) (map[string]hub.TopicState, error) {
 	if len(m.Topics) == 0 {
 		return nil, &ProtocolError{CodeBadRequest, `sub needs "topics": a non-empty array of topics or patterns`}
 	}
@@ -95,9 +123,9 @@ func (n *native) subscribe(c *poller.Conn, m *clientOp) (map[string]hub.TopicSta
 	opt := hub.SubOptions{Conflate: m.Conflate, MaxRate: m.MaxRate, Since: m.Since}
 	var all map[string]hub.TopicState
 	for _, t := range m.Topics {
-		states, err := n.srv.hub.Subscribe(c, t, opt)
+		states, err := n.cfg.Hub.Subscribe(c, t, opt)
 		if err != nil {
-			return all, n.srv.hubError(err, t, true)
+			return all, n.HubError(err, t, true)
 		}
 		if len(states) > 0 && all == nil {
 			all = make(map[string]hub.TopicState, len(states))
@@ -106,34 +134,34 @@ func (n *native) subscribe(c *poller.Conn, m *clientOp) (map[string]hub.TopicSta
 			all[k] = v
 		}
 	}
-	if n.srv.debug() {
-		n.srv.log.Debug("subscribe", "remote", remote(c), "topics", m.Topics, "conflate", m.Conflate, "maxRate", m.MaxRate, "since", len(m.Since))
+	if n.debug() {
+		n.log.Debug("subscribe", "remote", remote(c), "topics", m.Topics, "conflate", m.Conflate, "maxRate", m.MaxRate, "since", len(m.Since))
 	}
 	return all, nil
 }
 
-func (n *native) unsubscribe(c *poller.Conn, m *clientOp) error {
+func (n *Handler) unsubscribe(c *poller.Conn, m *clientOp) error {
 	if len(m.Topics) == 0 {
 		return &ProtocolError{CodeBadRequest, `unsub needs "topics": a non-empty array of topics or patterns`}
 	}
 	for _, t := range m.Topics {
-		if err := n.srv.hub.Unsubscribe(c, t); err != nil {
-			return n.srv.hubError(err, t, true)
+		if err := n.cfg.Hub.Unsubscribe(c, t); err != nil {
+			return n.HubError(err, t, true)
 		}
 	}
-	if n.srv.debug() {
-		n.srv.log.Debug("unsubscribe", "remote", remote(c), "topics", m.Topics)
+	if n.debug() {
+		n.log.Debug("unsubscribe", "remote", remote(c), "topics", m.Topics)
 	}
 	return nil
 }
 
 // mayPublish checks that c may publish: client publishing is on and, with a
 // publish token, the upgrade request presented it.
-func (n *native) mayPublish(c *poller.Conn) *ProtocolError {
-	if !n.srv.cfg.ClientPublish {
+func (n *Handler) mayPublish(c *poller.Conn) *ProtocolError {
+	if !n.cfg.ClientPublish {
 		return errPublishDisabled
 	}
-	if n.srv.cfg.PublishToken != "" && !n.srv.tokenOK(c.Authorization(), c.Query()) {
+	if n.cfg.PublishAllowed != nil && !n.cfg.PublishAllowed(c) {
 		return errPublishToken
 	}
 	return nil
@@ -144,7 +172,7 @@ var (
 	errPublishToken    = &ProtocolError{CodeUnauthorized, "publishing needs the publish token: connect with an Authorization: Bearer header or ?token= in the URL"}
 )
 
-func (n *native) publish(c *poller.Conn, m *clientOp) error {
+func (n *Handler) publish(c *poller.Conn, m *clientOp) error {
 	if err := n.mayPublish(c); err != nil {
 		return err
 	}
@@ -154,106 +182,38 @@ func (n *native) publish(c *poller.Conn, m *clientOp) error {
 	if len(m.Data) == 0 {
 		return &ProtocolError{CodeBadRequest, `pub needs "data": any JSON value`}
 	}
-	if len(m.Data) > n.srv.cfg.MaxPublishBytes {
-		return n.srv.tooLarge(len(m.Data))
+	if len(m.Data) > n.cfg.MaxPublishBytes {
+		return n.TooLarge(len(m.Data))
 	}
-	_, err := n.srv.hub.Publish(m.Topic, m.Data, 0)
-	return n.srv.hubError(err, m.Topic, false)
+	_, err := n.cfg.Hub.Publish(m.Topic, m.Data, 0)
+	return n.HubError(err, m.Topic, false)
 }
 
 // onBinary handles a binary publish: byte 1, uvarint topic length, topic,
 // payload (docs/PROTOCOL.md).
-func (n *native) onBinary(c *poller.Conn, data []byte) {
+func (n *Handler) onBinary(c *poller.Conn, data []byte) {
 	if err := n.mayPublish(c); err != nil {
 		n.reply(c, nil, nil, err)
 		return
 	}
 	topic, payload, err := parseBinaryPublish(data)
-	if err == nil && len(payload) > n.srv.cfg.MaxPublishBytes {
-		err = n.srv.tooLarge(len(payload))
+	if err == nil && len(payload) > n.cfg.MaxPublishBytes {
+		err = n.TooLarge(len(payload))
 	}
 	if err == nil {
-		_, err = n.srv.hub.PublishBinary(topic, payload, 0)
-		err = n.srv.hubError(err, topic, false)
+		_, err = n.cfg.Hub.PublishBinary(topic, payload, 0)
+		err = n.HubError(err, topic, false)
 	}
 	if err != nil {
 		n.reply(c, nil, nil, err)
 	}
 }
 
-var errBinaryPublish = &ProtocolError{CodeBadRequest, "binary publish: want byte 1, uvarint topic length, topic, payload"}
-
-func parseBinaryPublish(b []byte) (topic string, payload []byte, err error) {
-	if len(b) < 2 || b[0] != 1 {
-		return "", nil, errBinaryPublish
-	}
-	var l uint64
-	var i int
-	for shift := uint(0); ; shift += 7 {
-		i++
-		if i >= len(b) || shift > 14 {
-			return "", nil, errBinaryPublish
-		}
-		l |= uint64(b[i]&0x7f) << shift
-		if b[i] < 0x80 {
-			break
-		}
-	}
-	i++
-	if uint64(len(b)-i) < l {
-		return "", nil, errBinaryPublish
-	}
-	return string(b[i : i+int(l)]), b[i+int(l):], nil
-}
-
-func (s *Server) tooLarge(n int) *ProtocolError {
-	return &ProtocolError{CodeTooLarge, "data is " + strconv.Itoa(n) + " bytes, more than the limit of " +
-		strconv.Itoa(s.cfg.MaxPublishBytes)}
-}
-
-// hubError turns a hub error about topic (a pattern when wild) into an err
-// reply in the client's terms.
-func (s *Server) hubError(err error, topic string, wild bool) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, hub.ErrBadTopic):
-		what := "topic "
-		if wild {
-			what = "pattern "
-		}
-		return &ProtocolError{CodeBadTopic, "malformed " + what + strconv.Quote(topic) + ": " + hub.CheckTopic(topic, wild)}
-	case errors.Is(err, hub.ErrTooManySubs):
-		return &ProtocolError{CodeTooManySubs, "too many subscriptions on this connection (at most " + strconv.Itoa(s.maxSubs()) + ")"}
-	case errors.Is(err, hub.ErrBadData):
-		return &ProtocolError{CodeBadRequest, `"data" is not valid JSON`}
-	case errors.Is(err, hub.ErrTooManyTopics):
-		return &ProtocolError{CodeTooManyTopics, "the server holds its maximum number of topics (" + strconv.Itoa(s.maxTopics()) + ")"}
-	case errors.Is(err, hub.ErrClosed):
-		return &ProtocolError{CodeUnavailable, "the server is shutting down"}
-	}
-	return &ProtocolError{CodeInternal, "internal error"}
-}
-
-func (s *Server) maxSubs() int {
-	if n := s.cfg.Hub.MaxSubsPerConn; n > 0 {
-		return n
-	}
-	return hub.DefaultMaxSubsPerConn
-}
-
-func (s *Server) maxTopics() int {
-	if n := s.cfg.Hub.MaxTopics; n > 0 {
-		return n
-	}
-	return hub.DefaultMaxTopics
-}
-
 var noStates = map[string]hub.TopicState{}
 
 // reply sends {"op":"ok","id":ID[,"topics":{...}]} or
 // {"op":"err","id":ID,"code":C,"msg":"..."}.
-func (n *native) reply(c *poller.Conn, id json.RawMessage, states map[string]hub.TopicState, err error) {
+func (n *Handler) reply(c *poller.Conn, id json.RawMessage, states map[string]hub.TopicState, err error) {
 	p := wsframe.AcquirePrepared()
 	b := p.B
 	if err != nil {
@@ -267,8 +227,8 @@ func (n *native) reply(c *poller.Conn, id json.RawMessage, states map[string]hub
 		b = strconv.AppendInt(b, int64(pe.Code), 10)
 		b = append(b, `,"msg":`...)
 		b = appendString(b, pe.Msg)
-		if n.srv.debug() {
-			n.srv.log.Debug("protocol error", "remote", remote(c), "code", pe.Code, "msg", pe.Msg)
+		if n.debug() {
+			n.log.Debug("protocol error", "remote", remote(c), "code", pe.Code, "msg", pe.Msg)
 		}
 	} else {
 		b = append(b, `{"op":"ok"`...)
@@ -277,7 +237,7 @@ func (n *native) reply(c *poller.Conn, id json.RawMessage, states map[string]hub
 			// A sub's ok names the hub's epoch even when no topic matched yet,
 			// so the client can ask for recovery after a reconnect.
 			b = append(b, `,"epoch":`...)
-			b = strconv.AppendQuote(b, n.srv.hub.Epoch())
+			b = strconv.AppendQuote(b, n.cfg.Hub.Epoch())
 		}
 		if len(states) > 0 {
 			ts, _ := json.Marshal(states)
@@ -297,13 +257,4 @@ func appendID(b []byte, id json.RawMessage) []byte {
 	}
 	b = append(b, `,"id":`...)
 	return append(b, id...)
-}
-
-// echo answers every message with the same opcode and payload (/echo).
-type echo struct{}
-
-func (echo) OnOpen(*poller.Conn)                      {}
-func (echo) OnClose(*poller.Conn, poller.CloseReason) {}
-func (echo) OnMessage(c *poller.Conn, op ws.OpCode, data []byte) {
-	_ = c.Send(wsframe.NewPrepared(op, data))
 }

@@ -1,4 +1,4 @@
-package server
+package native
 
 import (
 	"bytes"
@@ -76,7 +76,7 @@ func decodeOp(data []byte, m *clientOp) *ProtocolError {
 			msg := `"since" must be an object mapping topics to {"epoch":"...","seq":N}`
 			var te *json.UnmarshalTypeError
 			if errors.As(err, &te) && te.Field != "" {
-				msg += ": " + te.Field + " is " + articled(te.Value)
+				msg += `: "` + te.Field + `" is ` + articled(te.Value)
 			}
 			return &ProtocolError{CodeBadRequest, msg}
 		}
