@@ -1,6 +1,7 @@
 package wsframe
 
 import (
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
@@ -22,9 +23,9 @@ import (
 // someone else's reference, so over-releasing is a bug to fix, not a
 // tolerated pattern.
 type Prepared struct {
-	// B is the payload under construction between AcquirePrepared and Seal;
-	// append to it (B = append(B, ...), strconv.AppendInt(B, ...)).
-	// Do not touch it after Seal.
+	// B is the payload under construction between AcquirePrepared and Seal
+	// (or SealRaw, SealChunk); append to it (B = append(B, ...),
+	// strconv.AppendInt(B, ...)). Do not touch it after sealing.
 	B []byte
 
 	buf  *bytebufferpool.ByteBuffer // MaxHeaderSize reserved bytes, then the payload
@@ -73,19 +74,91 @@ func (p *Prepared) Seal(op ws.OpCode) {
 		return
 	}
 	n := len(p.B)
-	base := p.buf.B[:cap(p.buf.B)]
-	if n > 0 && unsafe.SliceData(p.B) != unsafe.SliceData(base[MaxHeaderSize:]) {
-		// B was reallocated by append (or replaced): copy it behind the
-		// reserved header room; the pool keeps the larger buffer.
-		p.buf.B = append(p.buf.B[:MaxHeaderSize], p.B...)
-	} else {
-		p.buf.B = base[:MaxHeaderSize+n]
-	}
+	// B may have been reallocated by append (or replaced): settle copies it
+	// behind the reserved header room then.
+	p.settle()
 	hs := serverHeaderSize(n)
 	off := MaxHeaderSize - hs
 	putServerHeader(p.buf.B[off:MaxHeaderSize], op, n)
 	p.off = int32(off)
 	p.B = nil
+}
+
+// SealRaw seals the bytes appended to B as they are, with no framing: Bytes
+// returns exactly them. It is for byte streams that are not WebSocket frames
+// (an HTTP response, a close-delimited HTTP/1.0 event stream). Like Seal it
+// does not move the bytes unless appending outgrew the pooled buffer, and
+// sealing again does nothing.
+func (p *Prepared) SealRaw() {
+	if p.off >= 0 || p.buf == nil {
+		return
+	}
+	p.settle()
+	p.off = MaxHeaderSize
+	p.B = nil
+}
+
+// maxChunkSize is the largest payload SealChunk frames in place: eight hex
+// digits and CRLF fill the MaxHeaderSize bytes reserved in front of it.
+const maxChunkSize = 1<<32 - 1
+
+// SealChunk seals the bytes appended to B as one HTTP/1.1 chunk (RFC 9112
+// 7.1): the size in hex and CRLF are written into the room reserved in front
+// of the payload and CRLF is appended after it, so the payload is not copied
+// unless appending outgrew the pooled buffer. An empty payload seals to no
+// bytes at all, never to "0\r\n\r\n", which would end the stream. Sealing
+// again does nothing.
+func (p *Prepared) SealChunk() {
+	if p.off >= 0 || p.buf == nil {
+		return
+	}
+	n := len(p.B)
+	if n == 0 {
+		p.buf.B = p.buf.B[:MaxHeaderSize]
+		p.off = MaxHeaderSize
+		p.B = nil
+		return
+	}
+	p.settle()
+	if uint64(n) > maxChunkSize {
+		// Larger than the reserved room can announce (4 GiB): build it again
+		// with a longer size line. Never happens for a message.
+		line := strconv.AppendUint(make([]byte, 0, 20), uint64(n), 16)
+		line = append(line, "\r\n"...)
+		payload := append([]byte(nil), p.buf.B[MaxHeaderSize:]...)
+		p.buf.B = append(append(append(p.buf.B[:0], line...), payload...), "\r\n"...)
+		p.off = 0
+		p.B = nil
+		return
+	}
+	digits := 1
+	for v := n >> 4; v > 0; v >>= 4 {
+		digits++
+	}
+	off := MaxHeaderSize - digits - 2
+	b := p.buf.B[off:MaxHeaderSize]
+	for i, v := digits-1, n; i >= 0; i, v = i-1, v>>4 {
+		b[i] = hexDigits[v&0xf]
+	}
+	b[digits], b[digits+1] = '\r', '\n'
+	p.buf.B = append(p.buf.B, '\r', '\n')
+	p.off = int32(off)
+	p.B = nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// settle makes buf.B end with the payload appended to B, right behind the
+// reserved header room: in place when B still points there, else copied (the
+// pool keeps the larger buffer).
+func (p *Prepared) settle() {
+	n := len(p.B)
+	base := p.buf.B[:cap(p.buf.B)]
+	if n > 0 && unsafe.SliceData(p.B) != unsafe.SliceData(base[MaxHeaderSize:]) {
+		p.buf.B = append(p.buf.B[:MaxHeaderSize], p.B...)
+	} else {
+		p.buf.B = base[:MaxHeaderSize+n]
+	}
 }
 
 // NewPrepared encodes a complete frame with the given payload (copied).
@@ -96,7 +169,8 @@ func NewPrepared(op ws.OpCode, payload []byte) *Prepared {
 	return p
 }
 
-// Bytes returns the encoded frame. Valid until the last Release. Nil before Seal.
+// Bytes returns the encoded frame (or the raw bytes or chunk after SealRaw or
+// SealChunk). Valid until the last Release. Nil before a Seal.
 func (p *Prepared) Bytes() []byte {
 	if p.off < 0 || p.buf == nil {
 		return nil

@@ -219,3 +219,108 @@ func TestSizes(t *testing.T) {
 		t.Errorf("sizeof(Prepared) = %d, want <= 48", pr)
 	}
 }
+
+// chunkNaive is the oracle for SealChunk: RFC 9112 chunk framing spelled out.
+func chunkNaive(payload []byte) []byte {
+	if len(payload) == 0 {
+		return nil
+	}
+	return []byte(strconv.FormatInt(int64(len(payload)), 16) + "\r\n" + string(payload) + "\r\n")
+}
+
+func TestPreparedSealRawAndChunk(t *testing.T) {
+	for _, n := range []int{0, 1, 15, 16, 54, 255, 256, 4095, 4096, 0xffff, 0x10000, 100000} {
+		payload := bytes.Repeat([]byte{'d'}, n)
+		for _, tc := range []struct {
+			name string
+			seal func(p *Prepared)
+			want []byte
+		}{
+			{"raw", (*Prepared).SealRaw, payload},
+			{"chunk", (*Prepared).SealChunk, chunkNaive(payload)},
+		} {
+			d := statsDelta(func() {
+				p := AcquirePrepared()
+				p.B = append(p.B, payload...)
+				var before *byte
+				if n > 0 {
+					before = &p.B[0]
+				}
+				// In place when the payload (and, for a chunk, the CRLF
+				// after it) fits the buffer it was appended to.
+				fits := cap(p.buf.B) >= MaxHeaderSize+n+2
+				tc.seal(p)
+				got := p.Bytes()
+				if !bytes.Equal(got, tc.want) || p.Len() != len(tc.want) {
+					t.Fatalf("%s n=%d: got %q..., want %q...", tc.name, n, got[:min(len(got), 12)], tc.want[:min(len(tc.want), 12)])
+				}
+				start := 0 // where the payload is in got
+				if tc.name == "chunk" && n > 0 {
+					start = len(got) - 2 - n
+				}
+				if n > 0 && fits && &got[start] != before {
+					t.Fatalf("%s n=%d: payload moved although it fit", tc.name, n)
+				}
+				if p.B != nil {
+					t.Fatalf("%s: B still set after sealing", tc.name)
+				}
+				p.SealChunk() // no-op
+				p.Seal(ws.OpText)
+				if !bytes.Equal(p.Bytes(), tc.want) {
+					t.Fatalf("%s: sealing again changed the bytes", tc.name)
+				}
+				p.Retain(1)
+				p.Release()
+				p.Release()
+			})
+			if d.Acquired != 1 || d.Returned != 1 || d.Overreleased != 0 {
+				t.Fatalf("%s n=%d: stats delta %+v", tc.name, n, d)
+			}
+		}
+	}
+}
+
+// A B replaced by a foreign slice, or grown by append, is copied behind the
+// reserved room and framed the same.
+func TestPreparedSealChunkForeignB(t *testing.T) {
+	p := AcquirePrepared()
+	p.B = []byte("data: hi\n\n")
+	p.SealChunk()
+	if got := string(p.Bytes()); got != "a\r\ndata: hi\n\n\r\n" {
+		t.Fatalf("%q", got)
+	}
+	p.Release()
+	q := AcquirePrepared()
+	q.B = []byte("raw bytes")
+	q.SealRaw()
+	if got := string(q.Bytes()); got != "raw bytes" {
+		t.Fatalf("%q", got)
+	}
+	q.Release()
+}
+
+// BenchmarkSealChunk is one SSE event encoded as a chunk: acquire, append,
+// seal, share with 4 holders, release. allocs/op must be 0.
+func BenchmarkSealChunk(b *testing.B) {
+	benchSeal(b, (*Prepared).SealChunk)
+}
+
+// BenchmarkSealRaw is the same for a close-delimited stream.
+func BenchmarkSealRaw(b *testing.B) {
+	benchSeal(b, (*Prepared).SealRaw)
+}
+
+func benchSeal(b *testing.B, seal func(*Prepared)) {
+	payload := []byte(`data: {"t":"BTC-USD","seq":123456,"px":101.25}` + "\n\n")
+	b.ReportAllocs()
+	b.SetBytes(int64(len(payload)))
+	for b.Loop() {
+		p := AcquirePrepared()
+		p.B = append(p.B, payload...)
+		seal(p)
+		p.Retain(4)
+		for range 5 {
+			p.Release()
+		}
+	}
+}
