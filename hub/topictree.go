@@ -4,7 +4,8 @@ import "sync"
 
 // topicTree is a token trie of every existing topic, so that a wildcard
 // Subscribe finds the topics it matches (for snapshots and recovery) by
-// walking only the branches its pattern selects. Topics are never removed.
+// walking only the branches its pattern selects. A reclaimed topic is
+// removed with the nodes only it used.
 type topicTree struct {
 	mu   sync.RWMutex
 	root ttNode
@@ -35,6 +36,43 @@ func (tt *topicTree) insert(t *topic) {
 	}
 	n.topic = t
 	tt.mu.Unlock()
+}
+
+// remove deletes t if it is the topic at its name, and the nodes left
+// without topic or children.
+func (tt *topicTree) remove(t *topic) {
+	type step struct {
+		n   *ttNode
+		tok string
+	}
+	var buf [8]step
+	path := buf[:0]
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	n := &tt.root
+	rest, more := t.name, true
+	for more {
+		var tok string
+		tok, rest, more = nextToken(rest)
+		c := n.next[tok]
+		if c == nil {
+			return
+		}
+		path = append(path, step{n, tok})
+		n = c
+	}
+	if n.topic != t {
+		return
+	}
+	n.topic = nil
+	for i := len(path) - 1; i >= 0 && n.topic == nil && len(n.next) == 0; i-- {
+		p := path[i].n
+		delete(p.next, path[i].tok)
+		if len(p.next) == 0 {
+			p.next = nil // a map keeps its buckets: let an emptied one go
+		}
+		n = p
+	}
 }
 
 // match appends to out every existing topic that pattern matches.
