@@ -19,13 +19,19 @@
 // (one pending frame per topic per connection, poller.Slot) and rate-limit
 // (at most MaxRate deliveries per second per topic, latest value wins).
 //
+// Topics do not live for ever (see Hub): one that nobody publishes to or
+// subscribes to any more, with no history left, is reclaimed after
+// LastValueTTL; one that only subscriptions created goes with them. Only
+// topics that hold data count against MaxTopics, so subscribers cannot
+// exhaust the table, and seq never goes back within an epoch.
+//
 // # Goroutine safety
 //
 // Every Hub method is safe for concurrent use. Subscriber implementations must
 // be safe for concurrent use, must never block, and must never call back into
 // the Hub from Send or SendSlot: the hub calls them with locks held.
-// A Hub runs one background goroutine (rate-limited deliveries and history
-// expiry); Close stops it.
+// A Hub runs one background goroutine (rate-limited deliveries, history
+// expiry and topic reclamation); Close stops it.
 //
 // # Buffer lifetimes
 //
@@ -41,13 +47,21 @@
 // Locks are taken in this order and never in reverse:
 //
 //	conn.mu          (per Subscriber: serialises its Subscribe/Unsubscribe calls)
-//	shard.mu         (topic name -> *topic map; held only for map access)
-//	topic.mu         (seq, last value, history, targets; held while enqueueing)
+//	shard.mu         (topic name -> *topic map, seq floor; held for map access,
+//	                  and by reclamation around the topic's lock)
+//	topic.mu         (seq, last value, history, targets, dead; held while enqueueing)
 //	sublist.mu       (wildcard trie; read-locked to rebuild a topic's cache)
 //	topicTree.mu     (trie of existing topics; walked by wildcard Subscribe)
 //	subscription.mu  (conflation slots, rate-limit state, priming)
 //	rateTimer.mu     (min-heap of pending rate-limited deliveries)
 //	the Subscriber's own lock, inside Send/SendSlot
+//
+// Publish and Subscribe look a topic up under shard.mu, release it, then lock
+// the topic; reclamation takes shard.mu then topic.mu, re-checks that the
+// topic is idle, marks it dead and removes it from the shard map and the
+// topic tree. So every path that locks a topic it looked up checks dead and,
+// if set, looks the name up again (a publish or exact Subscribe then creates
+// the topic anew; a wildcard Subscribe skips it).
 //
 // No hub lock is held during I/O: Send and SendSlot only enqueue.
 package hub

@@ -11,8 +11,9 @@ var (
 	ErrBadTopic = errors.New("hub: bad topic")
 	// ErrTooManySubs: the subscriber already has Config.MaxSubsPerConn patterns.
 	ErrTooManySubs = errors.New("hub: too many subscriptions")
-	// ErrTooManyTopics: creating the topic would exceed Config.MaxTopics. Both
-	// Publish and exact Subscribe create topics.
+	// ErrTooManyTopics: a publish to a topic that holds no data yet would
+	// exceed Config.MaxTopics. Only publishes count: Subscribe never returns
+	// it.
 	ErrTooManyTopics = errors.New("hub: too many topics")
 	// ErrBadData: Publish was given data that is not a valid JSON value.
 	ErrBadData = errors.New("hub: data is not valid JSON")

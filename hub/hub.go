@@ -42,9 +42,19 @@ type Config struct {
 	// the heap held for small frames is up to about twice that. Zero means
 	// 512 MiB.
 	HistoryMaxBytes int64
-	// MaxTopics bounds the number of live topics (publishes to new topics beyond it
-	// fail with ErrTooManyTopics). Zero means 1,000,000.
+	// MaxTopics bounds the number of topics that hold data: topics published
+	// to at least once and not reclaimed since. A publish that would add one
+	// beyond it fails with ErrTooManyTopics. Topics that exact subscriptions
+	// create before anything is published to them do not count: subscribers
+	// cannot exhaust the table. Zero means 1,000,000.
 	MaxTopics int
+	// LastValueTTL is how long a topic keeps its last value once nothing keeps
+	// the topic alive: a topic whose latest publish is older than this, with
+	// no subscription that matches it (exact or wildcard) and no history left
+	// within HistoryTTL, is reclaimed (see Hub). Zero means 24 hours; negative
+	// means topics that hold data are never reclaimed (topics without data
+	// still go when their last subscription does).
+	LastValueTTL time.Duration
 	// ConflateDefault lists topic patterns whose subscriptions conflate unless the
 	// client says otherwise.
 	ConflateDefault []string
@@ -59,6 +69,7 @@ const (
 	DefaultHistoryTTL     = 5 * time.Minute
 	DefaultHistoryBytes   = 512 << 20
 	DefaultMaxTopics      = 1_000_000
+	DefaultLastValueTTL   = 24 * time.Hour
 )
 
 // numShards is the number of topic shards (a power of two).
@@ -67,14 +78,28 @@ const numShards = 64
 type shard struct {
 	mu     sync.RWMutex
 	topics map[string]*topic
-	_      [32]byte // RWMutex (24) + map (8) + pad: one cache line per shard
+	// seqFloor is the highest final seq of the topics reclaimed from this
+	// shard; a topic created here starts from it (mu).
+	seqFloor uint64
+	_        [24]byte // RWMutex (24) + map (8) + seqFloor (8) + pad: one cache line per shard
 }
 
 // Hub routes published messages to subscribers. Safe for concurrent use.
 //
-// Topics are created by the first Publish or exact Subscribe that names them
-// and live until Close: a topic's seq must never go back within an epoch, and
-// the last value is what new subscribers get. MaxTopics bounds their number.
+// A topic is created by the first Publish or exact Subscribe that names it.
+// Until something is published to it, it is empty: it exists only for its
+// exact subscriptions, does not count against MaxTopics, and goes as soon as
+// the last of them does. Its first publish makes it a data topic (the one
+// step that can fail with ErrTooManyTopics). A data topic lives while a
+// subscription matches it, while it has history within HistoryTTL, and for
+// LastValueTTL after its latest publish; past all three the hub's sweep
+// reclaims it and drops its last value.
+//
+// A topic's seq never goes back within an epoch, also across reclamation:
+// each shard remembers the highest final seq of the topics it reclaimed and
+// a topic created in it starts from there (so its first seq may be above 1).
+// A client that resumes a reclaimed topic thus gets recovered:false unless it
+// had seen every message, never a silent gap.
 type Hub struct {
 	epoch    string
 	maxSubs  int
@@ -82,6 +107,7 @@ type Hub struct {
 	histTTL  int64 // ns
 	histMax  int64 // bytes, all topics
 	maxTops  int64
+	lvTTL    int64    // ns; negative: data topics are never reclaimed
 	conflate []string // validated ConflateDefault patterns
 	start    time.Time
 	seed     maphash.Seed
@@ -98,7 +124,9 @@ type Hub struct {
 	done   chan struct{}
 	once   sync.Once
 
-	ntopics    atomic.Int64
+	ntopics    atomic.Int64 // data topics (MaxTopics)
+	nempty     atomic.Int64 // topics without data, held by exact subscriptions
+	reclaimed  atomic.Uint64
 	nsubs      atomic.Int64
 	published  atomic.Uint64
 	deliveries atomic.Uint64
@@ -119,6 +147,7 @@ func New(cfg Config) *Hub {
 		histTTL:  int64(cfg.HistoryTTL),
 		histMax:  cfg.HistoryMaxBytes,
 		maxTops:  int64(cfg.MaxTopics),
+		lvTTL:    int64(cfg.LastValueTTL),
 		start:    time.Now(),
 		seed:     maphash.MakeSeed(),
 		sl:       newSublist(),
@@ -145,6 +174,9 @@ func New(cfg Config) *Hub {
 	}
 	if h.maxTops <= 0 {
 		h.maxTops = DefaultMaxTopics
+	}
+	if h.lvTTL == 0 {
+		h.lvTTL = int64(DefaultLastValueTTL)
 	}
 	for _, p := range cfg.ConflateDefault {
 		if _, err := checkTopic(p, true); err == nil {
@@ -212,13 +244,17 @@ func (sh *shard) appendTopics(out []*topic) []*topic {
 	return out
 }
 
-// run is the hub goroutine: it delivers rate-limited frames when due and
-// expires history by age.
+// run is the hub goroutine: it delivers rate-limited frames when due,
+// expires history by age and reclaims idle topics.
 func (h *Hub) run() {
 	defer close(h.done)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	sweep := time.NewTicker(min(max(time.Duration(h.histTTL)/4, time.Second), time.Minute))
+	every := h.histTTL
+	if h.lvTTL > 0 {
+		every = min(every, h.lvTTL)
+	}
+	sweep := time.NewTicker(min(max(time.Duration(every)/4, time.Second), time.Minute))
 	defer sweep.Stop()
 	var due []*subTopic
 	var ts []*topic
@@ -238,54 +274,12 @@ func (h *Hub) run() {
 		case <-timer.C:
 		case <-h.rt.wake:
 		case <-sweep.C:
-			if h.histSize > 0 {
-				ts = h.expireHistory(ts)
-			}
+			ts = h.sweep(ts, h.now())
 		case <-h.stop:
 			timer.Stop()
 			return
 		}
 	}
-}
-
-// expireHistory drops history entries older than HistoryTTL on every topic,
-// so that topics nobody publishes to any more give their memory back.
-func (h *Hub) expireHistory(ts []*topic) []*topic {
-	for i := range h.shards {
-		ts = h.shards[i].appendTopics(ts[:0])
-		for _, t := range ts {
-			t.mu.Lock()
-			t.hist.expire(h, h.now()-h.histTTL)
-			t.mu.Unlock()
-		}
-	}
-	clear(ts)
-	return ts[:0]
-}
-
-// topic returns the topic named name (validated), creating it if create is
-// set. It returns nil, nil if it does not exist and create is false.
-func (h *Hub) topic(name string, create bool) (*topic, error) {
-	sh := &h.shards[maphash.String(h.seed, name)&(numShards-1)]
-	sh.mu.RLock()
-	t := sh.topics[name]
-	sh.mu.RUnlock()
-	if t != nil || !create {
-		return t, nil
-	}
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if t = sh.topics[name]; t != nil {
-		return t, nil
-	}
-	if h.ntopics.Add(1) > h.maxTops {
-		h.ntopics.Add(-1)
-		return nil, ErrTooManyTopics
-	}
-	t = &topic{name: name, conflate: h.conflateDefault(name)}
-	sh.topics[name] = t
-	h.tt.insert(t) // before any publish can see t: wildcard Subscribe finds it
-	return t, nil
 }
 
 func (h *Hub) conflateDefault(topic string) bool {
@@ -346,33 +340,49 @@ func (h *Hub) publishTo(name string, data []byte, ts int64, binary bool) (uint64
 	if h.closed.Load() {
 		return 0, ErrClosed
 	}
-	t, err := h.topic(name, true)
-	if err != nil {
-		return 0, err
+	for {
+		t, err := h.topic(name, true)
+		if err != nil {
+			return 0, err
+		}
+		seq, err := h.publish(t, data, ts, binary)
+		if err != errReclaimed {
+			return seq, err
+		}
+		// t was reclaimed between the lookup and the lock: take the new one.
 	}
-	return h.publish(t, data, ts, binary)
 }
 
 // Stats are counters for the stats endpoint.
 type Stats struct {
-	Topics        int
-	Subscriptions int
-	Published     uint64
-	Deliveries    uint64 // frames handed to Send/SendSlot: live, snapshot, recovered
-	HistoryBytes  int64
-	HistoryFrames int64
-	HistoryCapped uint64 // entries evicted early by HistoryMaxBytes
+	// Topics counts the topics that hold data (what MaxTopics bounds).
+	Topics int `json:"topics"`
+	// EmptyTopics counts the topics never published to, which exist only for
+	// their exact subscriptions.
+	EmptyTopics   int    `json:"empty_topics"`
+	Subscriptions int    `json:"subscriptions"`
+	Published     uint64 `json:"published"`
+	Deliveries    uint64 `json:"deliveries"` // frames handed to Send/SendSlot: live, snapshot, recovered
+	HistoryBytes  int64  `json:"history_bytes"`
+	HistoryFrames int64  `json:"history_frames"`
+	HistoryCapped uint64 `json:"history_capped"` // entries evicted early by HistoryMaxBytes
+	// Reclaimed counts the data topics reclaimed (last value dropped) by the
+	// sweep since New. Empty topics that go with their last subscription are
+	// not counted.
+	Reclaimed uint64 `json:"reclaimed"`
 }
 
 // Stats returns current counters.
 func (h *Hub) Stats() Stats {
 	return Stats{
 		Topics:        int(h.ntopics.Load()),
+		EmptyTopics:   int(h.nempty.Load()),
 		Subscriptions: int(h.nsubs.Load()),
 		Published:     h.published.Load(),
 		Deliveries:    h.deliveries.Load(),
 		HistoryBytes:  h.histBytes.Load(),
 		HistoryFrames: h.histFrames.Load(),
 		HistoryCapped: h.histCapped.Load(),
+		Reclaimed:     h.reclaimed.Load(),
 	}
 }

@@ -191,7 +191,7 @@ func TestPublishFanout(t *testing.T) {
 		t.Errorf("md.MSFT subscriber got %+v", got)
 	}
 	st := h.Stats()
-	if st.Published != 10 || st.Deliveries != 1000 || st.Topics != 2 || st.Subscriptions != 101 {
+	if st.Published != 10 || st.Deliveries != 1000 || st.Topics != 1 || st.EmptyTopics != 1 || st.Subscriptions != 101 {
 		t.Errorf("Stats = %+v", st)
 	}
 	if st.HistoryFrames != 10 || st.HistoryBytes <= 0 {
@@ -220,20 +220,31 @@ func TestPublishErrors(t *testing.T) {
 	if _, err := h.Publish("md.a", []byte(`1`), 0); err != nil {
 		t.Fatal(err)
 	}
+	// Subscriptions create empty topics, which MaxTopics does not count.
 	if _, err := h.Subscribe(newFake(true), "md.b", SubOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.Publish("md.c", []byte(`1`), 0); !errors.Is(err, ErrTooManyTopics) {
-		t.Errorf("third topic: %v, want ErrTooManyTopics", err)
+	if _, err := h.Publish("md.c", []byte(`1`), 0); err != nil {
+		t.Fatalf("second data topic: %v", err)
 	}
-	if _, err := h.Subscribe(newFake(true), "md.d", SubOptions{}); !errors.Is(err, ErrTooManyTopics) {
-		t.Errorf("subscribe to third topic: %v, want ErrTooManyTopics", err)
+	if _, err := h.Publish("md.d", []byte(`1`), 0); !errors.Is(err, ErrTooManyTopics) {
+		t.Errorf("third data topic: %v, want ErrTooManyTopics", err)
+	}
+	if _, err := h.Publish("md.b", []byte(`1`), 0); !errors.Is(err, ErrTooManyTopics) {
+		t.Errorf("first publish to a subscribed topic: %v, want ErrTooManyTopics", err)
+	}
+	if _, err := h.Subscribe(newFake(true), "md.e", SubOptions{}); err != nil {
+		t.Errorf("subscribe with a full table: %v", err)
 	}
 	if _, err := h.Subscribe(newFake(true), "md.*", SubOptions{}); err != nil {
-		t.Errorf("wildcard subscribe creates no topic: %v", err)
+		t.Errorf("wildcard subscribe: %v", err)
 	}
-	if seq, err := h.Publish("md.b", []byte(`1`), 0); err != nil || seq != 1 {
+	if seq, err := h.Publish("md.c", []byte(`1`), 0); err != nil || seq != 2 {
 		t.Errorf("existing topic: %d, %v", seq, err)
+	}
+	// The refused publish to md.d left nothing behind.
+	if st := h.Stats(); st.Topics != 2 || st.EmptyTopics != 2 {
+		t.Errorf("Stats = %+v, want 2 data topics and 2 empty ones (md.b, md.e)", st)
 	}
 	h.Close()
 	if _, err := h.Publish("md.a", []byte(`1`), 0); !errors.Is(err, ErrClosed) {

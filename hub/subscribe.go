@@ -21,8 +21,13 @@ type Position struct {
 
 // TopicState is reported per concrete topic in a subscribe result.
 type TopicState struct {
-	Epoch     string `json:"epoch"`
-	Seq       uint64 `json:"seq"`                 // latest seq of the topic at subscribe time
+	Epoch string `json:"epoch"`
+	// Seq is the latest seq of the topic at subscribe time: the next live
+	// message has Seq+1. For a topic never published to it is the seq the
+	// topic started from (0, or more if topics were reclaimed); for a topic
+	// that Since named but that does not exist (wildcard patterns only) it
+	// is 0.
+	Seq       uint64 `json:"seq"`
 	Recovered *bool  `json:"recovered,omitempty"` // set when Since named this topic
 }
 
@@ -32,15 +37,20 @@ type TopicState struct {
 // with no gap and no duplicate against live deliveries that race it.
 // Errors: ErrBadTopic, ErrTooManySubs.
 //
-// The result has one entry per existing matching topic that has been published
-// to or is named in opt.Since (an exact pattern always has its entry).
+// The result has one entry per existing matching topic that has a last value
+// or is named in opt.Since; an exact pattern always has its entry, and a
+// wildcard pattern also has one, with Seq 0 and Recovered false, for each
+// topic named in opt.Since that it matches but that does not exist.
 // Subscribing again to a pattern s already has replaces that subscription
 // (new options, new snapshot). If s has several patterns matching a topic, it
 // gets each message once, through its exact subscription if it has one, else
 // through its earliest matching wildcard; a topic that s already receives
 // through another pattern gets no snapshot or recovery (its stream continues;
-// Recovered reports true if Since named it with this epoch). Also
-// ErrTooManyTopics (an exact pattern creates its topic) and ErrClosed.
+// Recovered reports true if Since named it with this epoch). Also ErrClosed.
+//
+// An exact pattern creates its topic if needed, empty: that never fails and
+// does not count against MaxTopics; the topic goes with its last exact
+// subscription unless something has been published to it.
 func (h *Hub) Subscribe(s Subscriber, pattern string, opt SubOptions) (map[string]TopicState, error) {
 	wild, err := checkTopic(pattern, true)
 	if err != nil {
@@ -54,12 +64,6 @@ func (h *Hub) Subscribe(s Subscriber, pattern string, opt SubOptions) (map[strin
 	old := c.subs[pattern]
 	if old == nil && len(c.subs) >= h.maxSubs {
 		return nil, ErrTooManySubs
-	}
-	var t *topic
-	if !wild {
-		if t, err = h.topic(pattern, true); err != nil {
-			return nil, err
-		}
 	}
 	if old != nil {
 		h.removeSub(old)
@@ -90,7 +94,7 @@ func (h *Hub) Subscribe(s Subscriber, pattern string, opt SubOptions) (map[strin
 	states := make(map[string]TopicState)
 	sent := 0
 	if !wild {
-		t.mu.Lock()
+		t := h.lockTopic(pattern)
 		t.addExact(sub)
 		st, n := h.prime(t, sub, opt.Since, h.now())
 		sub.others = nil
@@ -116,6 +120,10 @@ func (h *Hub) subscribeWild(sub *subscription, since map[string]Position, states
 	sent := 0
 	for _, t := range h.tt.match(sub.pattern, nil) {
 		t.mu.Lock()
+		if t.dead { // reclaimed after the walk found it
+			t.mu.Unlock()
+			continue
+		}
 		sub.mu.Lock()
 		st, ok := sub.primed[t]
 		if !ok {
@@ -124,16 +132,39 @@ func (h *Hub) subscribeWild(sub *subscription, since map[string]Position, states
 			sub.primed[t] = st
 			sent += n
 		}
+		hasValue := t.last != nil
 		sub.mu.Unlock()
 		t.mu.Unlock()
-		if st.Seq > 0 || st.Recovered != nil {
+		if hasValue || st.Recovered != nil {
 			states[t.name] = st
 		}
 	}
 	sub.mu.Lock()
 	sub.priming.Store(false)
+	if len(since) > 0 {
+		// Topics created during the walk were primed by their first publish.
+		for t, st := range sub.primed {
+			if _, named := since[t.name]; named {
+				if _, ok := states[t.name]; !ok {
+					states[t.name] = st
+				}
+			}
+		}
+	}
 	sub.primed, sub.since, sub.others = nil, nil, nil
 	sub.mu.Unlock()
+	// A topic named in since that no longer exists (reclaimed) cannot be
+	// recovered: say so rather than leave the client to guess.
+	for name := range since {
+		if _, ok := states[name]; ok {
+			continue
+		}
+		if _, err := checkTopic(name, false); err != nil || !matchPattern(sub.pattern, name) {
+			continue
+		}
+		no := false
+		states[name] = TopicState{Epoch: h.epoch, Recovered: &no}
+	}
 	return sent
 }
 
@@ -154,8 +185,10 @@ func (h *Hub) lockConn(s Subscriber) *conn {
 }
 
 // removeSub takes sub out of every structure publishers see and releases its
-// pending frames. The conn lock is held. Deliveries that already hold sub
-// (a publish in progress) drop their frame once closed is set.
+// pending frames. An exact subscription that was the last of a topic without
+// data takes the topic with it. The conn lock is held. Deliveries that
+// already hold sub (a publish in progress) drop their frame once closed is
+// set.
 func (h *Hub) removeSub(sub *subscription) {
 	sub.closed.Store(true)
 	if sub.wild {
@@ -164,7 +197,11 @@ func (h *Hub) removeSub(sub *subscription) {
 		t := sub.topic
 		t.mu.Lock()
 		t.removeExact(sub)
+		unused := len(t.exact) == 0 && !t.data.Load()
 		t.mu.Unlock()
+		if unused {
+			h.reclaim(t, h.now())
+		}
 	}
 	h.releaseSubState(sub)
 	h.nsubs.Add(-1)

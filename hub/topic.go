@@ -2,6 +2,7 @@ package hub
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/c1mhq/c1m/wsframe"
 	"github.com/gobwas/ws"
@@ -12,10 +13,23 @@ import (
 type topic struct {
 	name     string
 	conflate bool // matches Config.ConflateDefault
+	// data is set (under mu) when the topic first counts against MaxTopics,
+	// right before its first publish, and never cleared. Read without mu
+	// by publishers looking for a data topic.
+	data atomic.Bool
 
 	mu sync.Mutex // guards everything below
-	// seq is the seq of the latest publish (0: none yet).
+	// dead is set when the topic is reclaimed (shard lock held too): it is
+	// no longer in its shard or the topic tree, and whoever locked it after
+	// a lookup must look the name up again.
+	dead bool
+	// seq is the seq of the latest publish; before the first, the seq floor
+	// of the shard when the topic was created (0 unless a topic was reclaimed
+	// from that shard).
 	seq uint64
+	// lastAt is the hub clock of the latest publish (or of the promotion to
+	// a data topic): LastValueTTL counts from it.
+	lastAt int64
 	// last is the latest frame (one hub reference), lastBinary its kind,
 	// lastTS its ts and lastDataLen the length of its data, which ends the
 	// payload (binary) or precedes the final '}' (JSON).
@@ -89,7 +103,8 @@ func (t *topic) removeExact(sub *subscription) {
 
 // publish assigns the next seq, encodes the frame once and enqueues it on
 // every target, all under t.mu so that concurrent publishers of one topic
-// deliver in seq order.
+// deliver in seq order. t is a data topic (Hub.topic with create); if it was
+// reclaimed since, publish returns errReclaimed and does nothing.
 func (h *Hub) publish(t *topic, data []byte, ts int64, binary bool) (uint64, error) {
 	now, wall := h.clock()
 	if ts == 0 {
@@ -99,6 +114,10 @@ func (h *Hub) publish(t *topic, data []byte, ts int64, binary bool) (uint64, err
 	if h.closed.Load() {
 		t.mu.Unlock()
 		return 0, ErrClosed
+	}
+	if t.dead {
+		t.mu.Unlock()
+		return 0, errReclaimed
 	}
 	seq := t.seq + 1
 	p := wsframe.AcquirePrepared()
@@ -140,6 +159,7 @@ func (h *Hub) publish(t *topic, data []byte, ts int64, binary bool) (uint64, err
 		t.snap = nil
 	}
 	t.last, t.lastBinary, t.lastTS, t.lastDataLen = p, binary, ts, len(data)
+	t.lastAt = now
 	t.mu.Unlock()
 	h.published.Add(1)
 	h.deliveries.Add(uint64(sent))
