@@ -1,9 +1,10 @@
 // Command c1mbench is c1m's load generator: it opens WebSocket connections
 // from worker processes driven by epoll, publishes over HTTP, and prints one
-// JSON result per measurement. Subcommands: run (default), report, check.
+// JSON result per measurement. Subcommands: run (default), report, plot, check.
 //
 //	c1mbench -server c1m -url http://127.0.0.1:8080 -scenario broadcast -conns 1000 -rates max,half
 //	c1mbench report -in results.jsonl -out bench/results/DATE -baseline c1m
+//	c1mbench plot -in bench/results/DATE/results.jsonl -out bench/results/DATE   (*.dat, plots.gp only)
 //	c1mbench check -in results.jsonl -servers c1m,gorilla,gws,nbio -scenarios connect,idle,broadcast,slow
 package main
 
@@ -28,6 +29,8 @@ func main() {
 		switch os.Args[1] {
 		case "report":
 			os.Exit(report(os.Args[2:]))
+		case "plot":
+			os.Exit(plot(os.Args[2:]))
 		case "check":
 			os.Exit(check(os.Args[2:]))
 		case "run":
@@ -146,6 +149,26 @@ func report(args []string) int {
 	}
 	if err := loadgen.WriteReport(res, *out, *base, header); err != nil {
 		fmt.Fprintln(os.Stderr, "c1mbench report:", err)
+		return 1
+	}
+	return 0
+}
+
+// plot rewrites the gnuplot inputs (*.dat, plots.gp) from a results file and
+// leaves report.md alone: a committed report gets new plots without a rerun.
+func plot(args []string) int {
+	fs := flag.NewFlagSet("plot", flag.ExitOnError)
+	in := fs.String("in", "results.jsonl", "results file")
+	out := fs.String("out", ".", "output directory")
+	base := fs.String("baseline", "c1m", "server plotted first")
+	fs.Parse(args)
+	res, err := readResults(*in)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "c1mbench plot:", err)
+		return 1
+	}
+	if err := loadgen.WritePlots(res, *out, *base); err != nil {
+		fmt.Fprintln(os.Stderr, "c1mbench plot:", err)
 		return 1
 	}
 	return 0
