@@ -6,10 +6,15 @@
 #
 #   scripts/bench.sh --quick   CI smoke test: small N, ~1 s per measurement,
 #                              fails unless every scenario produced every
-#                              number for every server (under 3 minutes)
+#                              number for every server (about 30 s of runs
+#                              on 2 cores: 30 s in all with a warm Go build
+#                              cache, 85 s from a cold one)
 #   scripts/bench.sh --full    real numbers: idle at 1k/10k/19k, broadcast at
 #                              1k and 19k subscribers (max, half of max, fixed
-#                              rates), slow consumers
+#                              rates), slow consumers (about 10 minutes)
+#   scripts/bench.sh --replot DIR   redraw DIR's plots (replaces *.dat, *.png,
+#                              plots.gp) from DIR/results.jsonl, offline, in
+#                              seconds; report.md is left as it is
 #   options: --servers c1m,gorilla,gws,nbio   --scenarios connect,idle,broadcast,slow
 #            --out DIR   --port-base 19100
 #
@@ -26,11 +31,12 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) mode=quick ;;
     --full) mode=full ;;
+    --replot) mode=replot; out=$2; shift ;;
     --servers) servers=$2; shift ;;
     --scenarios) scenarios=$2; shift ;;
     --out) out=$2; shift ;;
     --port-base) port_base=$2; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -38,6 +44,34 @@ done
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+
+# gnuplot renders the plots; quick runs do without (CI stays fast), full runs
+# and --replot install it when they can.
+plot() { # dir logfile
+  if ! command -v gnuplot >/dev/null && [ "$mode" != quick ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== installing gnuplot-nox"
+    (apt-get install -y gnuplot-nox >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y gnuplot-nox >/dev/null 2>&1; }) || true
+  fi
+  if command -v gnuplot >/dev/null; then
+    (cd "$1" && gnuplot plots.gp 2>"$2") || { echo "bench.sh: gnuplot failed (see $2)" >&2; return 1; }
+  else
+    echo "bench.sh: no gnuplot, plots skipped (data: $1/*.dat, script: $1/plots.gp)" >&2
+  fi
+}
+
+if [ "$mode" = replot ]; then
+  [ -f "$out/results.jsonl" ] || { echo "bench.sh: --replot: no $out/results.jsonl" >&2; exit 2; }
+  out=$(cd "$out" && pwd)
+  tmp=$(mktemp -d /tmp/c1m-bench-bin.XXXXXX)
+  trap 'rm -rf "$tmp"' EXIT
+  go build -o "$tmp/c1mbench" ./bench/cmd/c1mbench
+  rm -f -- "$out"/*.dat "$out"/*.png # all generated: drop plots an older generator made
+  "$tmp/c1mbench" plot -in "$out/results.jsonl" -out "$out" -baseline c1m
+  mkdir -p "$out/logs"
+  plot "$out" "$out/logs/gnuplot.log"
+  echo "== plots: $(cd "$out" && ls -- *.png 2>/dev/null | tr '\n' ' ')in $out"
+  exit 0
+fi
 if [ -z "$out" ]; then
   if [ "$mode" = full ]; then out=bench/results/$(date -u +%Y-%m-%d); else out=$(mktemp -d /tmp/c1m-bench-quick.XXXXXX); fi
 fi
@@ -174,18 +208,7 @@ header=$(mktemp)
 "$bin/c1mbench" report -in "$results" -out "$out" -baseline c1m -header "$header"
 rm -f "$header"
 
-if ! command -v gnuplot >/dev/null; then
-  # Only full runs install it: the quick smoke test stays fast without plots.
-  if [ "$mode" = full ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "== installing gnuplot-nox"
-    (apt-get install -y gnuplot-nox >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y gnuplot-nox >/dev/null 2>&1; }) || true
-  fi
-fi
-if command -v gnuplot >/dev/null; then
-  (cd "$out" && gnuplot plots.gp 2>"$logdir/gnuplot.log") || echo "bench.sh: gnuplot failed (see $logdir/gnuplot.log)" >&2
-else
-  echo "bench.sh: no gnuplot, plots skipped (data: $out/*.dat, script: $out/plots.gp)" >&2
-fi
+plot "$out" "$logdir/gnuplot.log" || true
 
 echo "== check"
 if ! "$bin/c1mbench" check -in "$results" -servers "$servers" -scenarios "$scenarios"; then
