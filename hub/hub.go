@@ -81,7 +81,11 @@ type shard struct {
 	// seqFloor is the highest final seq of the topics reclaimed from this
 	// shard; a topic created here starts from it (mu).
 	seqFloor uint64
-	_        [24]byte // RWMutex (24) + map (8) + seqFloor (8) + pad: one cache line per shard
+	// peak is the most topics the map has held since it was last rebuilt: a
+	// Go map keeps its buckets when entries go, so the sweep rebuilds a map
+	// that has shrunk to a fraction of its peak (mu).
+	peak int
+	_    [16]byte // RWMutex (24) + map (8) + seqFloor (8) + peak (8) + pad: one cache line per shard
 }
 
 // Hub routes published messages to subscribers. Safe for concurrent use.

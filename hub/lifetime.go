@@ -104,6 +104,7 @@ func (h *Hub) create(name string) *topic {
 	}
 	t := &topic{name: name, conflate: h.conflateDefault(name), seq: sh.seqFloor}
 	sh.topics[name] = t
+	sh.peak = max(sh.peak, len(sh.topics))
 	h.tt.insert(t) // before any publish can see t: wildcard Subscribe finds it
 	h.nempty.Add(1)
 	return t
@@ -130,6 +131,21 @@ func (h *Hub) sweep(ts []*topic, now int64) []*topic {
 	}
 	clear(ts)
 	return ts[:0]
+}
+
+// compact rebuilds the shard's map once it holds less than a quarter of its
+// peak, so that the memory of topics that came and went (a burst of
+// subscriptions to made-up topics) is given back. Its cost is paid by the
+// three quarters of the peak that were removed. sh.mu is held.
+func (sh *shard) compact() {
+	if sh.peak <= 64 || len(sh.topics) >= sh.peak/4 {
+		return
+	}
+	m := make(map[string]*topic, len(sh.topics))
+	for name, t := range sh.topics {
+		m[name] = t
+	}
+	sh.topics, sh.peak = m, len(m)
 }
 
 // idle reports whether t may be reclaimed as of now, wildcard subscriptions
@@ -177,6 +193,7 @@ func (h *Hub) reclaim(t *topic, now int64) bool {
 	}
 	t.dead = true
 	delete(sh.topics, t.name)
+	sh.compact()
 	h.tt.remove(t)
 	sh.seqFloor = max(sh.seqFloor, t.seq)
 	t.clear(h)

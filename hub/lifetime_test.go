@@ -145,6 +145,38 @@ func TestEmptyTopicGoesWithLastSubscription(t *testing.T) {
 	pool.check(t)
 }
 
+// TestShardMapsShrink: a Go map keeps its buckets when entries go, so a
+// shard rebuilds its map once it is down to a quarter of its peak.
+func TestShardMapsShrink(t *testing.T) {
+	h := New(Config{})
+	defer h.Close()
+	const n = numShards * 200
+	fakes := make([]*fakeSub, n/500)
+	for i := 0; i < n; i++ {
+		f := fakes[i%len(fakes)]
+		if f == nil {
+			f = newFake(true)
+			fakes[i%len(fakes)] = f
+		}
+		if _, err := h.Subscribe(f, fmt.Sprintf("junk.%d", i), SubOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var before [numShards]int
+	for i := range h.shards {
+		before[i] = h.shards[i].peak
+	}
+	for _, f := range fakes {
+		h.UnsubscribeAll(f)
+	}
+	for i := range h.shards {
+		sh := &h.shards[i]
+		if len(sh.topics) != 0 || sh.peak >= before[i]/4 {
+			t.Fatalf("shard %d: %d topics, peak %d (was %d): map not rebuilt", i, len(sh.topics), sh.peak, before[i])
+		}
+	}
+}
+
 // TestSubscribersCannotExhaustTopics: ten times MaxTopics exact
 // subscriptions to made-up topics leave the table to publishers; only
 // publishes can fill it, and a refused publish leaves nothing behind.
