@@ -355,7 +355,7 @@ func TestResumeReclaimedTopic(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name    string
-		after   int    // publishes after the reclaim, before the resume
+		after   int    // publishes after the reclaim, before the resume; -1: another conn subscribes
 		pattern string // subscribed with since md.A
 		since   uint64
 		want    want
@@ -366,6 +366,9 @@ func TestResumeReclaimedTopic(t *testing.T) {
 		{"gone, exact, ahead", 0, "md.A", 9, want{5, false, nil, false, 6}},
 		{"gone, wildcard", 0, "md.*", 5, want{0, false, nil, false, 6}},
 		{"gone, wildcard, behind", 0, "md.>", 2, want{0, false, nil, false, 6}},
+		// Subscribed again (exact, by another connection) but not republished.
+		{"empty again, exact, saw all", -1, "md.A", 5, want{5, true, nil, false, 6}},
+		{"empty again, wildcard, saw all", -1, "md.*", 5, want{0, false, nil, false, 6}},
 		// Republished: the new life has seqs 6, 7 in its history.
 		{"recreated, exact, saw all", 2, "md.A", 5, want{7, true, []uint64{6, 7}, false, 8}},
 		{"recreated, exact, behind", 2, "md.A", 3, want{7, false, []uint64{7}, true, 8}},
@@ -380,6 +383,12 @@ func TestResumeReclaimedTopic(t *testing.T) {
 			sweepIn(h, time.Hour)
 			if got := liveTopics(t, h); len(got) != 0 {
 				t.Fatalf("not reclaimed: %v", got)
+			}
+			other := newFake(true)
+			if tc.after < 0 {
+				if _, err := h.Subscribe(other, "md.A", SubOptions{}); err != nil {
+					t.Fatal(err)
+				}
 			}
 			publishN(t, h, "md.A", tc.after)
 			f := newFake(true)
@@ -408,6 +417,7 @@ func TestResumeReclaimedTopic(t *testing.T) {
 				t.Errorf("live delivery missing: %+v", got)
 			}
 			h.UnsubscribeAll(f)
+			h.UnsubscribeAll(other)
 			h.Close()
 			pool.check(t)
 		})

@@ -38,9 +38,11 @@ type TopicState struct {
 // Errors: ErrBadTopic, ErrTooManySubs.
 //
 // The result has one entry per existing matching topic that has a last value
-// or is named in opt.Since; an exact pattern always has its entry, and a
-// wildcard pattern also has one, with Seq 0 and Recovered false, for each
-// topic named in opt.Since that it matches but that does not exist.
+// or is named in opt.Since; an exact pattern always has its entry. A wildcard
+// pattern reports each topic named in opt.Since that it matches but that
+// does not exist or has never been published to (since it was reclaimed)
+// with Seq 0 and Recovered false: it does not keep such a topic, which may
+// come back at a higher seq.
 // Subscribing again to a pattern s already has replaces that subscription
 // (new options, new snapshot). If s has several patterns matching a topic, it
 // gets each message once, through its exact subscription if it has one, else
@@ -132,9 +134,16 @@ func (h *Hub) subscribeWild(sub *subscription, since map[string]Position, states
 			sub.primed[t] = st
 			sent += n
 		}
-		hasValue := t.last != nil
+		hasValue, empty := t.last != nil, !t.data.Load()
 		sub.mu.Unlock()
 		t.mu.Unlock()
+		if st.Recovered != nil && empty {
+			// Nothing was sent (there is nothing to send). A wildcard does
+			// not keep an empty topic: it may go and come back at a higher
+			// seq floor, so its state now promises nothing.
+			no := false
+			st = TopicState{Epoch: h.epoch, Recovered: &no}
+		}
 		if hasValue || st.Recovered != nil {
 			states[t.name] = st
 		}
