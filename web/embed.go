@@ -2,7 +2,11 @@
 // JavaScript client (c1m.js), embedded into the server binary.
 //
 // The files are plain ES modules with no build step: index.html, app.js,
-// c1m.js and style.css. The server mounts Static at "/".
+// c1m.js, style.css and favicon.svg, plus favicon.ico (rendered from
+// favicon.svg by test/browser/favicon-ico.js) for browsers that ask for
+// /favicon.ico. The server mounts Static at "/".
+// The npm package files beside them (package.json, c1m.cjs, c1m.d.ts,
+// README.md) are not embedded: the page does not need them.
 package web
 
 import (
@@ -12,7 +16,7 @@ import (
 
 // FS holds the embedded static files at its root.
 //
-//go:embed index.html app.js c1m.js style.css
+//go:embed index.html app.js c1m.js style.css favicon.svg favicon.ico
 var FS embed.FS
 
 // Static returns the embedded files for http.FileServerFS. The returned file

@@ -17,6 +17,8 @@ func TestStaticServesDemo(t *testing.T) {
 		{"/c1m.js", "javascript", "export class Client"},
 		{"/app.js", "javascript", "from './c1m.js'"},
 		{"/style.css", "text/css", "--bg"},
+		{"/favicon.svg", "image/svg+xml", "<svg"},
+		{"/favicon.ico", "image/", "PNG"},
 	} {
 		resp, err := http.Get(srv.URL + tc.path)
 		if err != nil {
@@ -43,7 +45,7 @@ func TestStaticOnlyAssets(t *testing.T) {
 		}
 		return nil
 	})
-	if strings.Join(names, ",") != "app.js,c1m.js,index.html,style.css" {
+	if strings.Join(names, ",") != "app.js,c1m.js,favicon.ico,favicon.svg,index.html,style.css" {
 		t.Fatalf("embedded files = %v", names)
 	}
 }
