@@ -101,6 +101,19 @@ export async function publish(base, topic, data) {
   return body;
 }
 
+/**
+ * POST /publish?topic=T with body, a JSON text sent as is (for values
+ * JSON.stringify cannot make, such as 1e400); resolves with the reply ({seq}).
+ */
+export async function publishRaw(base, topic, body) {
+  const res = await fetch(`${base}/publish?topic=${encodeURIComponent(topic)}`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body,
+  });
+  const reply = await res.json().catch(() => ({}));
+  if (res.status !== 202) throw new Error(`publish ${topic} ${body}: HTTP ${res.status} ${JSON.stringify(reply)}`);
+  return reply;
+}
+
 /** POST /publish with a JSON array of {topic, data}; resolves with {seqs}. */
 export async function publishBatch(base, items) {
   const res = await fetch(`${base}/publish`, {
