@@ -82,8 +82,8 @@ type shard struct {
 	// shard; a topic created here starts from it (mu).
 	seqFloor uint64
 	// peak is the most topics the map has held since it was last rebuilt: a
-	// Go map keeps its buckets when entries go, so the sweep rebuilds a map
-	// that has shrunk to a fraction of its peak (mu).
+	// Go map keeps its buckets when entries go, so reclamation rebuilds a map
+	// that has shrunk to a quarter of its peak (mu).
 	peak int
 	_    [16]byte // RWMutex (24) + map (8) + seqFloor (8) + peak (8) + pad: one cache line per shard
 }

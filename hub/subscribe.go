@@ -24,9 +24,9 @@ type TopicState struct {
 	Epoch string `json:"epoch"`
 	// Seq is the latest seq of the topic at subscribe time: the next live
 	// message has Seq+1. For a topic never published to it is the seq the
-	// topic started from (0, or more if topics were reclaimed); for a topic
-	// that Since named but that does not exist (wildcard patterns only) it
-	// is 0.
+	// topic started from (0, or more if topics were reclaimed). A topic that
+	// Since named and a wildcard pattern matched, but that does not exist or
+	// holds no data, is reported with Seq 0 and Recovered false.
 	Seq       uint64 `json:"seq"`
 	Recovered *bool  `json:"recovered,omitempty"` // set when Since named this topic
 }
