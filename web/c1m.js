@@ -1,9 +1,13 @@
 // c1m reference client: an ES module with no build step and no dependencies.
+// The npm package "c1m-client" (package.json beside this file) ships it with
+// TypeScript declarations (c1m.d.ts) and a CommonJS copy for require()
+// (c1m.cjs, written by gen-cjs.mjs: edit this file, then run that script).
 //
-// Works in browsers (native WebSocket) and in Node 20+ with the "ws" package:
+// Works in browsers and Node >= 22 with their global WebSocket, and in Node 20
+// with the "ws" package's (README.md):
 //
-//   import { Client } from './c1m.js';
-//   import WebSocket from 'ws';                       // Node only
+//   import { Client } from './c1m.js';             // or from 'c1m-client'
+//   import WebSocket from 'ws';                     // Node 20 only
 //   const c = new Client('ws://127.0.0.1:8080/ws', { WebSocket });
 //   c.on('message', (topic, data, meta) => console.log(topic, meta.seq, data));
 //   await c.subscribe(['md.>']);

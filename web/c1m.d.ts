@@ -1,0 +1,261 @@
+// TypeScript declarations of the c1m reference client (c1m.js; c1m.cjs for
+// require() has the same API). The wire protocol is described in
+// docs/PROTOCOL.md of the c1m repository.
+
+/** Connection states reported by the 'state' event. */
+export declare const State: Readonly<{
+  /** First connection attempt. */
+  CONNECTING: 'connecting';
+  OPEN: 'open';
+  /** Connection lost; waiting to retry or retrying. */
+  RECONNECTING: 'reconnecting';
+  /** close() was called (or shouldReconnect said no); terminal. */
+  CLOSED: 'closed';
+}>;
+export type StateName = (typeof State)[keyof typeof State];
+
+/**
+ * Codes of a C1MError: the server's numeric code for an {"op":"err"} reply
+ * (400, 403, 404, 413, 422, 429, 507, 500), or one of the client's own.
+ */
+export type ErrorCode = number | 'timeout' | 'closed' | 'disconnected' | 'buffer_full' | 'bad_frame' | 'listener';
+
+/** The error a promise of Client rejects with, and the payload of 'error' events. */
+export declare class C1MError extends Error {
+  constructor(code: ErrorCode, msg: string, op?: string);
+  readonly name: 'C1MError';
+  code: ErrorCode;
+  /** The message without the "c1m: op:" prefix and the code. */
+  msg: string;
+  /** The operation that failed: 'sub', 'unsub', 'pub' or 'ping'. */
+  op?: string;
+  /** For code 'listener': what the listener threw. */
+  cause?: unknown;
+}
+
+/**
+ * Reports whether topic matches pattern: tokens are separated by '.', '*'
+ * matches exactly one token, '>' (last token only) matches one or more.
+ */
+export declare function matchTopic(pattern: string, topic: string): boolean;
+
+/** Kind byte of a binary delivery: a live or recovered message. */
+export declare const KIND_MESSAGE: 1;
+/** Kind byte of a binary delivery: the last value sent on subscribe. */
+export declare const KIND_SNAPSHOT: 2;
+/** First byte of a binary publish from a client. */
+export declare const KIND_PUBLISH: 1;
+
+/** A decoded binary delivery, shaped like a JSON {"op":"msg"} frame. */
+export interface BinaryDelivery {
+  op: 'msg';
+  topic: string;
+  seq: number;
+  /** Publish time, Unix nanoseconds (a Number: ~256 ns precision). */
+  ts: number;
+  /** The exact publish time. */
+  tsBig: bigint;
+  snap: boolean;
+  /** A view of the frame's payload (no copy). */
+  data: Uint8Array;
+  binary: true;
+}
+
+/**
+ * Decodes the payload of a binary delivery frame. Throws a C1MError with code
+ * 'bad_frame' for an unknown kind or a truncated frame.
+ */
+export declare function decodeDelivery(buf: ArrayBuffer | ArrayBufferView): BinaryDelivery;
+
+/** Encodes a binary publish: byte 1, uvarint topic length, topic, payload (strings as UTF-8). */
+export declare function encodePublish(topic: string, payload: Uint8Array | ArrayBuffer | ArrayBufferView | string): Uint8Array;
+
+/**
+ * What the client needs of a WebSocket: the browser's, Node's global one
+ * (Node >= 22) and the "ws" package's all fit.
+ */
+export interface WebSocketLike {
+  readonly readyState: number;
+  binaryType?: string;
+  send(data: string | ArrayBuffer | ArrayBufferView): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: any) => any) | null;
+  onmessage: ((ev: any) => any) | null;
+  onclose: ((ev: any) => any) | null;
+  onerror: ((ev: any) => any) | null;
+}
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export interface ClientOptions {
+  /** WebSocket constructor; default globalThis.WebSocket (browsers, Node >= 22). */
+  WebSocket?: WebSocketConstructor;
+  /** ms until an operation without a reply rejects with code 'timeout'; default 10000. */
+  ackTimeout?: number;
+  /** ms; first reconnect delay cap; default 500. */
+  backoffInitial?: number;
+  /** ms; the delay cap doubles per failed attempt up to this; default 10000. The delay is random in [0, cap]. */
+  backoffMax?: number;
+  /** ms a connection must stay up before the backoff is reset; default 2000. */
+  stableAfter?: number;
+  /** ms between heartbeat pings while open; 0 disables; default 20000. */
+  pingInterval?: number;
+  /** Operations kept while disconnected; default 1024. */
+  maxBuffered?: number;
+  /** Connect in the constructor; default true. */
+  autoConnect?: boolean;
+  /** Called when the connection closes; false stops reconnecting (state closed). */
+  shouldReconnect?: (code: number, reason: string) => boolean;
+}
+
+/** A position in a topic's stream, for recovery. */
+export interface Position {
+  epoch: string;
+  seq: number;
+}
+
+export interface SubscribeOptions {
+  /** Newest value only when the connection falls behind. */
+  conflate?: boolean;
+  /** At most this many updates per second per topic (implies conflation). */
+  maxRate?: number;
+  /** Recovery positions of concrete topics not seen yet, e.g. from positions() of an earlier session. */
+  since?: Record<string, Position>;
+}
+
+/** Per topic of a subscribe reply. */
+export interface TopicState {
+  epoch: string;
+  /** The topic's latest seq at subscribe time. */
+  seq: number;
+  /** Set for topics named in since: true if every missed message is replayed. */
+  recovered?: boolean;
+}
+
+/** An {"op":"ok"} reply. */
+export interface OkReply {
+  op: 'ok';
+  id: number;
+  [key: string]: unknown;
+}
+
+/** The ok reply of a subscribe. */
+export interface SubscribeReply extends OkReply {
+  /** The server's history epoch. */
+  epoch?: string;
+  topics?: Record<string, TopicState>;
+}
+
+export interface MessageMeta {
+  /** Per-topic sequence number (JSON and binary publishes of a topic share it). */
+  seq: number;
+  /** Publish time, Unix nanoseconds (a Number: ~256 ns precision). */
+  ts: number;
+  /** The exact publish time; binary deliveries only. */
+  tsBig?: bigint;
+  /** True for the last value sent on subscribe. */
+  snap: boolean;
+  /** True for a binary delivery (data is a Uint8Array); false for JSON (data is the parsed value). */
+  binary: boolean;
+  /** The server history epoch, when known. */
+  epoch: string | undefined;
+}
+
+export interface StateInfo {
+  attempt?: number;
+  /** ms until the next attempt (when one is scheduled). */
+  delay?: number;
+  /** Close code of the connection that was lost. */
+  code?: number;
+  reason?: string;
+}
+
+export interface GapInfo {
+  expected: number;
+  got: number;
+  missed: number;
+}
+
+export interface ResetInfo {
+  oldEpoch: string | undefined;
+  epoch: string | undefined;
+}
+
+/** Listener signatures per event. */
+export interface ClientEvents {
+  state: (state: StateName, info: StateInfo) => void;
+  /**
+   * Every delivery, JSON or binary, once, in order. data is whatever was
+   * published (any JSON value) or a Uint8Array when meta.binary: check it
+   * before use.
+   */
+  message: (topic: string, data: unknown, meta: MessageMeta) => void;
+  /** seq jumped on a non-conflated subscription: messages lost. */
+  gap: (topic: string, info: GapInfo) => void;
+  /** Per topic of a subscribe reply. */
+  topic: (topic: string, state: TopicState) => void;
+  /** The server's history epoch changed (a restart): the topic is tracked afresh. */
+  reset: (topic: string, info: ResetInfo) => void;
+  /**
+   * A failed resubscription, an undecodable frame ('bad_frame'), an error reply
+   * no operation owns, a listener that threw ('listener'), or a WebSocket
+   * constructor that threw. Without an 'error' listener these go to console.error.
+   */
+  error: (error: C1MError | Error) => void;
+}
+
+/** Counters; read freely, never written by the caller. */
+export interface ClientStats {
+  /** msg frames received (JSON and binary). */
+  received: number;
+  /** 'message' events emitted. */
+  delivered: number;
+  /** msg frames dropped as already seen. */
+  duplicates: number;
+  /** seq jumps on non-conflated subscriptions. */
+  gaps: number;
+  /** Messages missing in those jumps. */
+  missed: number;
+  /** seq jumps on conflated subscriptions (expected). */
+  skipped: number;
+  /** Snapshot deliveries. */
+  snapshots: number;
+  /** Topics a resubscription recovered. */
+  recovered: number;
+  /** Topics it could not (last value sent instead). */
+  notRecovered: number;
+  /** Topics whose epoch changed (server restarted). */
+  epochChanges: number;
+  /** Successful connections after the first. */
+  reconnects: number;
+  /** Connection attempts since the last stable connection. */
+  attempts: number;
+}
+
+/** A c1m connection with automatic reconnection and recovery. */
+export declare class Client {
+  /** url: ws:// or wss:// URL of the /ws endpoint. */
+  constructor(url: string, opts?: ClientOptions);
+  readonly url: string;
+  readonly state: StateName;
+  readonly stats: Readonly<ClientStats>;
+  /** Registers fn for event; returns a function that removes it. */
+  on<E extends keyof ClientEvents>(event: E, fn: ClientEvents[E]): () => void;
+  /** Starts connecting (only needed with autoConnect: false). */
+  connect(): void;
+  /** Subscribes to topics or patterns; kept across reconnects until unsubscribe or close. */
+  subscribe(topics: string | string[], opts?: SubscribeOptions): Promise<SubscribeReply>;
+  /** Removes subscriptions. */
+  unsubscribe(topics: string | string[]): Promise<OkReply>;
+  /** Publishes any JSON value; needs --client-publish on the server. At most once. */
+  publish(topic: string, data: unknown): Promise<OkReply>;
+  /** Publishes bytes as a binary frame, acknowledged by a ping; needs --client-publish. */
+  publishBinary(topic: string, bytes: Uint8Array | ArrayBuffer | ArrayBufferView | string): Promise<OkReply>;
+  /** Round trip to the server. */
+  ping(): Promise<OkReply>;
+  /** Drops the connection (as a network failure would) and reconnects with recovery. */
+  reconnect(): void;
+  /** Closes for good; pending operations reject with code 'closed'. */
+  close(code?: number, reason?: string): Promise<void>;
+  /** The last position seen per concrete topic. */
+  positions(): Record<string, Position>;
+}
