@@ -266,7 +266,9 @@ var (
 	descBacklogged  = prometheus.NewDesc("c1m_backlogged_connections", "Connections waiting for the kernel to take bytes.", nil, nil)
 	descPublished   = prometheus.NewDesc("c1m_published_total", "Messages published.", nil, nil)
 	descDeliveries  = prometheus.NewDesc("c1m_deliveries_total", "Messages queued to subscribers.", nil, nil)
-	descTopics      = prometheus.NewDesc("c1m_topics", "Live topics.", nil, nil)
+	descTopics      = prometheus.NewDesc("c1m_topics", "Topics that hold data (published to; counted against --max-topics).", nil, nil)
+	descEmptyTopics = prometheus.NewDesc("c1m_empty_topics", "Topics that exist only for exact subscriptions (never published).", nil, nil)
+	descReclaimed   = prometheus.NewDesc("c1m_topics_reclaimed_total", "Idle topics reclaimed (no subscriber, history expired, last value older than --last-value-ttl).", nil, nil)
 	descSubs        = prometheus.NewDesc("c1m_subscriptions", "Subscriptions.", nil, nil)
 	descHistory     = prometheus.NewDesc("c1m_history_bytes", "Bytes held by history and last values.", nil, nil)
 	descPoolOutSize = prometheus.NewDesc("c1m_prepared_outstanding", "Prepared frame buffers not yet returned to the pool.", nil, nil)
@@ -274,7 +276,7 @@ var (
 
 var allDescs = []*prometheus.Desc{descConns, descTCPConns, descUpgrades, descRejected, descCloses,
 	descDropped, descFramesOut, descWrites, descQueued, descBacklogged, descPublished, descDeliveries,
-	descTopics, descSubs, descHistory, descPoolOutSize}
+	descTopics, descEmptyTopics, descReclaimed, descSubs, descHistory, descPoolOutSize}
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range allDescs {
@@ -305,6 +307,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ct(descPublished, float64(hs.Published))
 	ct(descDeliveries, float64(hs.Deliveries))
 	g(descTopics, float64(hs.Topics))
+	g(descEmptyTopics, float64(hs.EmptyTopics))
+	ct(descReclaimed, float64(hs.Reclaimed))
 	g(descSubs, float64(hs.Subscriptions))
 	g(descHistory, float64(hs.HistoryBytes))
 	g(descPoolOutSize, float64(pool.Acquired-pool.Returned))

@@ -114,7 +114,8 @@ func run(args []string, stderr io.Writer) int {
 	historySize := e.integer("history-size", 256, "messages of history per topic for recovery (negative disables)")
 	historyTTL := e.duration("history-ttl", 5*time.Minute, "history entries older than this are dropped")
 	historyMax := e.integer("history-max-bytes", 512<<20, "wire bytes of history kept over all topics (heap use is up to ~2x for small frames); past it a publish trims its own topic's history")
-	maxTopics := e.integer("max-topics", 1_000_000, "maximum live topics")
+	maxTopics := e.integer("max-topics", 1_000_000, "maximum topics that hold data (published to); past it a publish to a new topic gets 507. Subscriptions to unpublished topics never count")
+	lastValueTTL := e.duration("last-value-ttl", 24*time.Hour, "a topic nobody subscribes to is reclaimed once its last publish is older than this and its history expired (negative: keep published topics for ever)")
 	conflate := e.str("conflate", "", "comma-separated topic patterns whose subscriptions conflate by default")
 	demo := e.boolean("demo", true, "run the simulated market-data feed")
 	demoRate := e.float("demo-rate", 200, "demo feed messages per second (all symbols)")
@@ -178,6 +179,7 @@ func run(args []string, stderr io.Writer) int {
 	cfg.Hub.HistoryTTL = *historyTTL
 	cfg.Hub.HistoryMaxBytes = int64(*historyMax)
 	cfg.Hub.MaxTopics = *maxTopics
+	cfg.Hub.LastValueTTL = *lastValueTTL
 	cfg.Hub.ConflateDefault = splitList(*conflate)
 
 	srv, err := server.New(cfg)
