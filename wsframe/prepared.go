@@ -28,6 +28,12 @@ type Prepared struct {
 	// strconv.AppendInt(B, ...)). Do not touch it after sealing.
 	B []byte
 
+	// Topic and Seq say which published message the frame carries, for
+	// subscribers that track positions (an SSE stream's event ids). The hub
+	// sets them on every delivery; they are zero for other frames.
+	Topic string
+	Seq   uint64
+
 	buf  *bytebufferpool.ByteBuffer // MaxHeaderSize reserved bytes, then the payload
 	off  int32                      // start of the frame in buf.B; -1 until Seal
 	refs atomic.Int32
@@ -188,6 +194,32 @@ func (p *Prepared) Retain(n int32) {
 	}
 }
 
+// ReleaseN drops n references at once (n >= 1), as n calls of Release
+// would, with one atomic operation.
+func (p *Prepared) ReleaseN(n int32) {
+	if n <= 0 {
+		return
+	}
+	for {
+		c := p.refs.Load()
+		if c <= 0 {
+			poolOverreleased.Add(uint64(n))
+			return
+		}
+		left := max(c-n, 0)
+		if !p.refs.CompareAndSwap(c, left) {
+			continue
+		}
+		if n > c {
+			poolOverreleased.Add(uint64(n - c))
+		}
+		if left == 0 {
+			p.recycle()
+		}
+		return
+	}
+}
+
 // Release drops one reference and returns the buffer to the pool after the last
 // one. A Release beyond the last is counted (PoolStats.Overreleased), never
 // returned to the pool twice.
@@ -214,6 +246,7 @@ func (p *Prepared) recycle() {
 	p.buf = nil
 	p.B = nil
 	p.off = -1
+	p.Topic, p.Seq = "", 0
 	preparedBufs.Put(buf)
 	poolReturned.Add(1)
 	preparedPool.Put(p)

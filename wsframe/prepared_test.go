@@ -324,3 +324,20 @@ func benchSeal(b *testing.B, seal func(*Prepared)) {
 		}
 	}
 }
+
+func TestReleaseN(t *testing.T) {
+	before := ReadPoolStats()
+	p := AcquirePrepared()
+	p.B = append(p.B, "x"...)
+	p.Seal(ws.OpText)
+	p.Retain(9) // 10 references
+	p.ReleaseN(4)
+	if got := ReadPoolStats(); got.Returned != before.Returned {
+		t.Fatal("returned to the pool with references left")
+	}
+	p.ReleaseN(6)
+	got := ReadPoolStats()
+	if got.Returned != before.Returned+1 || got.Overreleased != before.Overreleased {
+		t.Fatalf("after the last references: %+v (before %+v)", got, before)
+	}
+}
