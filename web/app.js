@@ -161,7 +161,7 @@ function row(sym) {
   cells.spark.appendChild(canvas);
   r = {
     sym, tr, cells, canvas, shown: {}, n: 0, open: undefined, spark: new Spark(),
-    bad: { quote: null, trade: null, other: null }, visible: true, sparkDirty: true,
+    bad: { quote: null, trade: null }, visible: true, sparkDirty: true,
   };
   rows.set(sym, r);
   // Keep rows sorted by symbol.
