@@ -157,6 +157,23 @@ test('the server panel shows the numbers of GET /stats; the latency card shows p
   assert.match(lat.p50, /^-?\d/);
 });
 
+test('latency is sampled where messages arrive: with no animation frame ever running it is still measured', async () => {
+  const page = await b.context.newPage();
+  try {
+    await page.addInitScript(() => { window.requestAnimationFrame = () => 0; });
+    await page.goto(`${srv.http}/`);
+    // Polled by a timer: this page has no animation frames.
+    await page.waitForFunction(() => window.c1m?.latency?.n >= 50, null, { timeout: 15000, polling: 100 });
+    // Nothing was rendered, yet the latency card (updated by a timer) has numbers.
+    const r = await page.evaluate(() => ({ rows: document.querySelectorAll('#rows td.bid:not(:empty)').length,
+      p50: document.getElementById('latency').textContent }));
+    assert.equal(r.rows, 0);
+    assert.match(r.p50, /^-?\d/);
+  } finally {
+    await page.close();
+  }
+});
+
 test('a missing or broken /stats is shown as such, not as numbers and not as an error', async () => {
   await b.page.route('**/stats', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: '{"conns":"x","hub":null}' }));
   try {
