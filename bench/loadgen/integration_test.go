@@ -84,6 +84,52 @@ func newBenchServer(t *testing.T) *httptest.Server {
 			s.mu.Unlock()
 		}
 	})
+	// c1m's event stream, as specified: GET /sse?topics=T answers
+	// text/event-stream (chunked: net/http flushes each write as a chunk),
+	// a retry line first, comment heartbeats, and per delivery a data line
+	// with the same JSON as on /ws followed by an id line.
+	mux.HandleFunc("/sse", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("topics") != "bench.0" {
+			http.Error(w, "unknown topic", http.StatusBadRequest)
+			return
+		}
+		send := make(chan []byte, 4096)
+		s.mu.Lock()
+		s.subs[send] = true // subscribed before the header goes out
+		s.mu.Unlock()
+		s.conns.Add(1)
+		defer func() {
+			s.mu.Lock()
+			delete(s.subs, send)
+			s.mu.Unlock()
+			s.conns.Add(-1)
+		}()
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, "retry: 1000\n\n: welcome\n\n")
+		w.(http.Flusher).Flush()
+		for n := 1; ; n++ {
+			select {
+			case <-r.Context().Done():
+				return
+			case m := <-send:
+				// A heartbeat every 10th message, and every 7th message
+				// written in two flushes (an event split across chunks).
+				if n%10 == 0 {
+					io.WriteString(w, ": hb\n\n")
+				}
+				if n%7 == 0 {
+					io.WriteString(w, "data: ")
+					w.(http.Flusher).Flush()
+					w.Write(m)
+				} else {
+					w.Write(append([]byte("data: "), m...))
+				}
+				io.WriteString(w, "\nid: "+strconv.Itoa(n)+"\n\n")
+				w.(http.Flusher).Flush()
+			}
+		}
+	})
 	mux.HandleFunc("/publish", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		var items []json.RawMessage
@@ -246,6 +292,41 @@ func TestLoadGeneratorEndToEnd(t *testing.T) {
 		metric(t, r, "lat_p99_before_us")
 		metric(t, r, "lat_p99_after_us")
 		metric(t, r, "server_rss_after_mb")
+	})
+
+	t.Run("sse", func(t *testing.T) {
+		res := runScenario(t, srv.URL, Config{Scenario: "sse", Conns: []int{40}, Payloads: []int{64, 1024},
+			Rates: []string{"max", "200"}, Duration: 500 * time.Millisecond, Workers: 2})
+		if len(res) != 4 {
+			t.Fatalf("want 4 results, got %d", len(res))
+		}
+		for _, r := range res {
+			if r.Scenario != "sse" {
+				t.Fatalf("scenario %q", r.Scenario)
+			}
+			pub, deliv := metric(t, r, "published"), metric(t, r, "deliveries")
+			if pub < 10 || deliv != pub*40 || metric(t, r, "delivered_ratio") != 1 || metric(t, r, "incomplete_seqs") != 0 {
+				t.Errorf("%v: published %v delivered %v, want every message to all 40 streams", r.Params, pub, deliv)
+			}
+			p50, p99, mx := metric(t, r, "lat_p50_us"), metric(t, r, "lat_p99_us"), metric(t, r, "lat_max_us")
+			if !(0 < p50 && p50 <= p99 && p99 <= mx && mx < 10e6) {
+				t.Errorf("%v: latency %v %v %v", r.Params, p50, p99, mx)
+			}
+			metric(t, r, "cpu_s_per_m_deliv")
+		}
+	})
+
+	t.Run("idle_sse", func(t *testing.T) {
+		res := runScenario(t, srv.URL, Config{Scenario: "idle_sse", Conns: []int{50, 100}})
+		if len(res) != 2 || res[1].Scenario != "idle_sse" || metric(t, res[1], "held") != 100 {
+			t.Fatalf("results %v", res)
+		}
+		// net/http: a connection goroutine per stream (plus its background reader).
+		if g := metric(t, res[1], "goroutines_per_conn"); g < 0.9 || g > 2.1 {
+			t.Errorf("goroutines per stream %v", g)
+		}
+		metric(t, res[1], "heap_alloc_per_conn")
+		metric(t, res[1], "rss_per_conn")
 	})
 
 	t.Run("check", func(t *testing.T) {

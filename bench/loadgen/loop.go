@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -25,18 +26,24 @@ type clientConn struct {
 	fd      int
 	state   connState
 	slow    bool // selected to stop reading in the slow-consumer scenario
+	cent    bool // speaks Centrifugo's protocol, not the bench protocol
+	isSSE   bool // an HTTP event stream, not a WebSocket
+	wantID  uint64
 	start   int64
 	accept  string
-	pending []byte // unparsed bytes carried over between reads
-	out     []byte // bytes not yet written (EAGAIN)
-	frag    []byte // payload of a fragmented message being assembled
+	sse     *SSEStream // the event-stream body parser, once the header is in
+	pending []byte     // unparsed bytes carried over between reads
+	out     []byte     // bytes not yet written (EAGAIN)
+	frag    []byte     // payload of a fragmented message being assembled
 	fragOp  byte
 }
 
 // DialSpec is one "open N more connections" order for a worker.
 type DialSpec struct {
 	Addrs       []string `json:"addrs"`       // host:port of servers; connection i goes to Addrs[i%len]
-	Path        string   `json:"path"`        // request path, e.g. /ws
+	Path        string   `json:"path"`        // request path (and query), e.g. /ws
+	Proto       string   `json:"proto"`       // ProtoNative (default) or ProtoCentrifugo
+	SSE         bool     `json:"sse"`         // GET an event stream at Path instead of a WebSocket upgrade
 	Sources     []string `json:"sources"`     // local source addresses, bound before connect
 	N           int      `json:"n"`           // connections to open
 	Topic       string   `json:"topic"`       // subscribe to this topic when not empty
@@ -51,8 +58,8 @@ type DialResult struct {
 	OK        int        `json:"ok"`
 	Failed    int        `json:"failed"`
 	FirstErr  string     `json:"first_err,omitempty"`
-	Upgrade   SparseHist `json:"upgrade"`    // dial start to 101 received, ns
-	Subscribe SparseHist `json:"subscribe"`  // dial start to sub ok received, ns
+	Upgrade   SparseHist `json:"upgrade"`    // dial start to 101 (SSE: 200 header) received, ns
+	Subscribe SparseHist `json:"subscribe"`  // dial start to sub ok (Centrifugo: connect/subscribe reply) received, ns
 	ElapsedNs int64      `json:"elapsed_ns"` // wall time of the whole order
 	Open      int        `json:"open"`       // connections open in this worker afterwards
 	Slow      int        `json:"slow"`       // of OK, slow consumers
@@ -82,9 +89,9 @@ const maxSeqTrack = 1 << 18
 // maxFrame bounds one server frame.
 const maxFrame = 1 << 20
 
-// Loop drives many client WebSocket connections from one goroutine with
-// epoll (edge-triggered) and non-blocking sockets: no goroutine per
-// connection. All methods must be called from the goroutine running Run,
+// Loop drives many client WebSocket connections (or SSE streams) from one
+// goroutine with epoll (edge-triggered) and non-blocking sockets: no
+// goroutine per connection. All methods must be called from the goroutine running Run,
 // except Do, which is safe from any goroutine.
 //
 // Received frames are parsed from one shared read buffer; only the tail of a
@@ -311,12 +318,17 @@ func (l *Loop) connect(d *DialSpec, idx int) (*clientConn, error) {
 	if err := unix.Connect(fd, &unix.SockaddrInet4{Addr: dst.Addr().As4(), Port: int(dst.Port())}); err != nil && !errors.Is(err, unix.EINPROGRESS) {
 		return fail("connect", err)
 	}
-	c := &clientConn{fd: fd, state: stConnecting, slow: slow, start: time.Now().UnixNano()}
-	var raw [16]byte
-	rand.Read(raw[:])
-	key := base64.StdEncoding.EncodeToString(raw[:])
-	c.accept = AcceptKey(key)
-	c.out = AppendUpgradeRequest(c.out, d.Addrs[idx%len(d.Addrs)], d.Path, key)
+	c := &clientConn{fd: fd, state: stConnecting, slow: slow, start: time.Now().UnixNano(),
+		cent: d.Proto == ProtoCentrifugo, isSSE: d.SSE}
+	if d.SSE {
+		c.out = AppendSSERequest(c.out, d.Addrs[idx%len(d.Addrs)], d.Path)
+	} else {
+		var raw [16]byte
+		rand.Read(raw[:])
+		key := base64.StdEncoding.EncodeToString(raw[:])
+		c.accept = AcceptKey(key)
+		c.out = AppendUpgradeRequest(c.out, d.Addrs[idx%len(d.Addrs)], d.Path, key)
+	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd)}
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		return fail("epoll_ctl", err)
@@ -433,6 +445,9 @@ func (l *Loop) readAll(c *clientConn, hup bool) {
 
 // consume parses as much of data as possible and returns the bytes used.
 func (l *Loop) consume(c *clientConn, data []byte, now int64) int {
+	if c.isSSE {
+		return l.consumeSSE(c, data, now)
+	}
 	used := 0
 	if c.state == stHandshaking {
 		n, err := CheckUpgradeResponse(data, c.accept)
@@ -445,7 +460,20 @@ func (l *Loop) consume(c *clientConn, data []byte, now int64) int {
 		}
 		used = n
 		l.upHist.Record(now - c.start)
-		if l.dial != nil && l.dial.Topic != "" {
+		topic := ""
+		if l.dial != nil {
+			topic = l.dial.Topic
+		}
+		if c.cent {
+			// Centrifugo closes a connection that does not connect: connect
+			// (and subscribe) in the first frame; ready at the last reply.
+			c.state = stSubscribing
+			l.scratch, c.wantID = AppendCentrifugoConnect(l.scratch[:0], topic)
+			l.send(c, OpText, l.scratch)
+			if c.state == stClosed {
+				return 0
+			}
+		} else if topic != "" {
 			c.state = stSubscribing
 			l.scratch = append(l.scratch[:0], `{"op":"sub","id":1,"topics":["`...)
 			l.scratch = append(l.scratch, l.dial.Topic...)
@@ -482,7 +510,11 @@ func (l *Loop) consume(c *clientConn, data []byte, now int64) int {
 				f.Payload = c.frag
 				c.frag = c.frag[:0:0]
 			}
-			l.message(c, f.Payload, now)
+			if c.cent {
+				l.centMessages(c, f.Payload, now)
+			} else {
+				l.message(c, f.Payload, now)
+			}
 		case OpPing:
 			l.send(c, OpPong, f.Payload)
 		case OpClose:
@@ -494,6 +526,88 @@ func (l *Loop) consume(c *clientConn, data []byte, now int64) int {
 		}
 	}
 	return used
+}
+
+// consumeSSE parses an event stream: the response header, then the body,
+// which it always consumes whole (the SSEStream keeps what it needs).
+func (l *Loop) consumeSSE(c *clientConn, data []byte, now int64) int {
+	used := 0
+	if c.state == stHandshaking {
+		n, chunked, err := CheckSSEResponse(data)
+		if err != nil {
+			l.closeConn(c, err)
+			return 0
+		}
+		if n == 0 {
+			return 0
+		}
+		used = n
+		l.upHist.Record(now - c.start)
+		c.sse = &SSEStream{Chunked: chunked, MaxLine: maxFrame}
+		if c.cent {
+			c.state = stSubscribing // until Centrifugo's connect push
+		} else {
+			l.opened(c) // the server subscribed the stream before its header
+		}
+	}
+	for used < len(data) {
+		ev, n, err := c.sse.Next(data[used:])
+		used += n
+		if err != nil {
+			l.closeConn(c, err)
+			return used
+		}
+		if ev == nil {
+			continue
+		}
+		if c.cent {
+			l.centMessage(c, ev, now)
+		} else {
+			l.message(c, ev, now)
+		}
+		if c.state == stClosed {
+			return used
+		}
+	}
+	return used
+}
+
+// centMessages handles one Centrifugo WebSocket frame: newline-separated
+// messages (Centrifugo puts up to 16 in a frame).
+func (l *Loop) centMessages(c *clientConn, p []byte, now int64) {
+	for len(p) > 0 && c.state != stClosed {
+		var m []byte
+		m, p, _ = bytes.Cut(p, []byte{'\n'})
+		l.centMessage(c, m, now)
+	}
+}
+
+var centPong = []byte("{}")
+
+func (l *Loop) centMessage(c *clientConn, p []byte, now int64) {
+	kind, seq, ts := ScanCentrifugo(p)
+	switch kind {
+	case KindMsg:
+		l.deliver(c, seq, ts, now)
+	case KindOK:
+		if c.state == stSubscribing && seq == c.wantID {
+			l.subHist.Record(now - c.start)
+			l.opened(c)
+		}
+	case KindConnect:
+		if c.state == stSubscribing && c.isSSE {
+			l.subHist.Record(now - c.start)
+			l.opened(c)
+		}
+	case KindPing:
+		if !c.isSSE {
+			l.send(c, OpText, centPong) // Centrifugo disconnects a client that does not answer
+		}
+	case KindError:
+		l.closeConn(c, fmt.Errorf("centrifugo error reply: %.200s", p))
+	case KindClose:
+		l.closeConn(c, fmt.Errorf("centrifugo disconnect: %.200s", p))
+	}
 }
 
 func (l *Loop) opened(c *clientConn) {
@@ -520,39 +634,44 @@ func (l *Loop) message(c *clientConn, p []byte, now int64) {
 	case KindSnap:
 		l.rx.Snaps++
 	case KindMsg:
-		if ts < l.resetNs {
-			l.rx.Stale++
-			return
-		}
-		if c.slow {
-			l.rx.SlowDeliv++
-			return
-		}
-		l.rx.Deliveries++
-		if l.rx.FirstRecv == 0 {
-			l.rx.FirstRecv = now
-		}
-		l.rx.LastRecv = now
-		d := now - ts
-		l.lat.Record(d)
-		if !l.seqSet {
-			l.seqBase, l.seqSet = seq, true
-		}
-		if seq < l.seqBase {
-			return
-		}
-		i := seq - l.seqBase
-		if i >= maxSeqTrack {
-			return
-		}
-		for uint64(len(l.seqCount)) <= i {
-			l.seqCount = append(l.seqCount, 0)
-			l.seqLast = append(l.seqLast, 0)
-		}
-		l.seqCount[i]++
-		if d > l.seqLast[i] {
-			l.seqLast[i] = d
-		}
+		l.deliver(c, seq, ts, now)
+	}
+}
+
+// deliver records one publication received by c.
+func (l *Loop) deliver(c *clientConn, seq uint64, ts, now int64) {
+	if ts < l.resetNs {
+		l.rx.Stale++
+		return
+	}
+	if c.slow {
+		l.rx.SlowDeliv++
+		return
+	}
+	l.rx.Deliveries++
+	if l.rx.FirstRecv == 0 {
+		l.rx.FirstRecv = now
+	}
+	l.rx.LastRecv = now
+	d := now - ts
+	l.lat.Record(d)
+	if !l.seqSet {
+		l.seqBase, l.seqSet = seq, true
+	}
+	if seq < l.seqBase {
+		return
+	}
+	i := seq - l.seqBase
+	if i >= maxSeqTrack {
+		return
+	}
+	for uint64(len(l.seqCount)) <= i {
+		l.seqCount = append(l.seqCount, 0)
+		l.seqLast = append(l.seqLast, 0)
+	}
+	l.seqCount[i]++
+	if d > l.seqLast[i] {
+		l.seqLast[i] = d
 	}
 }
 
@@ -587,7 +706,7 @@ func (l *Loop) closeConn(c *clientConn, err error) {
 
 func (l *Loop) pingAll() {
 	for _, c := range l.conns {
-		if c != nil && c.state == stOpen && !(c.slow && l.paused) {
+		if c != nil && c.state == stOpen && !c.isSSE && !(c.slow && l.paused) {
 			l.send(c, OpPing, nil)
 		}
 	}

@@ -12,16 +12,22 @@ import (
 )
 
 // Publisher POSTs messages to /publish over keep-alive HTTP connections.
-// Data is a JSON object of exactly Size bytes: {"p":"xxx..."}.
+// Data is a JSON object of exactly Size bytes: {"p":"xxx..."}. With
+// ProtoCentrifugo it POSTs to Centrifugo's HTTP API (/api/publish, /api/batch)
+// and the data, {"ts":..,"seq":..,"p":"xxx..."}, carries the latency
+// timestamp and a sequence number (see centrifugo.go).
 type Publisher struct {
 	Client  *http.Client
 	BaseURL string
 	Topic   string
-	Size    int // bytes of the JSON data, at least 8
+	Size    int    // bytes of the JSON data, at least 8 (Centrifugo: at least 45)
+	Proto   string // ProtoNative (default) or ProtoCentrifugo
+	APIKey  string // Centrifugo's HTTP API key
 
 	once   sync.Once
 	single []byte
 	item   []byte
+	seq    atomic.Uint64 // Centrifugo: the last seq published
 }
 
 // MaxBatch is the largest batch one POST carries.
@@ -41,7 +47,12 @@ func (p *Publisher) post(ctx context.Context, n int) error {
 	p.init()
 	url := p.BaseURL + "/publish"
 	var body []byte
-	if n == 1 {
+	if p.Proto == ProtoCentrifugo {
+		first := p.seq.Add(uint64(n)) - uint64(n) + 1
+		var path string
+		path, body = centrifugoBody(make([]byte, 0, n*(p.Size+64)+16), p.Topic, n, p.Size, first, time.Now().UnixNano())
+		url = p.BaseURL + path
+	} else if n == 1 {
 		url += "?topic=" + p.Topic
 		body = p.single
 	} else {
@@ -60,14 +71,20 @@ func (p *Publisher) post(ctx context.Context, n int) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if p.APIKey != "" {
+		req.Header.Set("X-API-Key", p.APIKey)
+	}
 	resp, err := p.Client.Do(req)
 	if err != nil {
 		return err
 	}
-	io.Copy(io.Discard, resp.Body)
+	reply, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("POST /publish: %s", resp.Status)
+		return fmt.Errorf("POST %s: %s", req.URL.Path, resp.Status)
+	}
+	if p.Proto == ProtoCentrifugo {
+		return centrifugoReplyError(reply) // Centrifugo answers 200 with errors in the body
 	}
 	return nil
 }

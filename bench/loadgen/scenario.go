@@ -32,7 +32,7 @@ type Result struct {
 type Config struct {
 	Server      string        // label written into results
 	URL         string        // server base URL, e.g. http://127.0.0.1:8080
-	Scenario    string        // connect, idle, broadcast, slow
+	Scenario    string        // connect, idle, broadcast, slow, sse, idle_sse, hold
 	Conns       []int         // connection counts (steps for connect/idle, subscriber counts for broadcast/slow)
 	Payloads    []int         // broadcast payload sizes in bytes; default 64,256,1024
 	Rates       []string      // broadcast rates in msg/s; "max" floods, "half" is half the max measured before; default max,half
@@ -43,6 +43,9 @@ type Config struct {
 	Concurrency int           // handshakes in flight per worker; default 100
 	Topic       string        // default bench.0
 	Ping        time.Duration // client ping interval; default none
+	Proto       string        // ProtoNative (default: c1m, bench/peers) or ProtoCentrifugo
+	APIKey      string        // Centrifugo's HTTP API key (publishing, /api/info)
+	SSEPath     string        // event-stream request path and query; default by Proto (see ssePath)
 	Out         io.Writer
 	Log         *slog.Logger
 }
@@ -72,12 +75,40 @@ func (c *Config) defaults() {
 	if c.Out == nil {
 		c.Out = io.Discard
 	}
+	if c.Proto == "" {
+		c.Proto = ProtoNative
+	}
 }
+
+// wsPath is the WebSocket endpoint of the server's protocol.
+func (c *Config) wsPath() string {
+	if c.Proto == ProtoCentrifugo {
+		return "/connection/websocket"
+	}
+	return "/ws"
+}
+
+// ssePath is the request for an event stream subscribed to the topic: c1m's
+// GET /sse?topics=T, or Centrifugo's unidirectional SSE with an anonymous
+// connect request naming the channel.
+func (c *Config) ssePath() string {
+	switch {
+	case c.SSEPath != "":
+		return c.SSEPath
+	case c.Proto == ProtoCentrifugo:
+		return CentrifugoUniSSEPath(c.Topic)
+	}
+	return "/sse?topics=" + url.QueryEscape(c.Topic)
+}
+
+// sse tells whether the scenario's clients are event streams.
+func (c *Config) sse() bool { return c.Scenario == "sse" || c.Scenario == "idle_sse" }
 
 type runner struct {
 	cfg    Config
 	http   *http.Client
 	addr   string
+	stats  statsSource
 	outMu  sync.Mutex
 	failed bool
 }
@@ -98,10 +129,23 @@ func Run(ctx context.Context, cfg Config) error {
 		addr: u.Host,
 		http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}},
 	}
+	r.stats = nativeStats{client: r.http, url: cfg.URL}
+	if cfg.Proto == ProtoCentrifugo {
+		port, err := strconv.Atoi(u.Port())
+		if err != nil {
+			return fmt.Errorf("-url %s: no port", cfg.URL)
+		}
+		r.stats = &centrifugoStats{client: r.http, url: cfg.URL, key: cfg.APIKey, port: port}
+	} else if cfg.Proto != ProtoNative {
+		return fmt.Errorf("unknown protocol %q (%s or %s)", cfg.Proto, ProtoNative, ProtoCentrifugo)
+	}
+	if cfg.Proto == ProtoCentrifugo && (cfg.Scenario == "slow" || cfg.Scenario == "hold") {
+		return fmt.Errorf("scenario %s: bench protocol servers only", cfg.Scenario)
+	}
 	switch cfg.Scenario {
-	case "connect", "idle":
+	case "connect", "idle", "idle_sse":
 		return r.connectIdle(ctx)
-	case "broadcast":
+	case "broadcast", "sse":
 		return r.broadcast(ctx)
 	case "slow":
 		return r.slow(ctx)
@@ -145,7 +189,18 @@ func (r *runner) pool(n int) (*Pool, error) {
 
 // settleEmpty waits until the server holds no connections and samples it.
 func (r *runner) settleEmpty(ctx context.Context) (ServerSample, error) {
-	return WaitConns(ctx, r.http, r.cfg.URL, func(n int64) bool { return n == 0 }, 30*time.Second)
+	return waitConns(ctx, r.stats, func(n int64) bool { return n == 0 }, 30*time.Second)
+}
+
+// dialSpec is an order for n connections of the scenario's kind (WebSocket
+// or event stream, in the server's protocol), subscribed to topic when not
+// empty (event streams are always subscribed).
+func (r *runner) dialSpec(topic string) DialSpec {
+	d := DialSpec{Addrs: []string{r.addr}, Path: r.cfg.wsPath(), Proto: r.cfg.Proto, Topic: topic, Concurrency: r.cfg.Concurrency}
+	if r.cfg.sse() {
+		d.SSE, d.Path, d.Topic = true, r.cfg.ssePath(), r.cfg.Topic
+	}
+	return d
 }
 
 func us(ns float64) float64 { return ns / 1e3 }
@@ -169,7 +224,7 @@ func (r *runner) connectIdle(ctx context.Context) error {
 		if step <= held {
 			continue
 		}
-		res, err := p.Dial(DialSpec{Addrs: []string{r.addr}, Path: "/ws", Concurrency: r.cfg.Concurrency}, step-held)
+		res, err := p.Dial(r.dialSpec(""), step-held)
 		if err != nil {
 			return err
 		}
@@ -192,12 +247,16 @@ func (r *runner) connectIdle(ctx context.Context) error {
 			}, Note: res.FirstErr})
 			continue
 		}
-		s, err := WaitConns(ctx, r.http, r.cfg.URL, func(n int64) bool { return n >= int64(held) }, 30*time.Second)
+		s, err := waitConns(ctx, r.stats, func(n int64) bool { return n >= int64(held) }, 30*time.Second)
 		if err != nil {
 			return fmt.Errorf("server did not reach %d conns: %w", held, err)
 		}
 		n := float64(held)
-		r.emit(Result{Scenario: "idle", Params: params, Metrics: map[string]float64{
+		note := "kernel_slab_per_conn is machine-wide and counts both socket ends (client and server are on this host)"
+		if r.cfg.sse() {
+			note += "; each SSE stream is subscribed to " + r.cfg.Topic
+		}
+		r.emit(Result{Scenario: r.cfg.Scenario, Params: params, Metrics: map[string]float64{
 			"held":                 float64(held),
 			"failed":               float64(res.Failed),
 			"heap_alloc_per_conn":  (float64(s.HeapAlloc) - float64(base.HeapAlloc)) / n,
@@ -206,7 +265,7 @@ func (r *runner) connectIdle(ctx context.Context) error {
 			"kernel_slab_per_conn": (float64(s.Slab) - float64(base.Slab)) / n,
 			"goroutines_per_conn":  (float64(s.Goroutines) - float64(base.Goroutines)) / n,
 			"server_rss_mb":        float64(s.RSS) / (1 << 20),
-		}, Note: "kernel_slab_per_conn is machine-wide and counts both socket ends (client and server are on this host)"})
+		}, Note: note})
 	}
 	return nil
 }
@@ -220,13 +279,14 @@ func (r *runner) subscribe(ctx context.Context, n, slowEvery int) (*Pool, DialRe
 	if err != nil {
 		return nil, DialResult{}, err
 	}
-	res, err := p.Dial(DialSpec{Addrs: []string{r.addr}, Path: "/ws", Topic: r.cfg.Topic,
-		Concurrency: r.cfg.Concurrency, SlowEvery: slowEvery, SlowRcvBuf: 4096}, n)
+	spec := r.dialSpec(r.cfg.Topic)
+	spec.SlowEvery, spec.SlowRcvBuf = slowEvery, 4096
+	res, err := p.Dial(spec, n)
 	if err == nil && res.OK < n {
 		err = fmt.Errorf("only %d of %d subscribers: %s", res.OK, n, res.FirstErr)
 	}
 	if err == nil {
-		_, err = WaitConns(ctx, r.http, r.cfg.URL, func(c int64) bool { return c >= int64(res.OK) }, 30*time.Second)
+		_, err = waitConns(ctx, r.stats, func(c int64) bool { return c >= int64(res.OK) }, 30*time.Second)
 	}
 	if err != nil {
 		p.Close()
@@ -258,7 +318,7 @@ func (r *runner) publishAndDrain(ctx context.Context, p *Pool, pub *Publisher, r
 		return m, err
 	}
 	var err error
-	if m.before, err = SampleServer(ctx, r.http, r.cfg.URL); err != nil {
+	if m.before, err = r.stats.Sample(ctx); err != nil {
 		return m, err
 	}
 	// Peak RSS from /proc only (no /stats call, which may run a GC), every 100ms.
@@ -326,7 +386,7 @@ func (r *runner) publishAndDrain(ctx context.Context, p *Pool, pub *Publisher, r
 	if m.rx, err = p.Report(fast); err != nil {
 		return m, err
 	}
-	m.after, err = SampleServer(ctx, r.http, r.cfg.URL)
+	m.after, err = r.stats.Sample(ctx)
 	return m, err
 }
 
@@ -375,7 +435,7 @@ func (r *runner) broadcastN(ctx context.Context, n int) error {
 	}
 	defer func() { p.Close() }() // p may be replaced below
 	for _, size := range r.cfg.Payloads {
-		pub := &Publisher{Client: r.http, BaseURL: r.cfg.URL, Topic: r.cfg.Topic, Size: size}
+		pub := &Publisher{Client: r.http, BaseURL: r.cfg.URL, Topic: r.cfg.Topic, Size: size, Proto: r.cfg.Proto, APIKey: r.cfg.APIKey}
 		maxRate := 0.0
 		for _, label := range r.cfg.Rates {
 			var rate float64
@@ -409,7 +469,7 @@ func (r *runner) broadcastN(ctx context.Context, n int) error {
 				maxRate = met["publish_per_s"]
 			}
 			met["rate_target"] = rate
-			r.emit(Result{Scenario: "broadcast", Params: map[string]string{
+			r.emit(Result{Scenario: r.cfg.Scenario, Params: map[string]string{
 				"conns": strconv.Itoa(n), "payload": strconv.Itoa(size), "rate": label,
 			}, Metrics: met, Note: m.rx.FirstErr})
 		}

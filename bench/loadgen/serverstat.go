@@ -56,21 +56,27 @@ func SampleServer(ctx context.Context, client *http.Client, baseURL string) (Ser
 	if err := json.Unmarshal(body, &s); err != nil {
 		return s, fmt.Errorf("GET /stats: %w", err)
 	}
-	s.At = time.Now()
 	if s.Pid <= 0 {
 		return s, fmt.Errorf("GET /stats: no pid in %s", body)
 	}
+	return s, fillProc(&s)
+}
+
+// fillProc sets the sample's time and its /proc figures for s.Pid.
+func fillProc(s *ServerSample) error {
+	var err error
+	s.At = time.Now()
 	if s.RSS, err = procStatusKB(s.Pid, "VmRSS:"); err != nil {
-		return s, err
+		return err
 	}
 	if s.CPUTicks, err = procCPUTicks(s.Pid); err != nil {
-		return s, err
+		return err
 	}
 	if s.Slab, err = fileFieldKB("/proc/meminfo", "Slab:"); err != nil {
-		return s, err
+		return err
 	}
 	s.TCPMem, _ = sockstatTCPMem()
-	return s, nil
+	return nil
 }
 
 func procStatusKB(pid int, field string) (uint64, error) {

@@ -1,8 +1,11 @@
 // Command c1mbench is c1m's load generator: it opens WebSocket connections
 // from worker processes driven by epoll, publishes over HTTP, and prints one
-// JSON result per measurement. Subcommands: run (default), report, plot, check.
+// JSON result per measurement. Subcommands: run (default), report, plot, check,
+// centrifugo-config (the configuration bench.sh runs Centrifugo with).
 //
 //	c1mbench -server c1m -url http://127.0.0.1:8080 -scenario broadcast -conns 1000 -rates max,half
+//	c1mbench -server c1m -url http://127.0.0.1:8080 -scenario sse -conns 1000 -rates max,half
+//	c1mbench -server centrifugo -proto centrifugo -api-key KEY -url http://127.0.0.1:8000 -scenario broadcast
 //	c1mbench report -in results.jsonl -out bench/results/DATE -baseline c1m
 //	c1mbench plot -in bench/results/DATE/results.jsonl -out bench/results/DATE   (*.dat, plots.gp only)
 //	c1mbench check -in results.jsonl -servers c1m,gorilla,gws,nbio -scenarios connect,idle,broadcast,slow
@@ -13,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -33,6 +37,8 @@ func main() {
 			os.Exit(plot(os.Args[2:]))
 		case "check":
 			os.Exit(check(os.Args[2:]))
+		case "centrifugo-config":
+			os.Exit(centrifugoConfig(os.Args[2:]))
 		case "run":
 			os.Args = append(os.Args[:1], os.Args[2:]...)
 		}
@@ -72,7 +78,7 @@ func run() int {
 	)
 	flag.StringVar(&cfg.Server, "server", "server", "label of the server under test")
 	flag.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080", "base URL of the server")
-	flag.StringVar(&cfg.Scenario, "scenario", "broadcast", "connect, idle, broadcast or slow")
+	flag.StringVar(&cfg.Scenario, "scenario", "broadcast", "connect, idle, broadcast, slow, sse (broadcast to event streams), idle_sse (memory per event stream) or hold")
 	flag.StringVar(&conns, "conns", "1000", "comma-separated connection counts")
 	flag.StringVar(&payloads, "payloads", "64,256,1024", "broadcast payload sizes, bytes")
 	flag.StringVar(&rates, "rates", "max,half", "broadcast rates: msg/s, max, half (of max)")
@@ -82,6 +88,9 @@ func run() int {
 	flag.IntVar(&cfg.SrcBase, "src-base", 2, "worker i binds to 127.0.0.(src-base+i)")
 	flag.IntVar(&cfg.Concurrency, "concurrency", 100, "handshakes in flight per worker")
 	flag.DurationVar(&cfg.Ping, "ping", 0, "client ping interval (0: none)")
+	flag.StringVar(&cfg.Proto, "proto", loadgen.ProtoNative, "server protocol: native (c1m, bench/peers) or centrifugo (JSON over /connection/websocket, uni_sse, HTTP API)")
+	flag.StringVar(&cfg.APIKey, "api-key", "", "Centrifugo HTTP API key (-proto centrifugo)")
+	flag.StringVar(&cfg.SSEPath, "sse-path", "", "event-stream request path and query (default: /sse?topics=TOPIC, or Centrifugo's /connection/uni_sse)")
 	flag.StringVar(&o, "o", "", "append results to this file (default stdout)")
 	timeout := flag.Duration("timeout", 30*time.Minute, "abort the run after this long")
 	flag.Parse()
@@ -171,6 +180,22 @@ func plot(args []string) int {
 		fmt.Fprintln(os.Stderr, "c1mbench plot:", err)
 		return 1
 	}
+	return 0
+}
+
+// centrifugoConfig prints the configuration the benchmark runs Centrifugo with.
+func centrifugoConfig(args []string) int {
+	fs := flag.NewFlagSet("centrifugo-config", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:8000", "listen address")
+	key := fs.String("api-key", "", "HTTP API key")
+	fs.Parse(args)
+	host, port, err := net.SplitHostPort(*addr)
+	p, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || *key == "" {
+		fmt.Fprintln(os.Stderr, "c1mbench centrifugo-config: need -addr HOST:PORT and -api-key")
+		return 2
+	}
+	os.Stdout.Write(loadgen.CentrifugoConfig(host, p, *key))
 	return 0
 }
 
