@@ -184,3 +184,33 @@ func BenchmarkPublishParallel(b *testing.B) {
 	})
 	reportDeliveries(b, 10)
 }
+
+// Publish to 10k subscribers split evenly over 1, 2 or 4 wire formats (the
+// native frames plus test formats): one encode per format per publish, and
+// still no allocation.
+func BenchmarkPublishFormats(b *testing.B) {
+	formats := []Format{nil, &tagFormat{name: "B"}, &tagFormat{name: "C"}, &tagFormat{name: "D"}}
+	const n = 10000
+	for _, nf := range []int{1, 2, 4} {
+		b.Run(fmt.Sprintf("subs=%d/formats=%d", n, nf), func(b *testing.B) {
+			h := New(Config{})
+			defer h.Close()
+			for i := 0; i < n; i++ {
+				if _, err := h.Subscribe(&releaser{}, "md.AAPL", SubOptions{Format: formats[i%nf]}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if _, err := h.Publish("md.AAPL", benchData, 1); err != nil { // sizes the scratch
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(benchData)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := h.Publish("md.AAPL", benchData, 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportDeliveries(b, n)
+		})
+	}
+}

@@ -7,6 +7,14 @@
 // by reference, to every subscriber: nothing is copied or re-encoded per
 // subscriber, and a publish allocates nothing in steady state.
 //
+// Subscribers of other wire formats (SSE, STOMP, Socket.IO, ...) name a
+// Format, and optionally a variant of it, in SubOptions. A publish is then
+// encoded once per (Format, variant) that its subscribers use, lazily, and
+// each encoding is shared by reference like the native frame. The native
+// frame is always made: it is the last value and the history, from which
+// snapshots and recovered messages are re-encoded for other formats (those
+// are per subscriber anyway).
+//
 // Subscriptions use NATS-style patterns: '*' matches exactly one token and '>'
 // (last token only) matches one or more trailing tokens. Exact subscriptions
 // live on their topic; wildcard subscriptions live in a token trie (sublist.go)
@@ -47,6 +55,7 @@
 // Locks are taken in this order and never in reverse:
 //
 //	conn.mu          (per Subscriber: serialises its Subscribe/Unsubscribe calls)
+//	formatKeys.mu    (numbers (Format, variant) pairs; taken alone in Subscribe)
 //	shard.mu         (topic name -> *topic map, seq floor; held for map access,
 //	                  and by reclamation around the topic's lock)
 //	topic.mu         (seq, last value, history, targets, dead; held while enqueueing)
@@ -63,5 +72,7 @@
 // if set, looks the name up again (a publish or exact Subscribe then creates
 // the topic anew; a wildcard Subscribe skips it).
 //
-// No hub lock is held during I/O: Send and SendSlot only enqueue.
+// Format.Encode runs with topic.mu (and maybe subscription.mu) held: it must
+// not call the Hub. No hub lock is held during I/O: Send and SendSlot only
+// enqueue.
 package hub

@@ -21,6 +21,7 @@ type delivery struct {
 	TS     int64
 	Snap   bool
 	Data   string
+	Fmt    string // "format/variant" for test formats (tagFormat), "" for native
 }
 
 // queued is one entry of a fake connection's write queue: a frame, or a
@@ -196,6 +197,7 @@ func decodeJSON(b []byte) (delivery, error) {
 		TS    int64           `json:"ts"`
 		Snap  bool            `json:"snap"`
 		Data  json.RawMessage `json:"data"`
+		Fmt   string          `json:"fmt"`
 	}
 	if err := json.Unmarshal(b, &m); err != nil {
 		return delivery{}, fmt.Errorf("%w in %s", err, b)
@@ -203,7 +205,7 @@ func decodeJSON(b []byte) (delivery, error) {
 	if m.Op != "msg" {
 		return delivery{}, fmt.Errorf("op %q in %s", m.Op, b)
 	}
-	return delivery{Topic: m.Topic, Seq: m.Seq, TS: m.TS, Snap: m.Snap, Data: string(m.Data)}, nil
+	return delivery{Topic: m.Topic, Seq: m.Seq, TS: m.TS, Snap: m.Snap, Data: string(m.Data), Fmt: m.Fmt}, nil
 }
 
 // decodeBinary is the reference decoder of the binary delivery format

@@ -4,9 +4,12 @@ import "github.com/c1mhq/c1m/wsframe"
 
 // histEntry is one retained frame of a topic's history.
 type histEntry struct {
-	p   *wsframe.Prepared // one reference owned by the history
-	seq uint64
-	at  int64 // hub clock (Hub.now) when published
+	p      *wsframe.Prepared // the native frame; one reference owned by the history
+	seq    uint64
+	at     int64 // hub clock (Hub.now) when published
+	ts     int64 // publish time, unix ns (re-encoding for other formats)
+	dlen   int32 // length of the data at the end of p (nativeData)
+	binary bool
 }
 
 // history is a topic's ring of recent frames, oldest first. It holds

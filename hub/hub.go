@@ -120,6 +120,7 @@ type Hub struct {
 	sl     *sublist
 	tt     topicTree
 	rt     rateTimer
+	fkeys  formatKeys
 	conns  sync.Map // Subscriber -> *conn
 	ids    atomic.Uint64
 

@@ -11,6 +11,10 @@ type SubOptions struct {
 	MaxRate  float64 // updates per second per topic, 0 = unlimited; implies conflation
 	// Since maps concrete topics to the position the client last saw.
 	Since map[string]Position
+	// Format encodes this subscription's deliveries; nil means the native
+	// WebSocket frames. Variant selects the format's variant ("" for none).
+	Format  Format
+	Variant string
 }
 
 // Position is a place in a topic's stream.
@@ -78,6 +82,9 @@ func (h *Hub) Subscribe(s Subscriber, pattern string, opt SubOptions) (map[strin
 		wild:     wild,
 		conflate: -1,
 		idx:      -1,
+		format:   opt.Format,
+		variant:  opt.Variant,
+		fkey:     h.fkeys.key(opt.Format, opt.Variant),
 	}
 	if opt.Conflate != nil {
 		sub.conflate = 0

@@ -28,8 +28,11 @@ type subscription struct {
 	id       uint64 // hub-wide, increasing: earlier subscriptions win dedupe
 	pattern  string
 	wild     bool
-	conflate int8  // -1 topic default (Config.ConflateDefault), 0 no, 1 yes
-	interval int64 // min ns between deliveries per topic; 0 = unlimited
+	conflate int8   // -1 topic default (Config.ConflateDefault), 0 no, 1 yes
+	interval int64  // min ns between deliveries per topic; 0 = unlimited
+	format   Format // nil: native frames
+	variant  string // the Format's variant (SubOptions.Variant)
+	fkey     uint32 // Hub.fkeys number of (format, variant); 0 native
 
 	// closed is set first thing on removal (before its state is released).
 	closed atomic.Bool
@@ -81,7 +84,8 @@ func (sub *subscription) conflates(t *topic) bool {
 // A subscription removed while a publish still holds it keeps getting that
 // publish as a plain Send: when another pattern of the same conn takes over
 // the topic, the message is not lost.
-func (sub *subscription) deliver(h *Hub, t *topic, p *wsframe.Prepared, now int64) int {
+func (sub *subscription) deliver(h *Hub, t *topic, e *pubEnc, now int64) int {
+	p := e.frameFor(sub)
 	if !sub.priming.Load() && !sub.conflates(t) {
 		_ = sub.c.s.Send(p) // a failing Send is the transport's business
 		return 1

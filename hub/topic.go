@@ -5,7 +5,6 @@ import (
 	"sync/atomic"
 
 	"github.com/c1mhq/c1m/wsframe"
-	"github.com/gobwas/ws"
 )
 
 // topic is one concrete topic: its sequence, last value, history and the
@@ -41,6 +40,9 @@ type topic struct {
 	// and dropped at the next publish (one hub reference).
 	snap *wsframe.Prepared
 	hist history
+	// pub is the state of the publish in progress (its encodings' scratch
+	// slice is reused by the next).
+	pub pubEnc
 
 	// exact are the exact subscriptions (one per conn), exactBy indexes them.
 	exact   []*subscription
@@ -120,36 +122,42 @@ func (h *Hub) publish(t *topic, data []byte, ts int64, binary bool) (uint64, err
 		return 0, errReclaimed
 	}
 	seq := t.seq + 1
-	p := wsframe.AcquirePrepared()
-	if binary {
-		p.B = appendBinaryMsg(p.B, binaryKindMsg, t.name, seq, ts, data)
-		p.Seal(ws.OpBinary)
-	} else {
-		p.B = appendJSONMsg(p.B, t.name, seq, ts, false, data)
-		p.Seal(ws.OpText)
+	// The publish state lives in the topic (guarded by t.mu): a pointer to
+	// it may reach Format.Encode without moving it to the heap.
+	e := &t.pub
+	*e = pubEnc{
+		m:    Msg{Topic: t.name, Seq: seq, TS: ts, Data: data, Binary: binary},
+		encs: e.encs,
 	}
+	p := wsframe.AcquirePrepared()
+	encodeNative(p, &e.m)
+	p.Topic, p.Seq = t.name, seq
+	e.native = p
 	t.refresh(h)
-	// References: one per target, one for the history; the creator's own
-	// becomes the last value's.
-	refs := len(t.exact) + len(t.wild)
+	// References of the native frame: one per target (those left unused are
+	// dropped below), one for the history; the creator's own becomes the last
+	// value's. Other formats are encoded on first need (pubEnc).
+	e.targets = int32(len(t.exact) + len(t.wild))
+	refs := e.targets
 	if h.histSize > 0 {
 		refs++
 	}
-	if refs > 0 {
-		p.Retain(int32(refs))
-	}
+	p.Retain(refs)
 	sent := 0
 	for _, sub := range t.exact {
-		sent += sub.deliver(h, t, p, now)
+		sent += sub.deliver(h, t, e, now)
 	}
 	for _, sub := range t.wild {
-		sent += sub.deliver(h, t, p, now)
+		sent += sub.deliver(h, t, e, now)
 	}
+	p.ReleaseN(e.targets - e.nused)
+	e.encs = e.finish()
+	e.m.Data, e.native = nil, nil // keep no reference to the caller's data
 	// Priming (in deliver) used the previous state; now advance it.
 	t.seq = seq
 	if h.histSize > 0 {
 		t.hist.expire(h, now-h.histTTL)
-		t.hist.push(h, histEntry{p: p, seq: seq, at: now}, h.histSize)
+		t.hist.push(h, histEntry{p: p, seq: seq, at: now, ts: ts, dlen: int32(len(data)), binary: binary}, h.histSize)
 	}
 	if t.last != nil {
 		t.last.Release()
@@ -172,19 +180,25 @@ func (t *topic) snapFrame() *wsframe.Prepared {
 	if t.snap != nil {
 		return t.snap
 	}
-	b := t.last.Bytes()
+	m := t.lastMsg()
 	p := wsframe.AcquirePrepared()
-	if t.lastBinary {
-		data := b[len(b)-t.lastDataLen:]
-		p.B = appendBinaryMsg(p.B, binaryKindSnap, t.name, t.seq, t.lastTS, data)
-		p.Seal(ws.OpBinary)
-	} else {
-		data := b[len(b)-1-t.lastDataLen : len(b)-1]
-		p.B = appendJSONMsg(p.B, t.name, t.seq, t.lastTS, true, data)
-		p.Seal(ws.OpText)
-	}
+	encodeNative(p, &m)
+	p.Topic, p.Seq = t.name, t.seq
 	t.snap = p
 	return p
+}
+
+// lastMsg returns the last value as a snapshot Msg (Data points into the
+// last frame). t.mu is held, t.last != nil.
+func (t *topic) lastMsg() Msg {
+	return Msg{
+		Topic:  t.name,
+		Seq:    t.seq,
+		TS:     t.lastTS,
+		Data:   nativeData(t.last.Bytes(), t.lastDataLen, t.lastBinary),
+		Binary: t.lastBinary,
+		Snap:   true,
+	}
 }
 
 // recoverable reports whether every message after pos is still in t's
@@ -225,8 +239,15 @@ func (h *Hub) prime(t *topic, sub *subscription, since map[string]Position, now 
 		if rec {
 			missed := int(t.seq - pos.Seq)
 			for i := t.hist.n - missed; i < t.hist.n; i++ {
-				p := t.hist.at(i).p
-				p.Retain(1)
+				he := t.hist.at(i)
+				p := he.p
+				if sub.format != nil {
+					m := Msg{Topic: t.name, Seq: he.seq, TS: he.ts, Binary: he.binary,
+						Data: nativeData(p.Bytes(), int(he.dlen), he.binary)}
+					p = encodeFor(sub, &m)
+				} else {
+					p.Retain(1)
+				}
 				_ = s.Send(p)
 			}
 			return st, missed
@@ -235,8 +256,14 @@ func (h *Hub) prime(t *topic, sub *subscription, since map[string]Position, now 
 	if t.last == nil {
 		return st, 0
 	}
-	p := t.snapFrame()
-	p.Retain(1)
+	var p *wsframe.Prepared
+	if sub.format != nil {
+		m := t.lastMsg()
+		p = encodeFor(sub, &m)
+	} else {
+		p = t.snapFrame()
+		p.Retain(1)
+	}
 	_ = s.Send(p)
 	return st, 1
 }
