@@ -17,6 +17,8 @@ const (
 	PlotDeliveries   = "deliveries.png"
 	PlotLatencyHalf  = "latency_half.png"
 	PlotLatencyFixed = "latency_fixed.png"
+	PlotSSECPU       = "sse_cpu.png"     // deliveries per server CPU-second, WebSocket and SSE, rate=max
+	PlotSSELatency   = "sse_latency.png" // latency, WebSocket and SSE, fixed rates
 )
 
 var plotColors = []string{"#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"}
@@ -74,38 +76,50 @@ func WritePlots(results []Result, dir, baseline string) error {
 	gp.WriteString("set terminal pngcairo size 1400,800 noenhanced font ',11'\nset grid ytics\nset key outside right top\n")
 	files := map[string]string{}
 
-	// Memory per idle connection vs N.
+	// Memory per idle connection vs N (WebSocket: idle; SSE streams: idle_sse).
 	idle := map[int]map[string]Result{}
+	idleSSE := map[int]map[string]Result{}
+	sseServers := map[string]bool{}
 	for _, r := range results {
-		if r.Scenario == "idle" {
+		if r.Scenario == "idle" || r.Scenario == "idle_sse" {
 			n, _ := strconv.Atoi(r.Params["conns"])
 			if idle[n] == nil {
-				idle[n] = map[string]Result{}
+				idle[n], idleSSE[n] = map[string]Result{}, map[string]Result{}
 			}
-			idle[n][r.Server] = r
+			if r.Scenario == "idle" {
+				idle[n][r.Server] = r
+			} else {
+				idleSSE[n][r.Server] = r
+				sseServers[r.Server] = true
+			}
 		}
 	}
 	if len(idle) > 0 {
 		var mem strings.Builder
 		mem.WriteString("# conns")
 		for _, s := range servers {
-			fmt.Fprintf(&mem, " %s_rss %s_heap %s_kernel", s, s, s)
+			fmt.Fprintf(&mem, " %s_rss %s_heap %s_kernel %s_sse_rss %s_sse_heap", s, s, s, s, s)
 		}
 		mem.WriteString("\n")
 		var tics []string
 		for _, n := range slices.Sorted(maps.Keys(idle)) {
 			fmt.Fprintf(&mem, "%d", n)
 			for _, s := range servers {
-				m := idle[n][s].Metrics
-				fmt.Fprintf(&mem, " %s %s %s", datNum(m, "rss_per_conn"), datNum(m, "heap_alloc_per_conn"), datNum(m, "kernel_slab_per_conn"))
+				m, e := idle[n][s].Metrics, idleSSE[n][s].Metrics
+				fmt.Fprintf(&mem, " %s %s %s %s %s", datNum(m, "rss_per_conn"), datNum(m, "heap_alloc_per_conn"), datNum(m, "kernel_slab_per_conn"),
+					datNum(e, "rss_per_conn"), datNum(e, "heap_alloc_per_conn"))
 			}
 			mem.WriteString("\n")
 			tics = append(tics, fmt.Sprintf("%s %d", gpStr(humanCount(strconv.Itoa(n))), n))
 		}
 		files["mem.dat"] = mem.String()
 		fmt.Fprintf(&gp, "\nset output '%s'\n", PlotMem)
-		gp.WriteString("set title " + gpStr("Server memory per idle connection: N subscribed connections, no publishes (fresh server per scenario)\n"+
-			"RSS solid, Go heap dashed; (value - empty server) / N") + "\n")
+		title := "Server memory per idle connection: N WebSocket connections, no publishes (fresh server per scenario)\n" +
+			"RSS solid, Go heap dashed; (value - empty server) / N"
+		if len(sseServers) > 0 {
+			title += "; SSE streams (each subscribed to the bench topic): RSS dotted, heap dash-dot"
+		}
+		gp.WriteString("set title " + gpStr(title) + "\n")
 		gp.WriteString("set xlabel 'idle connections N (log scale)'\nset ylabel 'bytes per connection (linear, from 0)'\n")
 		gp.WriteString("set logscale x\nset xtics (" + strings.Join(tics, ", ") + ")\n")
 		lo, hi := slices.Min(slices.Collect(maps.Keys(idle))), slices.Max(slices.Collect(maps.Keys(idle)))
@@ -113,8 +127,13 @@ func WritePlots(results []Result, dir, baseline string) error {
 		var plots []string
 		for i, s := range servers {
 			plots = append(plots,
-				fmt.Sprintf("'mem.dat' using 1:%d with linespoints lw 2 pt 7 lc rgb '%s' title '%s RSS'", 2+3*i, plotColor(i), s),
-				fmt.Sprintf("'mem.dat' using 1:%d with linespoints lw 2 dt 2 pt 6 lc rgb '%s' title '%s Go heap'", 3+3*i, plotColor(i), s))
+				fmt.Sprintf("'mem.dat' using 1:%d with linespoints lw 2 pt 7 lc rgb '%s' title '%s RSS'", 2+5*i, plotColor(i), s),
+				fmt.Sprintf("'mem.dat' using 1:%d with linespoints lw 2 dt 2 pt 6 lc rgb '%s' title '%s Go heap'", 3+5*i, plotColor(i), s))
+			if sseServers[s] {
+				plots = append(plots,
+					fmt.Sprintf("'mem.dat' using 1:%d with linespoints lw 2 dt 3 pt 5 lc rgb '%s' title '%s SSE RSS'", 5+5*i, plotColor(i), s),
+					fmt.Sprintf("'mem.dat' using 1:%d with linespoints lw 2 dt 4 pt 4 lc rgb '%s' title '%s SSE Go heap'", 6+5*i, plotColor(i), s))
+			}
 		}
 		gp.WriteString("plot " + strings.Join(plots, ", \\\n  ") + "\n")
 		gp.WriteString("unset logscale x\nset xrange [*:*]\nset format y '%g'\n")
@@ -258,6 +277,8 @@ func WritePlots(results []Result, dir, baseline string) error {
 			"slower than the target gets fewer (msg/s reached under each group; (0.nn) = share delivered); subscribers and payload per group",
 		achieved(func(c *bcastCfg) string { return "\ntarget " + c.rate + "/s:" }))
 
+	writeSSEPlots(results, servers, &gp, files)
+
 	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			return err
@@ -279,4 +300,170 @@ func datMs(m map[string]float64, k string) string {
 		return strconv.FormatFloat(v/1000, 'f', 3, 64)
 	}
 	return "NaN"
+}
+
+// writeSSEPlots adds the WebSocket-against-SSE plots for the servers that ran
+// the sse scenario: deliveries per server CPU-second at rate=max, and
+// latency at the fixed rates (at half when there is no fixed rate).
+func writeSSEPlots(results []Result, servers []string, gp *strings.Builder, files map[string]string) {
+	type row struct {
+		key                  string
+		conns, payload, rate string
+		ws, sse              map[string]Result
+	}
+	var rows []*row
+	byKey := map[string]*row{}
+	has := map[string]bool{}
+	for _, r := range results {
+		if r.Scenario != "sse" {
+			continue
+		}
+		has[r.Server] = true
+		p := r.Params
+		k := fmt.Sprintf("%ssubs/%sB/%s", p["conns"], p["payload"], p["rate"])
+		if byKey[k] == nil {
+			byKey[k] = &row{key: k, conns: p["conns"], payload: p["payload"], rate: p["rate"], ws: map[string]Result{}, sse: map[string]Result{}}
+			rows = append(rows, byKey[k])
+		}
+		byKey[k].sse[r.Server] = r
+	}
+	if len(rows) == 0 {
+		return
+	}
+	for _, r := range results {
+		p := r.Params
+		if c := byKey[fmt.Sprintf("%ssubs/%sB/%s", p["conns"], p["payload"], p["rate"])]; c != nil && r.Scenario == "broadcast" {
+			c.ws[r.Server] = r
+		}
+	}
+	var ss []string // servers with SSE results, in plot order
+	idx := map[string]int{}
+	for i, s := range servers {
+		if has[s] {
+			ss = append(ss, s)
+			idx[s] = i
+		}
+	}
+	pick := func(f func(r *row) bool) []*row {
+		var out []*row
+		for _, r := range rows {
+			if f(r) {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	ticLines := func(rs []*row, extra func(r *row) string) string {
+		var t []string
+		lines := 1
+		for i, r := range rs {
+			l := humanCount(r.conns) + " subs, " + r.payload + " B"
+			if extra != nil {
+				l += extra(r)
+			}
+			lines = max(lines, strings.Count(l, "\n")+1)
+			t = append(t, fmt.Sprintf("%s %d", gpStr(l), i))
+		}
+		return fmt.Sprintf("set bmargin %d\nset xtics (%s)\n", lines+2, strings.Join(t, ", "))
+	}
+	perCPU := func(m map[string]float64) string {
+		if v, ok := m["cpu_s_per_m_deliv"]; ok && v > 0 {
+			return strconv.FormatFloat(1e6/v, 'f', 1, 64)
+		}
+		return "NaN"
+	}
+
+	if maxRows := pick(func(r *row) bool { return r.rate == "max" }); len(maxRows) > 0 {
+		var d strings.Builder
+		d.WriteString("# config")
+		for _, s := range ss {
+			fmt.Fprintf(&d, " %s_ws %s_sse", s, s)
+		}
+		d.WriteString("\n")
+		for _, r := range maxRows {
+			d.WriteString(r.key)
+			for _, s := range ss {
+				fmt.Fprintf(&d, " %s %s", perCPU(r.ws[s].Metrics), perCPU(r.sse[s].Metrics))
+			}
+			d.WriteString("\n")
+		}
+		files["sse_cpu.dat"] = d.String()
+		fmt.Fprintf(gp, "\nset output '%s'\n", PlotSSECPU)
+		gp.WriteString("set title " + gpStr("WebSocket (solid) against SSE (light) at rate=max: deliveries per server CPU-second\n"+
+			"(1e6 / server CPU seconds per million deliveries; each transport publishing as fast as it delivers); subscribers and payload per group") + "\n")
+		gp.WriteString("set ylabel 'deliveries per server CPU-second (linear, from 0)'\nset yrange [0:*]\nset format y '%.1s%c'\n")
+		gp.WriteString(ticLines(maxRows, nil))
+		var plots []string
+		for i, s := range ss {
+			for j, tr := range []string{"WebSocket", "SSE"} {
+				src := "''"
+				if i == 0 && j == 0 {
+					src = "'sse_cpu.dat'"
+				}
+				fill := []string{"solid 1.0", "solid 0.4"}[j]
+				plots = append(plots, fmt.Sprintf("%s using %d lc rgb '%s' fs %s title '%s %s'", src, 2+2*i+j, plotColor(idx[s]), fill, s, tr))
+			}
+		}
+		gp.WriteString("plot " + strings.Join(plots, ", \\\n  ") + "\n")
+	}
+
+	latRows := pick(func(r *row) bool { return r.rate != "max" && r.rate != "half" })
+	which := "the same TARGET publish rate for both transports (target under each group)"
+	if len(latRows) == 0 {
+		latRows = pick(func(r *row) bool { return r.rate == "half" })
+		which = "each transport at HALF OF ITS OWN max rate"
+	}
+	if len(latRows) == 0 {
+		return
+	}
+	var l strings.Builder
+	l.WriteString("# config")
+	for _, s := range ss {
+		fmt.Fprintf(&l, " %s_ws_p50_ms %s_ws_p99_ms %s_sse_p50_ms %s_sse_p99_ms", s, s, s, s)
+	}
+	l.WriteString("\n")
+	for _, r := range latRows {
+		l.WriteString(r.key)
+		for _, s := range ss {
+			w, e := r.ws[s].Metrics, r.sse[s].Metrics
+			fmt.Fprintf(&l, " %s %s %s %s", datMs(w, "lat_p50_us"), datMs(w, "lat_p99_us"), datMs(e, "lat_p50_us"), datMs(e, "lat_p99_us"))
+		}
+		l.WriteString("\n")
+	}
+	files["sse_latency.dat"] = l.String()
+	fmt.Fprintf(gp, "\nset output '%s'\n", PlotSSELatency)
+	gp.WriteString("set title " + gpStr("Broadcast latency, WebSocket against SSE: p50 and p99 per transport, 1 topic, "+which+"\n"+
+		"(msg/s reached under each group, WS then SSE); subscribers and payload per group") + "\n")
+	gp.WriteString("set ylabel 'publish-to-receipt latency, ms (log scale)'\nset logscale y\nset yrange [*:*]\nset format y '%g'\n")
+	gp.WriteString(ticLines(latRows, func(r *row) string {
+		var b strings.Builder
+		if r.rate != "half" {
+			b.WriteString("\ntarget " + r.rate + "/s:")
+		}
+		for _, s := range ss {
+			fmt.Fprintf(&b, "\n%s %s/%s", s, fmtRate(r.ws[s].Metrics), fmtRate(r.sse[s].Metrics))
+		}
+		return b.String()
+	}))
+	var plots []string
+	for i, s := range ss {
+		for j, q := range []string{"WS p50", "WS p99", "SSE p50", "SSE p99"} {
+			src := "''"
+			if i == 0 && j == 0 {
+				src = "'sse_latency.dat'"
+			}
+			fill := []string{"solid 1.0", "solid 0.6", "pattern 4", "pattern 5"}[j]
+			plots = append(plots, fmt.Sprintf("%s using %d lc rgb '%s' fs %s title '%s %s'", src, 2+4*i+j, plotColor(idx[s]), fill, s, q))
+		}
+	}
+	gp.WriteString("plot " + strings.Join(plots, ", \\\n  ") + "\n")
+	gp.WriteString("unset logscale y\n")
+}
+
+// fmtRate is the publish rate reached, for a tic label ("-" when missing).
+func fmtRate(m map[string]float64) string {
+	if v, ok := m["publish_per_s"]; ok {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return "-"
 }

@@ -50,25 +50,60 @@ func ParamKey(p map[string]string) string {
 var requiredMetrics = map[string][]string{
 	"connect":   {"upgrades_per_s", "upgrade_p50_us", "upgrade_p99_us"},
 	"idle":      {"heap_alloc_per_conn", "rss_per_conn", "kernel_slab_per_conn"},
+	"idle_sse":  {"heap_alloc_per_conn", "rss_per_conn", "kernel_slab_per_conn"},
 	"broadcast": {"deliveries_per_s", "lat_p50_us", "lat_p99_us", "lat_p999_us", "fanout_p99_ms", "cpu_s_per_m_deliv"},
+	"sse":       {"deliveries_per_s", "lat_p50_us", "lat_p99_us", "lat_p999_us", "fanout_p99_ms", "cpu_s_per_m_deliv"},
 	"slow":      {"lat_p99_before_us", "lat_p99_after_us", "server_rss_before_mb", "server_rss_after_mb"},
 }
 
-// Check returns one line per missing number: every scenario must have results
-// for every server, every (scenario, params) seen for one server must exist
-// for all, and each must carry the scenario's required metrics.
+// Check returns one line per missing number when every server ran every
+// scenario: see CheckPlan.
 func Check(results []Result, servers, scenarios []string) []string {
+	plan := map[string][]string{}
+	for _, sc := range scenarios {
+		plan[sc] = servers
+	}
+	return CheckPlan(results, plan)
+}
+
+// ParsePlan reads "server:scenario,server:scenario,..." (what a run was
+// meant to measure) into scenario -> servers.
+func ParsePlan(s string) (map[string][]string, error) {
+	plan := map[string][]string{}
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		server, sc, ok := strings.Cut(f, ":")
+		if !ok || server == "" || sc == "" {
+			return nil, fmt.Errorf("%q is not server:scenario", f)
+		}
+		if !slices.Contains(plan[sc], server) {
+			plan[sc] = append(plan[sc], server)
+		}
+	}
+	return plan, nil
+}
+
+// CheckPlan returns one line per missing number: plan maps each scenario to
+// the servers that ran it; each of them must have results for it, every
+// (scenario, params) seen for one of them must exist for all of them, and
+// each must carry the scenario's required metrics.
+func CheckPlan(results []Result, plan map[string][]string) []string {
 	var missing []string
 	have := map[string]map[string]Result{} // scenario|params -> server -> result
 	for _, r := range results {
+		if _, planned := plan[r.Scenario]; !planned {
+			continue
+		}
 		k := r.Scenario + " " + ParamKey(r.Params)
 		if have[k] == nil {
 			have[k] = map[string]Result{}
 		}
 		have[k][r.Server] = r
 	}
-	for _, sc := range scenarios {
-		for _, s := range servers {
+	for _, sc := range slices.Sorted(maps.Keys(plan)) {
+		for _, s := range plan[sc] {
 			found := false
 			for _, r := range results {
 				found = found || (r.Scenario == sc && r.Server == s)
@@ -80,7 +115,7 @@ func Check(results []Result, servers, scenarios []string) []string {
 	}
 	for _, k := range slices.Sorted(maps.Keys(have)) {
 		sc, _, _ := strings.Cut(k, " ")
-		for _, s := range servers {
+		for _, s := range plan[sc] {
 			r, ok := have[k][s]
 			if !ok {
 				missing = append(missing, fmt.Sprintf("%s: no result for %s", s, k))
@@ -114,12 +149,14 @@ func fmtNum(v float64) string {
 }
 
 // WriteReport writes report.md and, with WritePlots, the gnuplot inputs
-// (*.dat, plots.gp) into dir.
-// Ratios are baseline's value divided by each other server's value.
+// (*.dat, plots.gp) into dir. Each scenario's tables have a column for each
+// server that ran it. Ratios are baseline's value divided by each other
+// server's value. After the header comes the SSE-versus-WebSocket summary of
+// every server that ran both (see SSEvsWS).
 func WriteReport(results []Result, dir, baseline string, header string) error {
-	servers := serverOrder(results, baseline)
-	peers := slices.DeleteFunc(slices.Clone(servers), func(s string) bool { return s == baseline })
+	all := serverOrder(results, baseline)
 	byKey := map[string]map[string]Result{}
+	inScenario := map[string]map[string]bool{} // scenario -> servers that ran it
 	var order []string
 	for _, r := range results {
 		k := r.Scenario + " " + ParamKey(r.Params)
@@ -128,11 +165,19 @@ func WriteReport(results []Result, dir, baseline string, header string) error {
 			order = append(order, k)
 		}
 		byKey[k][r.Server] = r
+		if inScenario[r.Scenario] == nil {
+			inScenario[r.Scenario] = map[string]bool{}
+		}
+		inScenario[r.Scenario][r.Server] = true
 	}
 	var b strings.Builder
 	b.WriteString(header)
+	b.WriteString(SSEvsWS(results))
 	for _, k := range order {
 		rs := byKey[k]
+		sc, _, _ := strings.Cut(k, " ")
+		servers := slices.DeleteFunc(slices.Clone(all), func(s string) bool { return !inScenario[sc][s] })
+		peers := slices.DeleteFunc(slices.Clone(servers), func(s string) bool { return s == baseline })
 		fmt.Fprintf(&b, "\n### %s\n\n| metric |", k)
 		for _, s := range servers {
 			fmt.Fprintf(&b, " %s |", s)
@@ -195,4 +240,128 @@ func WriteReport(results []Result, dir, baseline string, header string) error {
 		return err
 	}
 	return WritePlots(results, dir, baseline)
+}
+
+// SSEGoal is how far a server's SSE may be from its WebSocket: deliveries
+// per server CPU-second and latency within this factor.
+const SSEGoal = 1.2
+
+// SSEvsWS is the markdown summary of each server that ran both the sse and
+// the broadcast scenario with the same parameters (and idle_sse and idle
+// with the same N): deliveries per server CPU-second (1e6 /
+// cpu_s_per_m_deliv) and latency p50/p99 over SSE against WebSocket, and
+// memory per idle connection. "" when no server ran both.
+func SSEvsWS(results []Result) string {
+	type pair struct{ ws, sse Result }
+	pairs := map[string]map[string]*pair{} // server -> params -> pair
+	var servers, keys []string
+	for _, r := range results {
+		kind := "bcast"
+		switch r.Scenario {
+		case "broadcast", "sse":
+		case "idle", "idle_sse":
+			kind = "idle"
+		default:
+			continue
+		}
+		isSSE := r.Scenario == "sse" || r.Scenario == "idle_sse"
+		k := kind + " " + ParamKey(r.Params)
+		if pairs[r.Server] == nil {
+			pairs[r.Server] = map[string]*pair{}
+			servers = append(servers, r.Server)
+		}
+		p := pairs[r.Server][k]
+		if p == nil {
+			p = &pair{}
+			pairs[r.Server][k] = p
+			if !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+		if isSSE {
+			p.sse = r
+		} else {
+			p.ws = r
+		}
+	}
+	ratio := func(a, b float64, aok, bok bool) string {
+		if !aok || !bok || b == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f", a/b)
+	}
+	var b strings.Builder
+	for _, s := range servers {
+		var bc, idle strings.Builder
+		for _, k := range keys {
+			p := pairs[s][k]
+			if p == nil || p.ws.Metrics == nil || p.sse.Metrics == nil {
+				continue
+			}
+			w, e := p.ws.Metrics, p.sse.Metrics
+			if strings.HasPrefix(k, "idle ") {
+				wr, wok := w["rss_per_conn"]
+				er, eok := e["rss_per_conn"]
+				wh, whok := w["heap_alloc_per_conn"]
+				eh, ehok := e["heap_alloc_per_conn"]
+				fmt.Fprintf(&idle, "| %s | %s | %s | %s | %s | %s | %s |\n", strings.TrimPrefix(k, "idle "),
+					fmtOr(wr, wok), fmtOr(er, eok), ratio(er, wr, eok, wok), fmtOr(wh, whok), fmtOr(eh, ehok), ratio(eh, wh, ehok, whok))
+				continue
+			}
+			wc, wok := w["cpu_s_per_m_deliv"]
+			ec, eok := e["cpu_s_per_m_deliv"]
+			wd, ed := 1e6/wc, 1e6/ec
+			w50, w50ok := w["lat_p50_us"]
+			e50, e50ok := e["lat_p50_us"]
+			w99, w99ok := w["lat_p99_us"]
+			e99, e99ok := e["lat_p99_us"]
+			eff := ratio(wd, ed, wok && wc > 0, eok && ec > 0) // WS/SSE: > 1 means SSE costs more CPU per delivery
+			verdict := "-"
+			atMax := p.ws.Params["rate"] == "max"
+			if wok && eok && wc > 0 && ec > 0 && (atMax || (w50ok && e50ok && w99ok && e99ok && w50 > 0 && w99 > 0)) {
+				worst := wd / ed
+				if !atMax {
+					worst = max(worst, e50/w50, e99/w99)
+				}
+				if worst <= SSEGoal {
+					verdict = "yes"
+				} else {
+					verdict = fmt.Sprintf("no (%.2fx)", worst)
+				}
+			}
+			fmt.Fprintf(&bc, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", strings.TrimPrefix(k, "bcast "),
+				fmtOr(wd, wok && wc > 0), fmtOr(ed, eok && ec > 0), eff,
+				fmtOr(w50/1000, w50ok), fmtOr(e50/1000, e50ok), ratio(e50, w50, e50ok, w50ok),
+				fmtOr(w99/1000, w99ok), fmtOr(e99/1000, e99ok), ratio(e99, w99, e99ok, w99ok), verdict)
+		}
+		if bc.Len() == 0 && idle.Len() == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\n## %s: SSE against WebSocket\n", s)
+		if bc.Len() > 0 {
+			fmt.Fprintf(&b, "\nBroadcast to N subscribers over SSE (scenario sse) and over WebSocket (broadcast), same parameters.\n"+
+				"deliv/CPU-s is deliveries per server CPU-second (1e6 / cpu_s_per_m_deliv); the ratios are WS/SSE for it\n"+
+				"and SSE/WS for latency, so above 1 means SSE is worse. Goal: SSE within %.1fx of WebSocket on all three.\n"+
+				"At rate=max latency is queueing by construction (the publish window), so \"within goal\" judges only\n"+
+				"deliv/CPU-s there, and all three at the other rates; at rate=half each transport runs at half of its own\n"+
+				"max rate, so the fixed-rate rows are the ones that compare latency at equal load.\n\n", SSEGoal)
+			b.WriteString("| params | WS deliv/CPU-s | SSE deliv/CPU-s | WS/SSE | WS p50 ms | SSE p50 ms | SSE/WS | WS p99 ms | SSE p99 ms | SSE/WS | within goal |\n")
+			b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+			b.WriteString(bc.String())
+		}
+		if idle.Len() > 0 {
+			b.WriteString("\nMemory per idle connection: SSE streams (idle_sse, each subscribed to the bench topic) against\n" +
+				"WebSocket connections (idle), bytes; ratios SSE/WS.\n\n")
+			b.WriteString("| params | WS RSS | SSE RSS | SSE/WS | WS heap | SSE heap | SSE/WS |\n|---|---:|---:|---:|---:|---:|---:|\n")
+			b.WriteString(idle.String())
+		}
+	}
+	return b.String()
+}
+
+func fmtOr(v float64, ok bool) string {
+	if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
+		return "missing"
+	}
+	return fmtNum(v)
 }

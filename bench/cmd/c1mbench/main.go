@@ -9,6 +9,7 @@
 //	c1mbench report -in results.jsonl -out bench/results/DATE -baseline c1m
 //	c1mbench plot -in bench/results/DATE/results.jsonl -out bench/results/DATE   (*.dat, plots.gp only)
 //	c1mbench check -in results.jsonl -servers c1m,gorilla,gws,nbio -scenarios connect,idle,broadcast,slow
+//	c1mbench check -in results.jsonl -plan c1m:broadcast,c1m:sse,centrifugo:broadcast,centrifugo:sse
 package main
 
 import (
@@ -204,19 +205,32 @@ func check(args []string) int {
 	in := fs.String("in", "results.jsonl", "results file")
 	servers := fs.String("servers", "c1m,gorilla,gws,nbio", "servers that must have every number")
 	scenarios := fs.String("scenarios", "connect,idle,broadcast,slow", "scenarios that must be present")
+	planFlag := fs.String("plan", "", "server:scenario pairs that were run (instead of -servers x -scenarios)")
 	fs.Parse(args)
 	res, err := readResults(*in)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "c1mbench check:", err)
 		return 1
 	}
-	missing := loadgen.Check(res, list(*servers), list(*scenarios))
+	var missing []string
+	what := *servers
+	if *planFlag != "" {
+		plan, err := loadgen.ParsePlan(*planFlag)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "c1mbench check: -plan:", err)
+			return 2
+		}
+		missing = loadgen.CheckPlan(res, plan)
+		what = "every server that ran it"
+	} else {
+		missing = loadgen.Check(res, list(*servers), list(*scenarios))
+	}
 	for _, m := range missing {
 		fmt.Println("MISSING", m)
 	}
 	if len(missing) > 0 {
 		return 1
 	}
-	fmt.Printf("check: %d results, every scenario has every number for %s\n", len(res), *servers)
+	fmt.Printf("check: %d results, every scenario has every number for %s\n", len(res), what)
 	return 0
 }
