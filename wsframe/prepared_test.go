@@ -215,8 +215,10 @@ func TestSizes(t *testing.T) {
 	if ps > 64 {
 		t.Errorf("sizeof(Parser) = %d, want <= 64", ps)
 	}
-	if pr > 48 {
-		t.Errorf("sizeof(Prepared) = %d, want <= 48", pr)
+	// A Prepared is per published message, not per connection; Topic and Seq
+	// (for SSE event ids) took it from 40 to 64 bytes, one size class.
+	if pr > 64 {
+		t.Errorf("sizeof(Prepared) = %d, want <= 64", pr)
 	}
 }
 
