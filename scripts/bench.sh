@@ -1,30 +1,39 @@
 #!/usr/bin/env bash
 # bench.sh — c1m's benchmark suite: runs every scenario of the load generator
-# (bench/cmd/c1mbench) against c1m and the peer servers (bench/peers), side by
-# side, and writes bench/results/<date>/: results.jsonl, report.md (every
-# metric, ratio of c1m to each peer) and PNG plots.
+# (bench/cmd/c1mbench) against c1m, the peer servers (bench/peers) and
+# Centrifugo, side by side, and writes bench/results/<date>/: results.jsonl,
+# report.md (every metric, ratio of c1m to each other server, SSE against
+# WebSocket) and PNG plots.
 #
 #   scripts/bench.sh --quick   CI smoke test: small N, ~1 s per measurement,
-#                              fails unless every scenario produced every
-#                              number for every server (about 30 s of runs
-#                              on 2 cores: 30 s in all with a warm Go build
-#                              cache, 85 s from a cold one)
-#   scripts/bench.sh --full    real numbers: idle at 1k/10k/19k, broadcast at
-#                              1k and 19k subscribers (max, half of max, fixed
-#                              rates), slow consumers (about 10 minutes)
+#                              c1m and the peers (no Centrifugo), c1m's SSE
+#                              when it has /sse; fails unless every scenario
+#                              produced every number for every server that
+#                              ran it (about 40 s of runs on 2 cores)
+#   scripts/bench.sh --full    real numbers, Centrifugo included: idle at
+#                              1k/10k/19k, broadcast at 1k and 19k subscribers
+#                              (max, half of max, fixed rates), SSE streams
+#                              (sse, idle_sse), slow consumers (about 17
+#                              minutes; building Centrifugo once adds ~5)
 #   scripts/bench.sh --replot DIR   redraw DIR's plots (replaces *.dat, *.png,
 #                              plots.gp) from DIR/results.jsonl, offline, in
 #                              seconds; report.md is left as it is
-#   options: --servers c1m,gorilla,gws,nbio   --scenarios connect,idle,broadcast,slow
+#   options: --servers c1m,gorilla,gws,nbio,centrifugo (default: all in --full,
+#              all but centrifugo in --quick)
+#            --scenarios connect,idle,broadcast,slow,sse,idle_sse
 #            --out DIR   --port-base 19100
+#   env: CENTRIFUGO=/path/to/centrifugo (default: built once with go install
+#        into ${XDG_CACHE_HOME:-~/.cache}/c1m-bench/centrifugo-v6.9.1/)
 #
 # Every server gets a fresh process per scenario (memory baselines are then
 # comparable) and is pinned to CPU 0; the load generator to CPU 1 (taskset).
+# The peers have no SSE and Centrifugo runs no slow scenario: each server runs
+# the scenarios it supports, and the check expects exactly those.
 set -euo pipefail
 
 mode=quick
-servers=c1m,gorilla,gws,nbio
-scenarios=connect,idle,broadcast,slow
+servers=
+scenarios=connect,idle,broadcast,slow,sse,idle_sse
 out=
 port_base=19100
 while [ $# -gt 0 ]; do
@@ -36,14 +45,41 @@ while [ $# -gt 0 ]; do
     --scenarios) scenarios=$2; shift ;;
     --out) out=$2; shift ;;
     --port-base) port_base=$2; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
 
+if [ -z "$servers" ]; then
+  if [ "$mode" = full ]; then servers=c1m,gorilla,gws,nbio,centrifugo; else servers=c1m,gorilla,gws,nbio; fi
+fi
+
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+
+# Centrifugo, the server c1m's users compare it with, from the Go module proxy:
+# built once (about 5 minutes of CPU here) and cached outside the work tree.
+cf_version=v6.9.1
+cf_bin=${CENTRIFUGO:-${XDG_CACHE_HOME:-$HOME/.cache}/c1m-bench/centrifugo-$cf_version/centrifugo}
+ensure_centrifugo() { # logfile
+  if [ -x "$cf_bin" ]; then return 0; fi
+  if [ -n "${CENTRIFUGO:-}" ]; then
+    echo "bench.sh: CENTRIFUGO=$CENTRIFUGO is not an executable" >&2
+    return 1
+  fi
+  echo "== building Centrifugo $cf_version into $(dirname "$cf_bin") (once; ~5 minutes of CPU)"
+  local gobin
+  gobin=$(mktemp -d /tmp/c1m-bench-centrifugo.XXXXXX)
+  if ! GOBIN=$gobin GOFLAGS=-mod=mod go install "github.com/centrifugal/centrifugo/v6@$cf_version" >"$1" 2>&1; then
+    echo "bench.sh: building Centrifugo failed (see $1)" >&2
+    rm -rf "$gobin"
+    return 1
+  fi
+  mkdir -p "$(dirname "$cf_bin")"
+  mv "$gobin/centrifugo" "$cf_bin"
+  rm -rf "$gobin"
+}
 
 # gnuplot renders the plots; quick runs do without (CI stays fast), full runs
 # and --replot install it when they can.
@@ -100,12 +136,20 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+failures=0
+notes=()
 echo "== build ($mode) -> $out"
 go build -o "$bin/c1mbench" ./bench/cmd/c1mbench
 (cd bench/peers && go build -o "$bin/peers" .)
 if [[ ",$servers," == *",c1m,"* ]]; then
   go build -o "$bin/c1m" ./cmd/c1m
 fi
+if [[ ",$servers," == *",centrifugo,"* ]] && ! ensure_centrifugo "$logdir/centrifugo-build.log"; then
+  servers=$(echo ",$servers," | sed 's/,centrifugo,/,/; s/^,//; s/,$//')
+  notes+=("Centrifugo could not be built (logs/centrifugo-build.log): not measured")
+  failures=$((failures + 1))
+fi
+cf_key=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n') # Centrifugo's HTTP API key for this run
 
 # CPU pinning: the server on CPU 0, the load generator on the others.
 ncpu=$(nproc)
@@ -121,18 +165,39 @@ server_cmd() { # name port
   case "$1" in
     c1m) echo "$bin/c1m --addr 127.0.0.1:$2 --demo=false" ;;
     gorilla|gws|nbio) echo "$bin/peers --server $1 --addr 127.0.0.1:$2" ;;
+    centrifugo)
+      "$bin/c1mbench" centrifugo-config -addr "127.0.0.1:$2" -api-key "$cf_key" >"$bin/centrifugo-$2.json"
+      echo "$cf_bin --config $bin/centrifugo-$2.json" ;;
     *) echo "bench.sh: unknown server $1" >&2; return 1 ;;
   esac
 }
 
+# The scenarios a server supports: the peers speak no SSE; the slow scenario
+# needs the bench protocol's /stats connection count.
+supports() { # server scenario
+  case "$1:$2" in
+    gorilla:sse|gorilla:idle_sse|gws:sse|gws:idle_sse|nbio:sse|nbio:idle_sse) return 1 ;;
+    centrifugo:slow) return 1 ;;
+  esac
+  return 0
+}
+
+# Extra load generator arguments per server.
+gen_args() { # server
+  case "$1" in
+    centrifugo) echo "-proto centrifugo -api-key $cf_key" ;;
+  esac
+}
+
 start_server() { # name port scenario
-  local cmd
+  local cmd ready=/stats
   cmd=$(server_cmd "$1" "$2")
+  [ "$1" = centrifugo ] && ready=/health
   # shellcheck disable=SC2086
   "${pin_server[@]}" $cmd >>"$logdir/$1-$3.log" 2>&1 &
   server_pid=$!
   local deadline=$((SECONDS + 15))
-  until curl -fsS "http://127.0.0.1:$2/stats" >/dev/null 2>&1; do
+  until curl -fsS "http://127.0.0.1:$2$ready" >/dev/null 2>&1; do
     if ! kill -0 "$server_pid" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
       echo "bench.sh: $1 did not start (see $logdir/$1-$3.log)" >&2
       return 1
@@ -147,15 +212,36 @@ stop_server() {
   server_pid=
 }
 
-failures=0
+# has_sse tells whether the server on port answers GET /sse?topics=bench.0
+# with an event stream (c1m's SSE endpoint is newer than this suite).
+has_sse() { # port
+  local hdr
+  hdr=$(curl -s -N --max-time 1 -D - -o /dev/null "http://127.0.0.1:$1/sse?topics=bench.0" 2>/dev/null || true)
+  [[ "$hdr" == "HTTP/1.1 200"* ]] && grep -qi '^content-type: *text/event-stream' <<<"$hdr"
+}
+
+plan=()
 run() { # server port scenario args...
   local s=$1 port=$2 sc=$3
   shift 3
   [[ ",$scenarios," == *",$sc,"* ]] || return 0
+  supports "$s" "$sc" || return 0
   start_server "$s" "$port" "$sc"
+  if [ "$s" = c1m ] && [[ "$sc" == sse || "$sc" == idle_sse ]] && ! has_sse "$port"; then
+    echo "-- $s $sc: skipped, c1m does not serve GET /sse yet"
+    [[ " ${notes[*]} " == *"c1m has no /sse"* ]] || notes+=("c1m has no /sse endpoint in this build: its sse and idle_sse scenarios were not run")
+    stop_server
+    return 0
+  fi
+  if [ "$s" = c1m ] && [[ "$sc" == sse || "$sc" == idle_sse ]]; then
+    stop_server # a fresh process for the measurement, as for every scenario
+    start_server "$s" "$port" "$sc"
+  fi
+  plan+=("$s:$sc")
   echo "-- $s $sc $*"
   # In the background and waited for, so that a signal reaches the traps at once.
-  "${pin_gen[@]}" "$bin/c1mbench" -server "$s" -url "http://127.0.0.1:$port" -scenario "$sc" -o "$results" "$@" 2>>"$logdir/c1mbench-$s-$sc.log" &
+  # shellcheck disable=SC2046
+  "${pin_gen[@]}" "$bin/c1mbench" -server "$s" -url "http://127.0.0.1:$port" -scenario "$sc" -o "$results" $(gen_args "$s") "$@" 2>>"$logdir/c1mbench-$s-$sc.log" &
   gen_pid=$!
   local rc=0
   wait "$gen_pid" || rc=$?
@@ -178,12 +264,17 @@ for s in "${list[@]}"; do
     run "$s" "$port" idle -conns 100,300
     run "$s" "$port" broadcast -conns 100 -payloads 64 -rates max,half -duration 1s
     run "$s" "$port" slow -conns 200 -slow-rate 200 -duration 1s
+    run "$s" "$port" sse -conns 100 -payloads 64 -rates max,half -duration 1s
+    run "$s" "$port" idle_sse -conns 100,300
   else
     run "$s" "$port" connect -conns 1000,10000,19000 -workers 2
     run "$s" "$port" idle -conns 1000,10000,19000 -workers 2
     run "$s" "$port" broadcast -conns 1000 -payloads 64,256,1024 -rates max,half,1000 -duration 5s
     run "$s" "$port" broadcast -conns 19000 -payloads 64,256,1024 -rates max,half,10 -duration 5s -workers 2
     run "$s" "$port" slow -conns 1000 -slow-rate 200 -duration 40s
+    run "$s" "$port" sse -conns 1000 -payloads 64,256,1024 -rates max,half,1000 -duration 5s
+    run "$s" "$port" sse -conns 19000 -payloads 256 -rates max,half,10 -duration 5s -workers 2
+    run "$s" "$port" idle_sse -conns 1000,10000,19000 -workers 2
   fi
 done
 
@@ -196,6 +287,14 @@ header=$(mktemp)
   echo "- machine: $ncpu CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB RAM, kernel $(uname -r), open files per process $(ulimit -n)"
   echo "- pinning: server ${pin_server[*]:-none}, load generator ${pin_gen[*]:-none}; run time ${elapsed}s"
   echo "- servers: $servers (peers: bench/peers; each server is a fresh process per scenario)"
+  if [[ ",$servers," == *",centrifugo,"* ]]; then
+    echo "- centrifugo: $cf_version built with go install (it reports v0.0.0), memory engine, config from"
+    echo "  \`c1mbench centrifugo-config\` (anonymous connect and subscribe, HTTP API key, no history, uni_sse on);"
+    echo "  clients speak its JSON protocol over /connection/websocket (connect + subscribe) and /connection/uni_sse."
+    echo "  Centrifugo has no publish timestamp: its latency is from the publisher's clock, stamped when the publish"
+    echo "  request is built, so it includes the HTTP API request (the others' ts is the server's own at publish)."
+  fi
+  for n in "${notes[@]}"; do echo "- note: $n"; done
   echo
   echo "Units: *_us microseconds, *_ms milliseconds, *_per_conn bytes, *_mb MiB. Latency is receipt time minus"
   echo "the server's publish timestamp. fanout_* is, per seq, the time until the last subscriber had it."
@@ -211,7 +310,8 @@ rm -f "$header"
 plot "$out" "$logdir/gnuplot.log" || true
 
 echo "== check"
-if ! "$bin/c1mbench" check -in "$results" -servers "$servers" -scenarios "$scenarios"; then
+plan_csv=$(IFS=,; echo "${plan[*]}")
+if [ -z "$plan_csv" ] || ! "$bin/c1mbench" check -in "$results" -plan "$plan_csv"; then
   failures=$((failures + 1))
 fi
 echo "== report: $out/report.md (${elapsed}s)"
