@@ -76,8 +76,23 @@ func (f *flusher) run() {
 }
 
 // flush writes everything queued on c with one writev per round. Called only
-// by c's flusher.
-func (c *Conn) flush(f *flusher) {
+// by c's flusher, or by flushNow.
+func (c *Conn) flush(f *flusher) { f.iov = c.flushWith(f, f.iov, maxIovec, 4) }
+
+// flushNow writes what is queued on c from the calling goroutine, which owns
+// c's schedule (scheduleLocked returned true to it): one writev round of up
+// to 16 frames, without blocking; what is left goes to c's flusher (or to a
+// write-back goroutine when the kernel takes only part). Used for the
+// answers of reactor HTTP requests, to spare them a flusher hop.
+func (c *Conn) flushNow() {
+	var scratch [16]unix.Iovec
+	c.flushWith(c.flusher(), scratch[:0], len(scratch), 1)
+}
+
+// flushWith is flush with iov as writev scratch (returned, perhaps grown),
+// at most maxIov frames per writev and maxRounds rounds before c goes back
+// to f's ready list.
+func (c *Conn) flushWith(f *flusher, iov []unix.Iovec, maxIov, maxRounds int) []unix.Iovec {
 	s := c.srv
 	c.mu.Lock()
 	c.scheduled = false
@@ -85,18 +100,18 @@ func (c *Conn) flush(f *flusher) {
 		if c.state == stClosed || c.backlogged || c.qh == len(c.q) {
 			break
 		}
-		if rounds == 4 {
+		if rounds == maxRounds {
 			// Fairness: let the other ready connections go first.
 			if c.scheduleLocked() {
 				c.mu.Unlock()
 				f.push(c)
-				return
+				return iov
 			}
 			break
 		}
-		iov := f.iov[:0]
+		iov = iov[:0]
 		want, taken := 0, 0
-		for i := c.qh; i < len(c.q) && len(iov) < maxIovec; i++ {
+		for i := c.qh; i < len(c.q) && len(iov) < maxIov; i++ {
 			taken++
 			p := c.q[i].take()
 			c.q[i].p = p
@@ -116,7 +131,7 @@ func (c *Conn) flush(f *flusher) {
 
 		n, err := writev(c.fd, iov)
 		clear(iov)
-		f.iov = iov[:0]
+		iov = iov[:0]
 		s.stats.writes.Add(1)
 
 		c.mu.Lock()
@@ -126,7 +141,7 @@ func (c *Conn) flush(f *flusher) {
 		if err != nil && !errors.Is(err, unix.EAGAIN) {
 			c.mu.Unlock()
 			c.hardClose(ReasonWriteError)
-			return
+			return iov
 		}
 		if n < want {
 			// The kernel's buffer is full: a write-back goroutine waits for room
@@ -137,7 +152,7 @@ func (c *Conn) flush(f *flusher) {
 			s.wg.Add(1)
 			go c.writeBack()
 			c.mu.Unlock()
-			return
+			return iov
 		}
 	}
 	closeNow := c.afterQueueLocked()
@@ -145,6 +160,7 @@ func (c *Conn) flush(f *flusher) {
 	if closeNow {
 		c.hardClose(ReasonPeerClose)
 	}
+	return iov
 }
 
 // consumedLocked accounts n written bytes from the head of the queue and
