@@ -113,19 +113,21 @@ func newBenchServer(t *testing.T) *httptest.Server {
 			case <-r.Context().Done():
 				return
 			case m := <-send:
-				// A heartbeat every 10th message, and every 7th message
-				// written in two flushes (an event split across chunks).
+				// As c1m frames it: the delivery's data line in one chunk,
+				// the stream's id line ending the event in the next. A
+				// heartbeat every 10th message, and every 7th data line split
+				// across two chunks.
 				if n%10 == 0 {
 					io.WriteString(w, ": hb\n\n")
 				}
+				io.WriteString(w, "data: ")
 				if n%7 == 0 {
-					io.WriteString(w, "data: ")
 					w.(http.Flusher).Flush()
-					w.Write(m)
-				} else {
-					w.Write(append([]byte("data: "), m...))
 				}
-				io.WriteString(w, "\nid: "+strconv.Itoa(n)+"\n\n")
+				w.Write(m) // shared by every subscriber: not appended to
+				io.WriteString(w, "\n")
+				w.(http.Flusher).Flush()
+				io.WriteString(w, "id: "+strconv.Itoa(n)+"\n\n")
 				w.(http.Flusher).Flush()
 			}
 		}

@@ -105,9 +105,10 @@ type SSEStream struct {
 	digits    int   // hex digits read for size
 
 	skipLF  bool   // the last line ended with CR: a leading LF belongs to it
-	line    []byte // a line split across segments, copied
-	data    []byte // data of an event split across segments, copied
-	hasData bool   // the event so far has a data line (data may be empty)
+	line    []byte // a line split across reads or chunks, copied
+	inPlace []byte // the event's only data line so far, in the p of this Next call
+	data    []byte // data of an event split across reads, copied
+	hasData bool   // data holds the event's data so far (it may be empty)
 
 	Comments uint64 // comment lines seen (heartbeats)
 }
@@ -116,9 +117,21 @@ type SSEStream struct {
 // returns the event's data (nil when no event completed), the number of
 // bytes of p consumed, and an error for a malformed or ended stream. The
 // data is valid until the next call and until p is modified: it points into
-// p when the event was contiguous there, into the stream's own buffer
-// otherwise. Call it again with p[used:] until used == len(p) and data is nil.
+// p when the event's one data line is in p (the rest of the event, such as
+// an id line in a later chunk, may be anywhere in p), into the stream's own
+// buffer when the event began in an earlier p or has several data lines.
+// Call it again with p[used:] until used == len(p) and data is nil.
 func (s *SSEStream) Next(p []byte) (data []byte, used int, err error) {
+	data, used, err = s.next(p)
+	if data == nil && s.inPlace != nil {
+		// The event goes on after p, which the caller will reuse: copy.
+		s.appendData(s.inPlace)
+		s.inPlace = nil
+	}
+	return data, used, err
+}
+
+func (s *SSEStream) next(p []byte) (data []byte, used int, err error) {
 	for used < len(p) {
 		if !s.Chunked {
 			d, n, err := s.events(p[used:])
@@ -227,13 +240,12 @@ func hexVal(b byte) int {
 
 // events parses event-stream lines out of seg, one contiguous piece of the
 // body, until an event completes. A data line found in seg is kept in place
-// until the blank line ending its event; if seg ends first, it is copied.
+// until the blank line ending its event (Next copies it if p ends first).
 func (s *SSEStream) events(seg []byte) (data []byte, used int, err error) {
 	maxLine := s.MaxLine
 	if maxLine <= 0 {
 		maxLine = 1 << 20
 	}
-	inStart, inEnd := -1, -1 // an in-place data value in seg
 	for used < len(seg) {
 		if s.skipLF {
 			s.skipLF = false
@@ -252,7 +264,6 @@ func (s *SSEStream) events(seg []byte) (data []byte, used int, err error) {
 			used = len(seg)
 			break
 		}
-		lineStart := used
 		var line []byte
 		copied := len(s.line) > 0
 		if copied {
@@ -268,9 +279,10 @@ func (s *SSEStream) events(seg []byte) (data []byte, used int, err error) {
 		used += i + 1
 		if len(line) == 0 {
 			// Blank line: dispatch the event, if it has data.
-			if inStart >= 0 {
+			if d := s.inPlace; d != nil {
 				// The event's only data line, in place: no copy.
-				return seg[inStart:inEnd], used, nil
+				s.inPlace = nil
+				return d, used, nil
 			}
 			if s.hasData {
 				d := s.data
@@ -285,18 +297,19 @@ func (s *SSEStream) events(seg []byte) (data []byte, used int, err error) {
 			continue
 		}
 		name, value, found := bytes.Cut(line, []byte{':'})
-		if found && len(value) > 0 && value[0] == ' ' {
+		if !found {
+			value = line[len(line):] // empty but not nil: nil means no event
+		} else if len(value) > 0 && value[0] == ' ' {
 			value = value[1:]
 		}
 		if string(name) == "data" {
 			switch {
-			case !copied && inStart < 0 && !s.hasData:
-				inStart = lineStart + (len(line) - len(value))
-				inEnd = inStart + len(value)
+			case !copied && s.inPlace == nil && !s.hasData:
+				s.inPlace = value[:len(value):len(value)]
 			default:
-				if inStart >= 0 {
-					s.appendData(seg[inStart:inEnd])
-					inStart = -1
+				if s.inPlace != nil {
+					s.appendData(s.inPlace)
+					s.inPlace = nil
 				}
 				s.appendData(value)
 			}
@@ -304,17 +317,17 @@ func (s *SSEStream) events(seg []byte) (data []byte, used int, err error) {
 		// id, event, retry and unknown fields are ignored.
 		s.line = s.line[:0]
 	}
-	if inStart >= 0 {
-		s.appendData(seg[inStart:inEnd]) // the event continues after seg: copy
-	}
 	return nil, used, nil
 }
 
 // appendData adds one data line's value to the event being assembled.
 func (s *SSEStream) appendData(v []byte) {
-	if s.hasData {
+	switch {
+	case s.hasData:
 		s.data = append(s.data, '\n')
-	} else if s.data != nil {
+	case s.data == nil:
+		s.data = make([]byte, 0, max(len(v), 256)) // not nil even for empty data
+	default:
 		s.data = s.data[:0]
 	}
 	s.data = append(s.data, v...)

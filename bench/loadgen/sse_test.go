@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"testing"
 	"unsafe"
 )
@@ -179,6 +178,27 @@ func TestSSEStreamInPlaceWhenContiguous(t *testing.T) {
 	if d != nil || err != nil || n+m+k != len(wire) {
 		t.Fatalf("after the events: %q, err %v, used %d of %d", d, err, n+m+k, len(wire))
 	}
+
+	// c1m's framing: the delivery's data line in one chunk, the stream's id
+	// line ending the event in the next. Read together, the data stays in place.
+	wire = append(chunk("data: {\"seq\":1}\n", func() int { return 100 }, false, false),
+		chunk("id: 0/bench.0=1\n\n", func() int { return 100 }, false, false)...)
+	s = &SSEStream{Chunked: true}
+	d, n, err = s.Next(wire)
+	if err != nil || string(d) != `{"seq":1}` || !inside(d) {
+		t.Fatalf("c1m event %q (in place %v), err %v", d, inside(d), err)
+	}
+	// Read apart, the data line is copied before the caller reuses its buffer.
+	first := len(chunk("data: {\"seq\":1}\n", func() int { return 100 }, false, false))
+	s = &SSEStream{Chunked: true}
+	a := append([]byte(nil), wire[:first]...)
+	if d, n, err := s.Next(a); d != nil || err != nil || n != first {
+		t.Fatalf("first read: %q %d %v", d, n, err)
+	}
+	clear(a)
+	if d, _, err := s.Next(wire[first:]); err != nil || string(d) != `{"seq":1}` {
+		t.Fatalf("second read: %q %v", d, err)
+	}
 }
 
 func TestSSEStreamErrors(t *testing.T) {
@@ -216,8 +236,11 @@ func TestSSEStreamErrors(t *testing.T) {
 }
 
 func TestSSEStreamNoAllocs(t *testing.T) {
-	ev := `data: {"op":"msg","topic":"bench.0","seq":1,"ts":100,"data":{"p":"xxxxxxxxxxxxxxxxxxxx"}}` + "\nid: 1\n\n"
-	wire := chunk(strings.Repeat(ev, 20), func() int { return len(ev) }, false, false)
+	// c1m's framing: a chunk with the data line, a chunk with the id line.
+	data := `data: {"op":"msg","topic":"bench.0","seq":1,"ts":100,"data":{"p":"xxxxxxxxxxxxxxxxxxxx"}}` + "\n"
+	id := "id: 0/bench.0=1\n\n"
+	one := append(chunk(data, func() int { return len(data) }, false, false), chunk(id, func() int { return len(id) }, false, false)...)
+	wire := bytes.Repeat(one, 20)
 	s := &SSEStream{Chunked: true}
 	allocs := testing.AllocsPerRun(100, func() {
 		for p := wire; len(p) > 0; {
