@@ -19,11 +19,13 @@ import (
 type connState uint8
 
 const (
-	stHandshake connState = iota // waiting for a complete request head
+	stHandshake connState = iota // waiting for a complete request (the first, or the next on a kept-alive reactor HTTP connection)
 	stHTTP                       // handed off to net/http
 	stOpen                       // upgraded
-	stClosing                    // close frame queued; TCP closes after flush, echo or CloseTimeout
+	stClosing                    // close frame queued (or, for HTTP, the last response); TCP closes after flush, echo or CloseTimeout
 	stClosed                     // netpoll closed the socket
+	stHeld                       // a reactor HTTP request waits for its answer
+	stStream                     // a reactor HTTP response streams
 )
 
 const reasonUnset = numReasons
@@ -47,6 +49,7 @@ type Conn struct {
 	value   atomic.Value
 	head    *bytebufferpool.ByteBuffer // partial request head, nil when none
 	hc      *httpConn                  // set in stHTTP
+	h       *httpState                 // set once the reactor served an HTTP request (HTTPRoutes)
 
 	lastRead atomic.Int64 // coarse unix ns of the last bytes from the peer
 	lastPing int64        // sweeper only
@@ -105,7 +108,8 @@ func (c *Conn) Value() any {
 }
 
 // Send queues p for writing and never blocks. It consumes one reference of p
-// in every case.
+// in every case. On a reactor HTTP connection it is valid while a stream is
+// open (StartStream); the bytes of p are written as they are.
 func (c *Conn) Send(p *wsframe.Prepared) error {
 	return c.enqueue(entry{p: p}, p.Len())
 }
@@ -115,7 +119,7 @@ func (c *Conn) Send(p *wsframe.Prepared) error {
 // otherwise p goes to the tail. It consumes one reference of p in every case.
 func (c *Conn) SendSlot(s *Slot, p *wsframe.Prepared) error {
 	c.mu.Lock()
-	if s.Queued && c.state == stOpen {
+	if s.Queued && (c.state == stOpen || c.state == stStream) {
 		old := s.Frame
 		s.Frame = p
 		delta := p.Len() - old.Len()
@@ -132,10 +136,15 @@ func (c *Conn) SendSlot(s *Slot, p *wsframe.Prepared) error {
 func (c *Conn) enqueue(e entry, n int) error {
 	s := c.srv
 	c.mu.Lock()
-	if c.state != stOpen {
+	if c.state != stOpen && c.state != stStream {
 		c.mu.Unlock()
 		e.p.Release()
 		return ErrClosed
+	}
+	if n == 0 { // an empty chunk: nothing to write
+		c.mu.Unlock()
+		e.p.Release()
+		return nil
 	}
 	// The bound is on backlog: a single frame into an empty queue always fits.
 	if c.queued > 0 && c.queued+n > s.cfg.MaxQueueBytes {
@@ -152,6 +161,9 @@ func (c *Conn) enqueue(e entry, n int) error {
 	}
 	c.q = append(c.q, e)
 	c.queued += n
+	if c.h != nil {
+		c.h.lastSend = s.now()
+	}
 	sched := c.scheduleLocked()
 	c.mu.Unlock()
 	s.stats.queuedBytes.Add(int64(n))
@@ -227,12 +239,16 @@ func (e *entry) take() *wsframe.Prepared {
 	return p
 }
 
-// Close starts the close handshake with 1000 and no reason.
+// Close starts the close handshake with 1000 and no reason. On a reactor
+// HTTP connection it closes TCP once the queue is written.
 func (c *Conn) Close() { c.CloseWith(wsframe.StatusNormalClosure, "", ReasonServer) }
 
 // CloseWith queues a close frame with code and reason after the frames already
 // queued (under SlowDisconnect the queue is dropped first) and closes the TCP
 // connection once the peer answers or CloseTimeout passes. reason is counted.
+// A reactor HTTP connection (held request, stream, or between requests) gets
+// no close frame: code and text are ignored, TCP closes once the queue is
+// written (dropped first for ReasonSlowConsumer).
 func (c *Conn) CloseWith(code wsframe.StatusCode, text string, reason CloseReason) {
 	c.closeWith(code, text, reason, false, false)
 }
@@ -246,6 +262,12 @@ func (c *Conn) closeWith(code wsframe.StatusCode, text string, reason CloseReaso
 	c.mu.Lock()
 	if c.state != stOpen {
 		st := c.state
+		if c.h != nil && (st == stHandshake || st == stHeld || st == stStream) {
+			sched := c.httpCloseLocked(reason)
+			c.mu.Unlock()
+			c.pushIf(sched)
+			return
+		}
 		c.mu.Unlock()
 		if st == stHandshake || st == stHTTP {
 			c.hardClose(reason)
@@ -299,6 +321,10 @@ func (c *Conn) dropAllLocked() {
 // cannot be closed under it) and reports whether the socket should be closed
 // now. c.mu must be held.
 func (c *Conn) afterQueueLocked() (closeNow bool) {
+	if h := c.h; h != nil && h.idle != nil && c.qh == len(c.q) && !c.backlogged {
+		close(h.idle) // a net/http hand-off waits for the reactor's responses
+		h.idle = nil
+	}
 	if c.state != stClosing || c.qh != len(c.q) || c.backlogged || !c.peerClosed {
 		return false
 	}
@@ -350,6 +376,11 @@ func (c *Conn) onClosed(netpoll.Connection) error {
 	c.queued = 0
 	head := c.head
 	c.head = nil
+	var httpClose HTTPHandler
+	isHTTP := c.h != nil
+	if isHTTP {
+		httpClose = c.httpClosedLocked()
+	}
 	c.mu.Unlock()
 	s.stats.queuedBytes.Add(-int64(freed))
 	if head != nil {
@@ -357,8 +388,11 @@ func (c *Conn) onClosed(netpoll.Connection) error {
 	}
 	s.reg.remove(c)
 	s.stats.tcpConns.Add(-1)
-	switch prev {
-	case stOpen, stClosing:
+	upgraded := c.handler != nil
+	switch {
+	case prev == stHTTP:
+		c.hc.closed()
+	case (prev == stOpen || prev == stClosing) && upgraded:
 		c.parser.Release()
 		s.stats.conns.Add(-1)
 		s.stats.closes[reason].Add(1)
@@ -366,15 +400,51 @@ func (c *Conn) onClosed(netpoll.Connection) error {
 			c.logClose(reason, true)
 		}
 		c.handler.OnClose(c, reason)
-	case stHandshake:
+	case isHTTP:
+		s.stats.closes[reason].Add(1)
+		if s.debug() {
+			s.log.Debug("http close", "remote", c.remote(), "reason", reason.String())
+		}
+		if httpClose != nil {
+			httpClose.OnClose(c, reason)
+		}
+	default: // closed before the first request was complete
 		s.stats.closes[reason].Add(1)
 		if reason != ReasonHandshakeRejected && s.debug() { // refusals are logged where they happen
 			c.logClose(reason, false)
 		}
-	case stHTTP:
-		c.hc.closed()
 	}
 	return nil
+}
+
+// httpClosedLocked settles the reactor HTTP state of a closed connection and
+// returns the handler to call OnClose on now (nil when none, or when the
+// token holder will call it). c.mu must be held.
+func (c *Conn) httpClosedLocked() HTTPHandler {
+	h, s := c.h, c.srv
+	var cc HTTPHandler
+	switch h.kind {
+	case kindHeld:
+		s.stats.held.Add(-1)
+		cc = h.active
+	case kindStream:
+		s.stats.streams.Add(-1)
+		cc = h.active
+	}
+	h.kind, h.active, h.hb = kindNone, nil, nil
+	if h.idle != nil {
+		close(h.idle)
+		h.idle = nil
+	}
+	if h.busy {
+		// The holder may be in ServeHTTP or using the buffers: it calls
+		// OnClose and returns them when its turn ends.
+		h.closeCall = cc
+		return nil
+	}
+	putBuf(&h.in)
+	putBuf(&h.pend)
+	return cc
 }
 
 // ---------------------------------------------------------------------------
@@ -425,8 +495,17 @@ func (c *Conn) onData(data []byte) {
 	c.mu.Unlock()
 	switch st {
 	case stHandshake:
+		if c.h != nil {
+			c.httpInput(data)
+			return
+		}
 		c.onHandshakeData(data)
+	case stHeld, stStream:
+		c.httpInput(data)
 	case stOpen:
+		if c.h != nil && c.wsInputWhileBusy(data) {
+			return
+		}
 		c.feed(data)
 	case stClosing:
 		c.mu.Lock()
@@ -468,49 +547,93 @@ func (c *Conn) onHandshakeData(data []byte) {
 	head, rest := buf[:n], buf[n:]
 	path, upgrade := wsframe.IsUpgradeRequest(head)
 	if !upgrade && c.route(path) == nil {
+		if hh := c.httpRoute(head, path); hh != nil {
+			c.startHTTP(hh, path, buf)
+			c.releaseHead()
+			return
+		}
+		hc := s.http.newConn(c, buf)
 		c.mu.Lock()
+		c.hc = hc
 		c.state = stHTTP
 		c.mu.Unlock()
-		c.hc = s.http.accept(c, buf)
+		s.http.deliver(hc)
 		c.releaseHead()
 		return
 	}
+	c.upgrade(head, rest)
+	c.releaseHead()
+}
+
+// upgrade answers an upgrade request (head) and, when it succeeds, opens the
+// WebSocket connection and feeds it rest, the bytes after the head. Both are
+// valid only during the call.
+func (c *Conn) upgrade(head, rest []byte) {
+	s := c.srv
 	resp := bytebufferpool.Get()
 	hs, err := s.upgrader.Upgrade(head, resp)
-	c.writeRaw(resp.B)
+	c.writeHead(resp.B)
 	bytebufferpool.Put(resp)
 	if err != nil {
 		s.stats.rejected.Add(1)
 		if s.debug() {
 			c.logRefused(err)
 		}
-		c.releaseHead()
+		if c.h != nil {
+			// After earlier responses: close once the refusal is written.
+			c.mu.Lock()
+			sched := c.httpCloseLocked(ReasonHandshakeRejected)
+			c.mu.Unlock()
+			c.pushIf(sched)
+			c.endHTTPTurnWS()
+			return
+		}
 		c.hardClose(ReasonHandshakeRejected)
 		return
 	}
 	c.hs = hs
-	c.handler = c.route(hs.Path)
+	handler := c.route(hs.Path)
 	c.parser.Init(s.cfg.Parser)
 	c.mu.Lock()
 	opened := c.state == stHandshake
 	if opened {
+		c.handler = handler // set only when opened: onClosed tells WebSocket connections by it
 		c.state = stOpen
 	}
 	c.mu.Unlock()
-	if !opened {
-		c.releaseHead()
+	if opened {
+		s.stats.upgraded.Add(1)
+		s.stats.conns.Add(1)
+		if s.debug() {
+			c.logOpen()
+		}
+		c.handler.OnOpen(c)
+		if len(rest) > 0 {
+			c.feed(rest)
+		}
+	}
+	if c.h != nil {
+		c.endHTTPTurnWS()
+	}
+}
+
+// writeHead writes a handshake response: straight to the socket on a fresh
+// connection, through the queue after reactor HTTP responses, which it must
+// not overtake.
+func (c *Conn) writeHead(b []byte) {
+	if c.h == nil {
+		c.writeRaw(b)
 		return
 	}
-	s.stats.upgraded.Add(1)
-	s.stats.conns.Add(1)
-	if s.debug() {
-		c.logOpen()
+	p := wsframe.AcquirePrepared()
+	p.B = append(p.B, b...)
+	p.SealRaw()
+	c.mu.Lock()
+	sched := c.queueLocked(p)
+	c.mu.Unlock()
+	if sched {
+		c.flushNow()
 	}
-	c.handler.OnOpen(c)
-	if len(rest) > 0 {
-		c.feed(rest)
-	}
-	c.releaseHead()
 }
 
 func (c *Conn) route(path string) Handler {

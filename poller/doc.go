@@ -1,7 +1,9 @@
 // Package poller is c1m's reactor: it multiplexes many thousands of TCP
 // connections over cloudwego/netpoll's epoll loops, upgrades them to WebSocket
-// with wsframe, and gives every upgraded connection a bounded, coalescing
-// outbound queue that any goroutine may fill without ever blocking on the socket.
+// with wsframe or serves their plain HTTP requests itself (HTTPHandler: Server-Sent
+// Events, long-polling), and gives every upgraded connection and HTTP stream a
+// bounded, coalescing outbound queue that any goroutine may fill without ever
+// blocking on the socket.
 //
 // # Goroutines
 //
@@ -13,9 +15,14 @@
 //     whose queues are non-empty and writes them with one writev per connection;
 //   - a write-back goroutine per backlogged connection, alive only while the
 //     kernel refuses bytes for that connection (see "Writes");
-//   - one sweeper goroutine enforcing handshake, idle and write timeouts and
-//     sending pings;
-//   - net/http goroutines for plain HTTP requests handed off to Config.HTTP.
+//   - one sweeper goroutine enforcing handshake, idle and write timeouts,
+//     sending pings and queueing the heartbeats of silent HTTP streams;
+//   - net/http goroutines for plain HTTP requests handed off to Config.HTTP;
+//   - a goroutine that parses the input a client pipelined behind a held HTTP
+//     request, alive only from the late answer (Respond or EndStream from
+//     another goroutine) until that input is parsed.
+//
+// An open HTTP stream or a held HTTP request has no goroutine.
 //
 // # Reads
 //
@@ -24,6 +31,20 @@
 // until complete, frames are parsed by wsframe.Parser, which copies only the tail
 // of a split frame. A client that sends half a handshake or half a frame costs
 // a small buffer, never a worker.
+//
+// # Plain HTTP on the reactor
+//
+// A request whose method and path Config.HTTPRoutes claims is parsed by the
+// reactor (HTTP/1.0 and 1.1: Content-Length and chunked bodies up to
+// MaxBodySize, Expect: 100-continue, keep-alive, pipelining) and handed to
+// its HTTPHandler complete. The handler answers with Conn.Respond, or with
+// Conn.StartStream and then frames queued by Send and SendSlot, as for a
+// WebSocket connection, until Conn.EndStream. Until the request is answered
+// the connection reads no further request (pipelined input is buffered, up to
+// MaxHeadSize+MaxBodySize). Requests HTTPRoutes does not claim go to
+// Config.HTTP at a request boundary; a claimed request that arrives on a
+// connection net/http serves is taken back by the reactor (the connection is
+// hijacked and its buffered bytes recovered).
 //
 // # Writes
 //
@@ -43,11 +64,15 @@
 // A frame queued on a Conn holds one reference to its Prepared buffer; the
 // reference is released after the frame has been written, dropped, or the
 // connection has closed. Message payloads passed to Handler.OnMessage are valid
-// only until OnMessage returns.
+// only until OnMessage returns. A Request passed to HTTPHandler.ServeHTTP, its
+// Body and HeaderBytes are valid only until ServeHTTP returns; Respond copies
+// its header and body.
 //
 // # Goroutine safety
 //
-// Server methods and Conn.Send, SendSlot, Close, Value and SetValue are safe for
-// concurrent use. Handler callbacks for one connection are never concurrent with
-// each other.
+// Server methods and Conn.Send, SendSlot, Close, Respond, StartStream,
+// EndStream, Value and SetValue are safe for concurrent use. Handler callbacks
+// for one connection are never concurrent with each other, and neither are
+// HTTPHandler's ServeHTTP and OnClose (Heartbeater.Heartbeat runs on the
+// sweeper and may be).
 package poller

@@ -1,11 +1,15 @@
 package poller
 
 import (
+	"bytes"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,6 +35,9 @@ func newHandoff(s *Server) *handoff {
 	handler := s.cfg.HTTP
 	if handler == nil {
 		handler = http.NotFoundHandler()
+	}
+	if s.cfg.HTTPRoutes != nil {
+		handler = &bridge{s: s, next: handler}
 	}
 	h.srv = &http.Server{
 		Handler:           handler,
@@ -68,19 +75,24 @@ func (h *handoff) Close() error { return nil }
 // Addr implements net.Listener.
 func (h *handoff) Addr() net.Addr { return h.s.Addr() }
 
-// accept hands c to net/http with the bytes read so far (copied).
-func (h *handoff) accept(c *Conn, first []byte) *httpConn {
-	ensureBarrier(c.nc) // before net/http's goroutine writes
+// newConn makes the net.Conn that net/http will serve c with, holding the
+// bytes read so far (copied). Set it as c.hc and the state to stHTTP, then
+// deliver it.
+func (h *handoff) newConn(c *Conn, first []byte) *httpConn {
 	hc := &httpConn{c: c, notify: make(chan struct{}, 1)}
 	hc.buf = append(hc.buf, first...)
+	return hc
+}
+
+// deliver hands hc to net/http's accept loop.
+func (h *handoff) deliver(hc *httpConn) {
 	go func() {
 		select {
 		case h.ch <- hc:
 		case <-h.done:
-			_ = c.nc.Close()
+			_ = hc.c.nc.Close()
 		}
 	}()
-	return hc
 }
 
 // httpConn is a net.Conn over a netpoll connection whose input is delivered by
@@ -88,10 +100,12 @@ func (h *handoff) accept(c *Conn, first []byte) *httpConn {
 type httpConn struct {
 	c      *Conn
 	notify chan struct{}
+	ready  atomic.Bool // the first Write waited for the reactor's queue
 
 	mu       sync.Mutex
 	buf      []byte // guarded by mu
 	eof      bool
+	back     bool // the connection went back to the reactor (bridge): input goes there
 	deadline time.Time
 }
 
@@ -105,6 +119,12 @@ func (hc *httpConn) signal() {
 // feed appends input from the reactor. data is copied.
 func (hc *httpConn) feed(data []byte) {
 	hc.mu.Lock()
+	if hc.back {
+		// Taken back by the reactor since the worker saw stHTTP.
+		hc.mu.Unlock()
+		hc.c.onData(data)
+		return
+	}
 	if len(hc.buf)+len(data) > maxHTTPBuffered {
 		hc.mu.Unlock()
 		_ = hc.c.nc.Close()
@@ -157,7 +177,34 @@ func (hc *httpConn) Read(p []byte) (int, error) {
 }
 
 // Write implements net.Conn with netpoll's Write, which waits for the kernel.
-func (hc *httpConn) Write(p []byte) (int, error) { return hc.c.nc.Write(p) }
+// The first Write waits until responses the reactor queued on the connection
+// before the hand-off are written, so that net/http's bytes never overtake
+// them (nor share netpoll's output buffer with a write-back goroutine).
+func (hc *httpConn) Write(p []byte) (int, error) {
+	if !hc.ready.Load() {
+		hc.c.waitQueueIdle()
+		ensureBarrier(hc.c.nc)
+		hc.ready.Store(true)
+	}
+	return hc.c.nc.Write(p)
+}
+
+// waitQueueIdle waits until nothing is queued on c nor being written, or c
+// closed.
+func (c *Conn) waitQueueIdle() {
+	c.mu.Lock()
+	if c.state == stClosed || c.h == nil || (c.qh == len(c.q) && !c.backlogged && !c.writing && !c.scheduled) {
+		c.mu.Unlock()
+		return
+	}
+	ch := c.h.idle
+	if ch == nil {
+		ch = make(chan struct{})
+		c.h.idle = ch
+	}
+	c.mu.Unlock()
+	<-ch
+}
 
 // Close implements net.Conn.
 func (hc *httpConn) Close() error { return hc.c.nc.Close() }
@@ -186,3 +233,121 @@ func (hc *httpConn) SetReadDeadline(t time.Time) error {
 
 // SetWriteDeadline implements net.Conn; writes are bounded by WriteTimeout.
 func (hc *httpConn) SetWriteDeadline(time.Time) error { return nil }
+
+// bridge sits in front of Config.HTTP when HTTPRoutes is set. A browser
+// reuses its connections: a request for a reactor route can arrive on a
+// connection net/http serves (after a GET of the page). The bridge reads its
+// body, hijacks the connection and gives it back to the reactor with the
+// request rebuilt in front of the bytes net/http had buffered; the reactor
+// serves it and the connection's net/http goroutine ends.
+type bridge struct {
+	s    *Server
+	next http.Handler
+}
+
+func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path, _ := splitTarget([]byte(r.RequestURI))
+	hh := b.s.cfg.HTTPRoutes(r.Method, string(path))
+	if hh == nil {
+		b.next.ServeHTTP(w, r)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(b.s.cfg.MaxBodySize)))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+		}
+		return
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		http.Error(w, "cannot serve this request here", http.StatusInternalServerError)
+		return
+	}
+	nc, brw, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	hc, ok := nc.(*httpConn)
+	if !ok {
+		_ = nc.Close()
+		return
+	}
+	in := rebuildRequest(r, body)
+	if n := brw.Reader.Buffered(); n > 0 {
+		more, _ := brw.Reader.Peek(n)
+		in = append(in, more...)
+	}
+	hc.c.resumeHTTP(hc, hh, string(path), in)
+}
+
+// rebuildRequest writes r back as HTTP/1.x bytes with body framed by
+// Content-Length: net/http has consumed the original (and answered any
+// Expect: 100-continue when the body was read).
+func rebuildRequest(r *http.Request, body []byte) []byte {
+	var b bytes.Buffer
+	b.WriteString(r.Method)
+	b.WriteByte(' ')
+	b.WriteString(r.RequestURI)
+	b.WriteByte(' ')
+	b.WriteString(r.Proto)
+	b.WriteString("\r\n")
+	if r.Host != "" {
+		b.WriteString("Host: ")
+		b.WriteString(r.Host)
+		b.WriteString("\r\n")
+	}
+	for k, vs := range r.Header {
+		switch k {
+		case "Host", "Content-Length", "Transfer-Encoding", "Expect":
+			continue
+		}
+		for _, v := range vs {
+			b.WriteString(k)
+			b.WriteString(": ")
+			b.WriteString(v)
+			b.WriteString("\r\n")
+		}
+	}
+	if len(body) > 0 {
+		b.WriteString("Content-Length: ")
+		b.WriteString(strconv.Itoa(len(body)))
+		b.WriteString("\r\n")
+	}
+	b.WriteString("\r\n")
+	b.Write(body)
+	return b.Bytes()
+}
+
+// resumeHTTP takes a connection back from net/http (hc was hijacked) and
+// serves in, the rebuilt request and what net/http had buffered, then
+// whatever the reactor delivered to hc since, on the calling goroutine. hh
+// is the route of the first request (path).
+func (c *Conn) resumeHTTP(hc *httpConn, hh HTTPHandler, path string, in []byte) {
+	c.mu.Lock()
+	if c.state != stHTTP || c.hc != hc {
+		c.mu.Unlock()
+		_ = c.nc.Close()
+		return
+	}
+	if c.h == nil {
+		c.h = &httpState{}
+	}
+	h := c.h
+	hc.mu.Lock()
+	h.in = appendBuf(h.in, in)
+	h.in.B = append(h.in.B, hc.buf...)
+	hc.buf = nil
+	hc.back = true
+	hc.mu.Unlock()
+	h.busy = true
+	h.routed = hh
+	h.req.Path = path
+	h.phase = phHead
+	h.scanned = 0
+	c.state = stHandshake
+	c.since = c.srv.now()
+	c.mu.Unlock()
+	c.serveInput(nil)
+}

@@ -10,19 +10,19 @@ type CloseReason uint8
 
 // Close reasons.
 const (
-	ReasonPeerClose         CloseReason = iota // the peer sent a close frame
-	ReasonPeerGone                             // the peer hung up without a close frame
-	ReasonProtocolError                        // 1002 sent
+	ReasonPeerClose         CloseReason = iota // the peer sent a close frame; HTTP: the response was the last the client asked for
+	ReasonPeerGone                             // the peer hung up without a close frame (HTTP: before its response ended)
+	ReasonProtocolError                        // 1002 sent; HTTP: a malformed request (400, 501, 505, 417)
 	ReasonInvalidPayload                       // 1007 sent
-	ReasonMessageTooBig                        // 1009 sent
-	ReasonSlowConsumer                         // queue bound exceeded under SlowDisconnect (1008)
+	ReasonMessageTooBig                        // 1009 sent; HTTP: 413, or too much input behind a held request or stream
+	ReasonSlowConsumer                         // queue bound exceeded under SlowDisconnect (1008; HTTP: closed)
 	ReasonWriteTimeout                         // the kernel took nothing for WriteTimeout
 	ReasonWriteError                           // a write failed (reset by peer, ...)
-	ReasonIdleTimeout                          // no bytes from the peer for IdleTimeout
-	ReasonHandshakeTimeout                     // the request head did not complete in time
-	ReasonHandshakeRejected                    // the upgrade was refused with an HTTP error
-	ReasonShutdown                             // server shutdown (1001)
-	ReasonServer                               // closed by the application (Conn.Close)
+	ReasonIdleTimeout                          // no bytes from the peer for IdleTimeout (HTTP: no next request)
+	ReasonHandshakeTimeout                     // the request head (HTTP: head and body) did not complete in time
+	ReasonHandshakeRejected                    // the upgrade or HTTP request was refused with an HTTP error (431, 503, ...)
+	ReasonShutdown                             // server shutdown (1001; HTTP: stream ended, held request 503)
+	ReasonServer                               // closed by the application (Conn.Close; HTTP: EndStream of a close-delimited stream)
 	numReasons
 )
 
@@ -52,14 +52,17 @@ type Stats struct {
 	TCPConns     int64             `json:"tcp_conns"` // TCP connections open now (including handshakes and HTTP)
 	Accepted     uint64            `json:"accepted"`
 	Upgraded     uint64            `json:"upgraded"`
-	Rejected     uint64            `json:"rejected"`     // upgrades refused with an HTTP error
-	Refused503   uint64            `json:"refused_503"`  // upgrades refused because of the connection limit or shutdown
+	Rejected     uint64            `json:"rejected"`     // upgrades and reactor HTTP requests refused with an HTTP error other than 503
+	Refused503   uint64            `json:"refused_503"`  // upgrades and reactor HTTP requests refused because of the connection limit or shutdown
 	Backlogged   int64             `json:"backlogged"`   // connections whose write-back goroutine is running now
 	QueuedBytes  int64             `json:"queued_bytes"` // bytes queued on all connections now
 	Dropped      uint64            `json:"dropped"`      // frames dropped under SlowDrop
 	FramesOut    uint64            `json:"frames_out"`   // frames written
 	Writes       uint64            `json:"writes"`       // writev calls (FramesOut/Writes is the coalescing factor)
 	MessagesIn   uint64            `json:"messages_in"`
+	Streams      int64             `json:"streams"`       // reactor HTTP streams open now (StartStream until EndStream or close)
+	HeldRequests int64             `json:"held_requests"` // reactor HTTP requests dispatched and not answered yet
+	HTTPRequests uint64            `json:"http_requests"` // reactor HTTP requests dispatched to an HTTPHandler
 	Closes       map[string]uint64 `json:"closes"`
 	MaxConns     int               `json:"max_conns"`
 	RlimitNofile uint64            `json:"rlimit_nofile"`
@@ -67,6 +70,8 @@ type Stats struct {
 
 type counters struct {
 	conns, tcpConns, backlogged, queuedBytes atomic.Int64
+	streams, held                            atomic.Int64
+	httpRequests                             atomic.Uint64
 	accepted, upgraded, rejected, refused503 atomic.Uint64
 	dropped, framesOut, writes, messagesIn   atomic.Uint64
 	closes                                   [numReasons]atomic.Uint64

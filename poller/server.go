@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,22 +69,38 @@ type Config struct {
 	// Upgrader checks and answers upgrade requests (Origins, Protocols, Route).
 	// Admit is wrapped by the server's connection limit.
 	Upgrader wsframe.Upgrader
-	// HTTP serves requests that are not WebSocket upgrades. Nil answers 404.
+	// HTTP serves requests that are not WebSocket upgrades and that
+	// HTTPRoutes does not claim. Nil answers 404.
 	HTTP http.Handler
+	// HTTPRoutes claims plain HTTP requests for the reactor: it returns the
+	// HTTPHandler for a request's method and raw path (not percent-decoded),
+	// or nil to leave the request to HTTP. Claimed requests are parsed and
+	// answered by the reactor without a goroutine (Server-Sent Events,
+	// long-polling). It is called on a netpoll worker, or on the net/http
+	// goroutine of a kept-alive connection that net/http serves (the
+	// connection then comes back to the reactor), and must not block. Nil
+	// claims nothing.
+	HTTPRoutes func(method, path string) HTTPHandler
 	// Logger, nil means slog.Default().
 	Logger *slog.Logger
 
-	// MaxConns is the maximum number of upgraded connections; past it upgrades
-	// get 503. Zero means the open-file limit minus a reserve of 256.
+	// MaxConns is the maximum number of upgraded connections, reactor HTTP
+	// streams and held reactor HTTP requests together; past it upgrades and
+	// reactor HTTP requests get 503. Zero means the open-file limit minus a
+	// reserve of 256.
 	MaxConns int
-	// HandshakeTimeout bounds the time from accept to a complete request head.
-	// Zero means 10s.
+	// HandshakeTimeout bounds the time from accept to a complete request head,
+	// and on a kept-alive reactor HTTP connection from the first byte of a
+	// request to its complete head and body. Zero means 10s.
 	HandshakeTimeout time.Duration
 	// PingInterval is how long a connection may stay silent before the server
-	// pings it. Zero means 30s.
+	// pings it, and how long a reactor HTTP stream may go without a frame
+	// before its handler's Heartbeat is queued. Zero means 30s.
 	PingInterval time.Duration
 	// IdleTimeout closes a connection from which nothing (not even a pong) has
-	// arrived for this long. Zero means 2*PingInterval+10s.
+	// arrived for this long, and a kept-alive reactor HTTP connection that
+	// waits this long for its next request. Streams and held requests are
+	// not subject to it. Zero means 2*PingInterval+10s.
 	IdleTimeout time.Duration
 	// WriteTimeout closes a connection whose queue made no progress for this
 	// long. Zero means 10s.
@@ -97,6 +114,10 @@ type Config struct {
 	SlowPolicy SlowPolicy
 	// MaxHeadSize bounds an HTTP request head. Zero means 8 KiB.
 	MaxHeadSize int
+	// MaxBodySize bounds the body of a reactor HTTP request; a larger one gets
+	// 413 and the connection closes. Input buffered behind a held request or
+	// an open stream is bounded by MaxHeadSize+MaxBodySize. Zero means 1 MiB.
+	MaxBodySize int
 	// Parser configures frame parsing (MaxMessageSize).
 	Parser wsframe.ParserConfig
 	// Flushers is the number of flusher goroutines. Zero means GOMAXPROCS.
@@ -137,6 +158,9 @@ func (c *Config) setDefaults() {
 	if c.MaxHeadSize <= 0 {
 		c.MaxHeadSize = 8 << 10
 	}
+	if c.MaxBodySize <= 0 {
+		c.MaxBodySize = 1 << 20
+	}
 	if c.Flushers <= 0 {
 		c.Flushers = runtime.GOMAXPROCS(0)
 	}
@@ -165,6 +189,11 @@ type Server struct {
 	done     chan struct{}
 	wg       sync.WaitGroup
 	ping     *wsframe.Prepared // compiled ping, never released
+
+	// Reactor HTTP's fixed frames, never released.
+	lastChunk   *wsframe.Prepared // "0\r\n\r\n"
+	continue100 *wsframe.Prepared // "HTTP/1.1 100 Continue\r\n\r\n"
+	shutdown503 *wsframe.Prepared // the answer of a request held at shutdown
 }
 
 // New validates cfg, raises RLIMIT_NOFILE and prepares a Server.
@@ -204,7 +233,7 @@ func New(cfg Config) (*Server, error) {
 			s.stats.refused503.Add(1)
 			return wsframe.Reject(http.StatusServiceUnavailable, "server shutting down")
 		}
-		if s.stats.conns.Load() >= int64(s.cfg.MaxConns) {
+		if s.atCapacity() {
 			s.stats.refused503.Add(1)
 			return wsframe.Reject(http.StatusServiceUnavailable, "connection limit reached")
 		}
@@ -214,6 +243,11 @@ func New(cfg Config) (*Server, error) {
 		return nil
 	}
 	s.ping = wsframe.NewPrepared(ws.OpPing, nil)
+	s.lastChunk = rawPrepared("0\r\n\r\n")
+	s.continue100 = rawPrepared("HTTP/1.1 100 Continue\r\n\r\n")
+	const bye = "server shutting down"
+	s.shutdown503 = rawPrepared("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+		"Connection: close\r\nRetry-After: " + retryAfter + "\r\nContent-Length: " + strconv.Itoa(len(bye)) + "\r\n\r\n" + bye)
 	s.clock.Store(time.Now().UnixNano())
 	s.reg.init()
 	s.flushers = make([]*flusher, cfg.Flushers)
@@ -275,9 +309,10 @@ func (s *Server) Serve() error {
 	return err
 }
 
-// Shutdown stops accepting, sends close 1001 to every connection in paced
-// batches, waits for them to close until ctx is done, then closes the rest and
-// stops every goroutine the server started.
+// Shutdown stops accepting, sends close 1001 to every WebSocket connection in
+// paced batches (reactor HTTP streams get their last chunk, held requests 503,
+// and close), waits for them to close until ctx is done, then closes the rest
+// and stops every goroutine the server started.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if !s.closing.CompareAndSwap(false, true) {
 		return errors.New("poller: already shut down")
@@ -292,7 +327,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for i := 0; i < len(conns); i += batch {
 		end := min(i+batch, len(conns))
 		for _, c := range conns[i:end] {
-			c.CloseWith(wsframe.StatusGoingAway, "server shutting down", ReasonShutdown)
+			c.shutdown()
 		}
 		if end < len(conns) {
 			select {
@@ -347,6 +382,9 @@ func (s *Server) Stats() Stats {
 		FramesOut:    s.stats.framesOut.Load(),
 		Writes:       s.stats.writes.Load(),
 		MessagesIn:   s.stats.messagesIn.Load(),
+		Streams:      s.stats.streams.Load(),
+		HeldRequests: s.stats.held.Load(),
+		HTTPRequests: s.stats.httpRequests.Load(),
 		Closes:       make(map[string]uint64, numReasons),
 		MaxConns:     s.cfg.MaxConns,
 		RlimitNofile: s.rlimit,
@@ -355,6 +393,28 @@ func (s *Server) Stats() Stats {
 		st.Closes[CloseReason(i).String()] = s.stats.closes[i].Load()
 	}
 	return st
+}
+
+// shutdown closes c for Shutdown: close 1001 for a WebSocket, the end of the
+// response for reactor HTTP.
+func (c *Conn) shutdown() {
+	c.mu.Lock()
+	if c.h != nil && (c.state == stHandshake || c.state == stHeld || c.state == stStream) {
+		sched := c.shutdownHTTPLocked()
+		c.mu.Unlock()
+		c.pushIf(sched)
+		return
+	}
+	c.mu.Unlock()
+	c.CloseWith(wsframe.StatusGoingAway, "server shutting down", ReasonShutdown)
+}
+
+// rawPrepared returns a sealed Prepared holding b as it is.
+func rawPrepared(b string) *wsframe.Prepared {
+	p := wsframe.AcquirePrepared()
+	p.B = append(p.B, b...)
+	p.SealRaw()
+	return p
 }
 
 // now returns the coarse clock (unix ns), precise to the sweeper's tick.

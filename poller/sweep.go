@@ -7,7 +7,8 @@ import (
 // sweepInterval is the sweeper's tick and so the precision of every timeout.
 const sweepInterval = time.Second
 
-// sweep enforces handshake, idle and close timeouts and sends pings. It visits
+// sweep enforces handshake, idle and close timeouts, sends pings and queues
+// the heartbeats of silent HTTP streams. It visits
 // every connection once per tick, one registry shard at a time, without holding
 // a shard lock while it acts.
 func (s *Server) sweep() {
@@ -41,11 +42,41 @@ func (s *Server) sweep() {
 func (s *Server) check(c *Conn, now int64) {
 	c.mu.Lock()
 	st, since := c.state, c.since
+	var partial bool
+	var hb Heartbeater
+	var lastSend int64
+	h := c.h
+	if h != nil {
+		partial, hb, lastSend = h.partial || h.busy, h.hb, h.lastSend
+	}
 	c.mu.Unlock()
 	switch st {
 	case stHandshake:
-		if now-since > int64(s.cfg.HandshakeTimeout) {
-			c.hardClose(ReasonHandshakeTimeout)
+		switch {
+		case h == nil:
+			if now-since > int64(s.cfg.HandshakeTimeout) {
+				c.hardClose(ReasonHandshakeTimeout)
+			}
+		case partial:
+			if now-since > int64(s.cfg.HandshakeTimeout) {
+				c.CloseWith(0, "", ReasonHandshakeTimeout)
+			}
+		case now-since > int64(s.cfg.IdleTimeout):
+			c.CloseWith(0, "", ReasonIdleTimeout) // a kept-alive connection with no next request
+		}
+	case stStream:
+		// The client of a stream sends nothing: no idle timeout. A frame on a
+		// silent stream keeps proxies from cutting it, and finds a dead peer
+		// through the write timeout.
+		if hb != nil && now-lastSend > int64(s.cfg.PingInterval) {
+			c.mu.Lock()
+			if h.lastSend == lastSend {
+				h.lastSend = now // one Heartbeat per PingInterval, even when it returns nil
+			}
+			c.mu.Unlock()
+			if p := hb.Heartbeat(c); p != nil {
+				_ = c.Send(p)
+			}
 		}
 	case stOpen:
 		silent := now - c.lastRead.Load()
