@@ -169,7 +169,8 @@ type statsSource interface {
 	// Sample is a full look at the server (live heap after a GC where the
 	// server allows it, /proc figures).
 	Sample(ctx context.Context) (ServerSample, error)
-	// Conns is the server's own count of client connections, cheaply.
+	// Conns is the server's own count of its clients (connections or SSE
+	// streams, see ServerSample.Clients), cheaply.
 	Conns(ctx context.Context) (int64, error)
 }
 
@@ -185,7 +186,7 @@ func (s nativeStats) Sample(ctx context.Context) (ServerSample, error) {
 
 func (s nativeStats) Conns(ctx context.Context) (int64, error) {
 	v, err := SampleServer(ctx, s.client, s.url)
-	return v.Conns, err
+	return v.Clients(), err
 }
 
 // centrifugoStats samples Centrifugo: connections from its server API (info:

@@ -20,6 +20,9 @@ type ServerSample struct {
 	At         time.Time
 	Pid        int    `json:"pid"`
 	Conns      int64  `json:"conns"`
+	Poller     struct {
+		Streams int64 `json:"streams"` // c1m: open SSE streams, which its conns does not count
+	} `json:"poller"`
 	Goroutines int64  `json:"goroutines"`
 	HeapAlloc  uint64 `json:"heap_alloc"`
 	HeapInuse  uint64 `json:"heap_inuse"`
@@ -148,17 +151,23 @@ func sockstatTCPMem() (uint64, error) {
 	return 0, fmt.Errorf("/proc/net/sockstat: no TCP mem")
 }
 
-// WaitConns polls /stats until the server reports conns satisfying ok, or the deadline.
+// Clients is the server's count of its clients: connections, or SSE streams
+// where the server counts those apart (c1m's /stats: poller.streams). The
+// larger of the two, so a server that counts streams as conns too is right.
+func (s ServerSample) Clients() int64 { return max(s.Conns, s.Poller.Streams) }
+
+// WaitConns polls /stats until the server reports clients (see
+// ServerSample.Clients) satisfying ok, or the deadline.
 func WaitConns(ctx context.Context, client *http.Client, baseURL string, ok func(int64) bool, timeout time.Duration) (ServerSample, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		s, err := SampleServer(ctx, client, baseURL)
-		if err == nil && ok(s.Conns) {
+		if err == nil && ok(s.Clients()) {
 			return s, nil
 		}
 		if time.Now().After(deadline) {
 			if err == nil {
-				err = fmt.Errorf("server reports %d conns after %v", s.Conns, timeout)
+				err = fmt.Errorf("server reports %d clients after %v", s.Clients(), timeout)
 			}
 			return s, err
 		}
