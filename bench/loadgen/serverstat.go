@@ -17,10 +17,10 @@ import (
 // ServerSample is one look at the server under test: its own /stats plus
 // what the kernel says about its process and about kernel memory.
 type ServerSample struct {
-	At         time.Time
-	Pid        int    `json:"pid"`
-	Conns      int64  `json:"conns"`
-	Poller     struct {
+	At     time.Time
+	Pid    int   `json:"pid"`
+	Conns  int64 `json:"conns"`
+	Poller struct {
 		Streams int64 `json:"streams"` // c1m: open SSE streams, which its conns does not count
 	} `json:"poller"`
 	Goroutines int64  `json:"goroutines"`
