@@ -109,3 +109,116 @@ func BenchmarkUpgrade(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "upgrades/s")
 	_ = s
 }
+
+// staticHandler answers every request with the same small response, or opens
+// a stream on /events.
+type staticHandler struct{ streams chan *poller.Conn }
+
+var staticBody = []byte("ok")
+
+func (h staticHandler) ServeHTTP(c *poller.Conn, r *poller.Request) {
+	if r.Path == "/events" {
+		if _, err := c.StartStream(200, nil); err == nil {
+			h.streams <- c
+		}
+		return
+	}
+	_ = c.Respond(200, nil, staticBody)
+}
+
+func (staticHandler) OnClose(*poller.Conn, poller.CloseReason) {}
+
+// BenchmarkHTTPKeepAlive is one request and its response on a kept-alive
+// reactor connection: parse, route, dispatch, Respond written inline. The
+// client reads into a fixed buffer, so allocs/op are the server's.
+func BenchmarkHTTPKeepAlive(b *testing.B) {
+	h := staticHandler{}
+	_, addr := startServer(b, poller.Config{Handler: &echoHandler{},
+		HTTPRoutes: func(method, path string) poller.HTTPHandler { return h }})
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	req := []byte("GET /bench?q=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+	const want = len("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	buf := make([]byte, 256)
+	roundTrip := func() {
+		if _, err := nc.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		for got := 0; got < want; {
+			n, err := nc.Read(buf[got:])
+			if err != nil {
+				b.Fatal(err)
+			}
+			got += n
+		}
+	}
+	for range 1000 {
+		roundTrip()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		roundTrip()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "requests/s")
+}
+
+// BenchmarkStreamBroadcast is BenchmarkBroadcast for chunked HTTP streams:
+// one shared chunk queued on every stream per op. allocs/op must be 0.
+func BenchmarkStreamBroadcast(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run("streams="+strconv.Itoa(n), func(b *testing.B) {
+			h := staticHandler{streams: make(chan *poller.Conn, n)}
+			s, addr := startServer(b, poller.Config{Handler: &echoHandler{}, MaxQueueBytes: 64 << 20,
+				HTTPRoutes: func(method, path string) poller.HTTPHandler { return h }})
+			conns := make([]*poller.Conn, 0, n)
+			for i := 0; i < n; i++ {
+				nc, err := net.Dial("tcp", addr)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer nc.Close()
+				nc.Write([]byte("GET /events HTTP/1.1\r\nHost: x\r\n\r\n"))
+				go func() {
+					buf := make([]byte, 64<<10)
+					for {
+						if _, err := nc.Read(buf); err != nil {
+							return
+						}
+					}
+				}()
+				conns = append(conns, <-h.streams)
+			}
+			payload := make([]byte, 128)
+			send := func() {
+				p := wsframe.AcquirePrepared()
+				p.B = append(p.B, payload...)
+				p.SealChunk()
+				p.Retain(int32(len(conns)))
+				for _, c := range conns {
+					_ = c.Send(p)
+				}
+				p.Release()
+			}
+			drain := func() {
+				waitFor(b, 30*time.Second, "queues drained", func() bool { return s.Stats().QueuedBytes == 0 })
+			}
+			for i := 0; i < b.N; i++ {
+				send()
+			}
+			drain()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				send()
+			}
+			drain()
+			b.StopTimer()
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "deliveries/s")
+		})
+	}
+}
