@@ -255,7 +255,7 @@ func (s *SSEStream) events(seg []byte) (data []byte, used int, err error) {
 			}
 		}
 		rest := seg[used:]
-		i := bytes.IndexAny(rest, "\r\n")
+		i := lineEnd(rest)
 		if i < 0 {
 			if len(s.line)+len(rest) > maxLine {
 				return nil, used, ErrSSELineTooLong
@@ -318,6 +318,19 @@ func (s *SSEStream) events(seg []byte) (data []byte, used int, err error) {
 		s.line = s.line[:0]
 	}
 	return nil, used, nil
+}
+
+// lineEnd is the index of the first CR or LF in b, or -1: two vectorised
+// scans (IndexByte) instead of a byte-by-byte IndexAny.
+func lineEnd(b []byte) int {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return bytes.IndexByte(b, '\r')
+	}
+	if j := bytes.IndexByte(b[:i], '\r'); j >= 0 {
+		return j
+	}
+	return i
 }
 
 // appendData adds one data line's value to the event being assembled.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -289,4 +291,56 @@ func TestCheckSSEResponse(t *testing.T) {
 	if req != "GET /sse?topics=bench.0 HTTP/1.1\r\nHost: 127.0.0.1:9\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n" {
 		t.Fatalf("request %q", req)
 	}
+}
+
+// BenchmarkSSEStream is the client's cost per c1m SSE delivery (data chunk,
+// id chunk, scan), to set beside BenchmarkParseFrame's per WebSocket frame.
+func BenchmarkSSEStream(b *testing.B) {
+	data := `data: {"op":"msg","topic":"bench.0","seq":1,"ts":100,"data":{"p":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}}` + "\n"
+	id := "id: XCGTVV6RDS2EPDSX/bench.0=1\n\n"
+	one := append(chunk(data, func() int { return len(data) }, false, false), chunk(id, func() int { return len(id) }, false, false)...)
+	wire := bytes.Repeat(one, 100)
+	s := &SSEStream{Chunked: true}
+	b.SetBytes(int64(len(wire))) // 100 events per op
+	b.ReportAllocs()
+	for b.Loop() {
+		for p := wire; len(p) > 0; {
+			d, n, err := s.Next(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if d != nil {
+				ScanMessage(d)
+			}
+			p = p[n:]
+		}
+	}
+}
+
+// BenchmarkLoopConsumeSSE is BenchmarkLoopConsume for c1m's SSE framing: the
+// per-delivery receive path of a worker over an event stream.
+func BenchmarkLoopConsumeSSE(b *testing.B) {
+	l, err := NewLoop()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	c := &clientConn{state: stOpen, isSSE: true, sse: &SSEStream{Chunked: true}}
+	var wire []byte
+	const perRead = 64
+	for i := 0; i < perRead; i++ {
+		data := `data: {"op":"msg","topic":"bench.0","seq":` + strconv.Itoa(1000+i) + `,"ts":1,"data":{"p":"` + strings.Repeat("x", 200) + `"}}` + "\n"
+		id := "id: XCGTVV6RDS2EPDSX/bench.0=" + strconv.Itoa(1000+i) + "\n\n"
+		wire = append(wire, chunk(data, func() int { return len(data) }, false, false)...)
+		wire = append(wire, chunk(id, func() int { return len(id) }, false, false)...)
+	}
+	l.consume(c, wire, 2) // grow the per-seq table once
+	b.ReportAllocs()
+	b.SetBytes(int64(len(wire)))
+	for b.Loop() {
+		if n := l.consume(c, wire, 2); n != len(wire) {
+			b.Fatal(n)
+		}
+	}
+	b.ReportMetric(float64(b.N*perRead)/b.Elapsed().Seconds(), "deliveries/s")
 }
