@@ -887,3 +887,46 @@ func TestHTTPWebSocketAfterReactorRequest(t *testing.T) {
 		t.Fatalf("echo: %q", f.payload)
 	}
 }
+
+// TestHTTPKeepAliveTimeouts: a kept-alive reactor connection waiting for its
+// next request closes after IdleTimeout; one that sent part of its next
+// request closes after HandshakeTimeout.
+func TestHTTPKeepAliveTimeouts(t *testing.T) {
+	h := newHTTPHandler()
+	s, addr := startHTTPServer(t, poller.Config{IdleTimeout: time.Second, HandshakeTimeout: time.Second, PingInterval: time.Hour}, h)
+	idle := dialRaw(t, addr)
+	idle.send(get("/hello?idle"))
+	idle.response("GET")
+	partial := dialRaw(t, addr)
+	partial.send(get("/hello?partial"))
+	partial.response("GET")
+	partial.send("GET /hello HTTP/1.1\r\nHo")
+	idle.expectEOF()
+	partial.expectEOF()
+	waitFor(t, 5*time.Second, "timeouts counted", func() bool {
+		cl := s.Stats().Closes
+		return cl["idle_timeout"] == 1 && cl["handshake_timeout"] == 1
+	})
+}
+
+// TestHTTPStreamWriteTimeout: a stream whose client stopped reading, with a
+// queue bound it does not reach, is closed by the write timeout.
+func TestHTTPStreamWriteTimeout(t *testing.T) {
+	h := newHTTPHandler()
+	s, addr := startHTTPServer(t, poller.Config{WriteTimeout: time.Second, MaxQueueBytes: 256 << 20}, h)
+	rc := dialRaw(t, addr)
+	rc.send(get("/sse"))
+	c := recv(t, h.stream, "stream")
+	chunk := strings.Repeat("w", 64<<10)
+	for i := 0; i < 512; i++ { // 32 MiB: more than the socket buffers hold
+		if err := c.Send(sseChunk(true, chunk)); err != nil {
+			break
+		}
+	}
+	waitFor(t, 15*time.Second, "write timeout", func() bool {
+		return s.Stats().Closes["write_timeout"] == 1 && h.closeCount(poller.ReasonWriteTimeout) == 1
+	})
+	if st := s.Stats(); st.Streams != 0 || st.QueuedBytes != 0 {
+		t.Fatalf("after the close: %d streams, %d bytes queued", st.Streams, st.QueuedBytes)
+	}
+}

@@ -78,8 +78,9 @@ type Config struct {
 	// answered by the reactor without a goroutine (Server-Sent Events,
 	// long-polling). It is called on a netpoll worker, or on the net/http
 	// goroutine of a kept-alive connection that net/http serves (the
-	// connection then comes back to the reactor), and must not block. Nil
-	// claims nothing.
+	// connection then comes back to the reactor), and must not block. Upgrade
+	// requests and WebSocket paths (Routes, Upgrader.Route) never reach it.
+	// Nil claims nothing.
 	HTTPRoutes func(method, path string) HTTPHandler
 	// Logger, nil means slog.Default().
 	Logger *slog.Logger
