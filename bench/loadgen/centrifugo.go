@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -175,16 +176,35 @@ type statsSource interface {
 }
 
 // nativeStats reads /stats?gc=1 (c1m and bench/peers).
+//
+// Once it knows the server's pid, a sample's CPU time is read before the
+// request, so that the GC the request asks for is not counted in the CPU a
+// measurement used (the same for every server, and for Centrifugo's heap
+// profile below).
 type nativeStats struct {
 	client *http.Client
 	url    string
+	pid    int
 }
 
-func (s nativeStats) Sample(ctx context.Context) (ServerSample, error) {
-	return SampleServer(ctx, s.client, s.url)
+func (s *nativeStats) Sample(ctx context.Context) (ServerSample, error) {
+	var cpu uint64
+	cpuErr := errors.New("pid not known yet")
+	if s.pid > 0 {
+		cpu, cpuErr = procCPUTicks(s.pid)
+	}
+	v, err := SampleServer(ctx, s.client, s.url)
+	if err != nil {
+		return v, err
+	}
+	if cpuErr == nil && v.Pid == s.pid {
+		v.CPUTicks = cpu
+	}
+	s.pid = v.Pid
+	return v, nil
 }
 
-func (s nativeStats) Conns(ctx context.Context) (int64, error) {
+func (s *nativeStats) Conns(ctx context.Context) (int64, error) {
 	v, err := SampleServer(ctx, s.client, s.url)
 	return v.Clients(), err
 }
@@ -240,6 +260,20 @@ func (s *centrifugoStats) Sample(ctx context.Context) (ServerSample, error) {
 	if v.Conns, err = s.Conns(ctx); err != nil {
 		return v, err
 	}
+	s.mu.Lock()
+	if s.pid == 0 {
+		s.pid, err = listenerPid(s.port)
+	}
+	v.Pid = s.pid
+	s.mu.Unlock()
+	if err != nil {
+		return v, err
+	}
+	// CPU time before the profile's GC and formatting (see nativeStats).
+	cpu, err := procCPUTicks(v.Pid)
+	if err != nil {
+		return v, err
+	}
 	heap, err := s.get(ctx, "/debug/pprof/heap?gc=1&debug=1")
 	if err != nil {
 		return v, err
@@ -264,15 +298,9 @@ func (s *centrifugoStats) Sample(ctx context.Context) (ServerSample, error) {
 	if v.Goroutines, err = strconv.ParseInt(string(bytes.TrimSpace(total)), 10, 64); err != nil {
 		return v, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pid == 0 {
-		if s.pid, err = listenerPid(s.port); err != nil {
-			return v, err
-		}
-	}
-	v.Pid = s.pid
-	return v, fillProc(&v)
+	err = fillProc(&v)
+	v.CPUTicks = cpu
+	return v, err
 }
 
 func (s *centrifugoStats) get(ctx context.Context, path string) ([]byte, error) {
@@ -365,8 +393,12 @@ func listenerPid(port int) (int, error) {
 
 // waitConns polls src's connection count until ok, then takes a full sample.
 func waitConns(ctx context.Context, src statsSource, ok func(int64) bool, timeout time.Duration) (ServerSample, error) {
-	if ns, native := src.(nativeStats); native {
-		return WaitConns(ctx, ns.client, ns.url, ok, timeout) // one /stats call per poll, as ever
+	if ns, native := src.(*nativeStats); native {
+		s, err := WaitConns(ctx, ns.client, ns.url, ok, timeout) // one /stats call per poll, as ever
+		if err == nil {
+			ns.pid = s.Pid
+		}
+		return s, err
 	}
 	deadline := time.Now().Add(timeout)
 	for {

@@ -23,6 +23,7 @@ type Publisher struct {
 	Size    int    // bytes of the JSON data, at least 8 (Centrifugo: at least 45)
 	Proto   string // ProtoNative (default) or ProtoCentrifugo
 	APIKey  string // Centrifugo's HTTP API key
+	Subs    int    // subscribers of Topic (Centrifugo: bounds a batch, see batchLimit)
 
 	once   sync.Once
 	single []byte
@@ -32,6 +33,22 @@ type Publisher struct {
 
 // MaxBatch is the largest batch one POST carries.
 const MaxBatch = 100
+
+// CentrifugoMaxFanout bounds the deliveries one Centrifugo API request
+// causes (messages x subscribers). Centrifugo's HTTP server has a 10 s
+// WriteTimeout: a batch whose fan-out it cannot finish within 10 s loses its
+// answer (the client sees EOF), as 10 messages to 19,000 SSE streams did.
+const CentrifugoMaxFanout = 20000
+
+// batchLimit is the most messages one request carries: MaxBatch, or for
+// Centrifugo as many as keep the fan-out within CentrifugoMaxFanout (at
+// least 1: one message per request from 20,000 subscribers on).
+func (p *Publisher) batchLimit() int {
+	if p.Proto == ProtoCentrifugo && p.Subs > 0 {
+		return max(1, min(MaxBatch, CentrifugoMaxFanout/p.Subs))
+	}
+	return MaxBatch
+}
 
 func (p *Publisher) init() {
 	p.once.Do(func() {
@@ -74,9 +91,10 @@ func (p *Publisher) post(ctx context.Context, n int) error {
 	if p.APIKey != "" {
 		req.Header.Set("X-API-Key", p.APIKey)
 	}
+	start := time.Now()
 	resp, err := p.Client.Do(req)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w (after %v, %d messages)", err, time.Since(start).Round(time.Millisecond), n)
 	}
 	reply, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
@@ -109,7 +127,7 @@ func (p *Publisher) Paced(ctx context.Context, rate float64, d time.Duration) (u
 			}
 			continue
 		}
-		n := min(due, MaxBatch)
+		n := min(due, p.batchLimit())
 		if err := p.post(ctx, n); err != nil {
 			return sent, err
 		}
@@ -122,6 +140,7 @@ func (p *Publisher) Paced(ctx context.Context, rate float64, d time.Duration) (u
 // every subscriber: delivered() reports deliveries so far, subs is the
 // subscriber count. It returns the messages published.
 func (p *Publisher) Flood(ctx context.Context, d time.Duration, parallel, batch int, window uint64, subs int, delivered func() (uint64, error)) (uint64, error) {
+	batch = min(batch, p.batchLimit())
 	var sent, got atomic.Uint64
 	// Requests use the caller's ctx so the last ones complete and are counted;
 	// loopCtx only stops starting new ones.

@@ -129,7 +129,7 @@ func Run(ctx context.Context, cfg Config) error {
 		addr: u.Host,
 		http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}},
 	}
-	r.stats = nativeStats{client: r.http, url: cfg.URL}
+	r.stats = &nativeStats{client: r.http, url: cfg.URL}
 	if cfg.Proto == ProtoCentrifugo {
 		port, err := strconv.Atoi(u.Port())
 		if err != nil {
@@ -435,7 +435,7 @@ func (r *runner) broadcastN(ctx context.Context, n int) error {
 	}
 	defer func() { p.Close() }() // p may be replaced below
 	for _, size := range r.cfg.Payloads {
-		pub := &Publisher{Client: r.http, BaseURL: r.cfg.URL, Topic: r.cfg.Topic, Size: size, Proto: r.cfg.Proto, APIKey: r.cfg.APIKey}
+		pub := &Publisher{Client: r.http, BaseURL: r.cfg.URL, Topic: r.cfg.Topic, Size: size, Proto: r.cfg.Proto, APIKey: r.cfg.APIKey, Subs: n}
 		maxRate := 0.0
 		for _, label := range r.cfg.Rates {
 			var rate float64
