@@ -1,5 +1,6 @@
 // Package server wires c1m together: the poller reactor, the hub, the native
-// pub/sub protocol on /ws, the echo endpoint on /echo, and the HTTP endpoints
+// pub/sub protocol on /ws, Server-Sent Events on /sse (on the reactor), the
+// echo endpoint on /echo, and the HTTP endpoints
 // (/publish, /healthz, /stats, /metrics and the demo page at /).
 //
 // A Server is started once with Start and stopped once with Shutdown; its
@@ -20,6 +21,7 @@ import (
 	"github.com/c1mhq/c1m/hub"
 	"github.com/c1mhq/c1m/poller"
 	"github.com/c1mhq/c1m/proto/native"
+	"github.com/c1mhq/c1m/proto/sse"
 	"github.com/c1mhq/c1m/web"
 )
 
@@ -62,6 +64,7 @@ type Server struct {
 	poller  *poller.Server
 	hub     *hub.Hub
 	native  *native.Handler
+	sse     *sse.Handler
 	started time.Time
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -104,6 +107,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	pc.Upgrader.Origins = cfg.Origins
 	pc.Upgrader.Route = func(path string) bool { return path == "/ws" || path == "/echo" }
+	s.sse = sse.New(sse.Config{Hub: s.hub, Origins: cfg.Origins, Logger: cfg.Logger})
+	pc.HTTPRoutes = func(method, path string) poller.HTTPHandler {
+		if path == "/sse" {
+			return s.sse
+		}
+		return nil
+	}
 	pc.HTTP = s.routes()
 	p, err := poller.New(pc)
 	if err != nil {
