@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/c1mhq/c1m/internal/httplex"
 )
 
 // maxHTTPBuffered bounds input buffered for a plain HTTP connection that
@@ -246,7 +248,7 @@ type bridge struct {
 }
 
 func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	path, _ := splitTarget([]byte(r.RequestURI))
+	path, _ := httplex.SplitTarget([]byte(r.RequestURI))
 	hh := b.s.cfg.HTTPRoutes(r.Method, string(path))
 	if hh == nil {
 		b.next.ServeHTTP(w, r)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/valyala/bytebufferpool"
 
+	"github.com/c1mhq/c1m/internal/httplex"
 	"github.com/c1mhq/c1m/wsframe"
 )
 
@@ -179,8 +180,8 @@ func (c *Conn) httpRoute(head []byte, path string) HTTPHandler {
 	if routes == nil {
 		return nil
 	}
-	line, _, _ := cutLine(head)
-	method, _, _, _, ok := parseRequestLine(line)
+	line, _, _ := httplex.CutLine(head)
+	method, _, _, _, ok := httplex.ParseRequestLine(line)
 	if !ok {
 		return nil
 	}

@@ -3,6 +3,8 @@ package poller
 import (
 	"bytes"
 	"net/http"
+
+	"github.com/c1mhq/c1m/internal/httplex"
 )
 
 // HTTP/1.x request framing for requests served on the reactor (RFC 9112).
@@ -54,13 +56,13 @@ func leadingNewlines(b []byte) int {
 // request line itself is malformed.
 func parseHead(head []byte, rh *reqHead) (int, string) {
 	*rh = reqHead{contentLength: -1}
-	line, rest, _ := cutLine(head)
-	method, target, major, minor, ok := parseRequestLine(line)
+	line, rest, _ := httplex.CutLine(head)
+	method, target, major, minor, ok := httplex.ParseRequestLine(line)
 	if !ok {
 		return http.StatusBadRequest, "malformed HTTP request: bad request line"
 	}
 	rh.method = method
-	rh.path, rh.query = splitTarget(target)
+	rh.path, rh.query = httplex.SplitTarget(target)
 	if major != 1 {
 		return http.StatusHTTPVersionNotSupported, "HTTP version not supported"
 	}
@@ -68,43 +70,43 @@ func parseHead(head []byte, rh *reqHead) (int, string) {
 	var hosts, lengths, encodings int
 	var keepAliveTok, closeTok bool
 	for {
-		line, rest, _ = cutLine(rest)
+		line, rest, _ = httplex.CutLine(rest)
 		if len(line) == 0 {
 			break
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			return http.StatusBadRequest, "malformed HTTP request: obsolete line folding"
 		}
-		name, value, ok := parseHeaderLine(line)
+		name, value, ok := httplex.ParseHeaderLine(line)
 		if !ok {
 			return http.StatusBadRequest, "malformed HTTP request: bad header line"
 		}
 		switch {
-		case asciiFold(name, "Host"):
+		case httplex.EqualFold(name, "Host"):
 			hosts++
-		case asciiFold(name, "Content-Length"):
+		case httplex.EqualFold(name, "Content-Length"):
 			n, ok := parseLength(value)
 			if !ok || (lengths > 0 && n != rh.contentLength) {
 				return http.StatusBadRequest, "malformed HTTP request: bad Content-Length"
 			}
 			rh.contentLength = n
 			lengths++
-		case asciiFold(name, "Transfer-Encoding"):
+		case httplex.EqualFold(name, "Transfer-Encoding"):
 			encodings++
-			if !asciiFold(value, "chunked") || encodings > 1 {
+			if !httplex.EqualFold(value, "chunked") || encodings > 1 {
 				return http.StatusNotImplemented, "unsupported Transfer-Encoding"
 			}
 			rh.chunked = true
-		case asciiFold(name, "Connection"):
-			keepAliveTok = keepAliveTok || hasToken(value, "keep-alive")
-			closeTok = closeTok || hasToken(value, "close")
-		case asciiFold(name, "Expect"):
-			if !asciiFold(value, "100-continue") {
+		case httplex.EqualFold(name, "Connection"):
+			keepAliveTok = keepAliveTok || httplex.HasToken(value, "keep-alive")
+			closeTok = closeTok || httplex.HasToken(value, "close")
+		case httplex.EqualFold(name, "Expect"):
+			if !httplex.EqualFold(value, "100-continue") {
 				return http.StatusExpectationFailed, "unsupported expectation"
 			}
 			rh.expectContinue = rh.minor == 1
-		case asciiFold(name, "Upgrade"):
-			rh.upgrade = rh.upgrade || hasToken(value, "websocket")
+		case httplex.EqualFold(name, "Upgrade"):
+			rh.upgrade = rh.upgrade || httplex.HasToken(value, "websocket")
 		}
 	}
 	switch {
@@ -143,16 +145,16 @@ func parseLength(v []byte) (int64, bool) {
 // (case-insensitive), nil if there is none. head is a head parseHead
 // accepted.
 func headerValue(head []byte, name string) []byte {
-	_, rest, _ := cutLine(head)
+	_, rest, _ := httplex.CutLine(head)
 	for {
 		var line []byte
-		line, rest, _ = cutLine(rest)
+		line, rest, _ = httplex.CutLine(rest)
 		if len(line) == 0 {
 			return nil
 		}
 		i := bytes.IndexByte(line, ':')
-		if i > 0 && asciiFold(line[:i], name) {
-			return trimOWS(line[i+1:])
+		if i > 0 && httplex.EqualFold(line[:i], name) {
+			return httplex.TrimOWS(line[i+1:])
 		}
 	}
 }
@@ -280,7 +282,7 @@ func parseChunkSize(line []byte) (int64, bool) {
 	if i := bytes.IndexByte(line, ';'); i >= 0 {
 		line = line[:i]
 	}
-	line = trimOWS(line)
+	line = httplex.TrimOWS(line)
 	if len(line) == 0 || len(line) > 15 {
 		return 0, false
 	}
@@ -300,159 +302,4 @@ func parseChunkSize(line []byte) (int64, bool) {
 		n = n<<4 | int64(d)
 	}
 	return n, true
-}
-
-// The helpers below follow wsframe's head scanner (RFC 9110, RFC 9112); that
-// one is unexported and built for the upgrade.
-
-func isTchar(c byte) bool {
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		return true
-	}
-	switch c {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
-		return true
-	}
-	return false
-}
-
-func isToken(b []byte) bool {
-	if len(b) == 0 {
-		return false
-	}
-	for _, c := range b {
-		if !isTchar(c) {
-			return false
-		}
-	}
-	return true
-}
-
-// cutLine splits b after the first LF; line has the CRLF (or bare LF)
-// removed. ok is false when b holds no LF.
-func cutLine(b []byte) (line, rest []byte, ok bool) {
-	i := bytes.IndexByte(b, '\n')
-	if i < 0 {
-		return b, nil, false
-	}
-	line, rest = b[:i], b[i+1:]
-	if len(line) > 0 && line[len(line)-1] == '\r' {
-		line = line[:len(line)-1]
-	}
-	return line, rest, true
-}
-
-// parseRequestLine splits "METHOD SP request-target SP HTTP/d.d".
-func parseRequestLine(line []byte) (method, target []byte, major, minor byte, ok bool) {
-	sp := bytes.IndexByte(line, ' ')
-	if sp <= 0 {
-		return nil, nil, 0, 0, false
-	}
-	method, line = line[:sp], line[sp+1:]
-	sp = bytes.IndexByte(line, ' ')
-	if sp <= 0 {
-		return nil, nil, 0, 0, false
-	}
-	target, proto := line[:sp], line[sp+1:]
-	if !isToken(method) {
-		return nil, nil, 0, 0, false
-	}
-	for _, c := range target {
-		if c <= ' ' || c >= 0x7f {
-			return nil, nil, 0, 0, false
-		}
-	}
-	if len(proto) != 8 || string(proto[:5]) != "HTTP/" || proto[6] != '.' ||
-		proto[5] < '0' || proto[5] > '9' || proto[7] < '0' || proto[7] > '9' {
-		return nil, nil, 0, 0, false
-	}
-	return method, target, proto[5] - '0', proto[7] - '0', true
-}
-
-// parseHeaderLine splits "name: value" with the optional whitespace around
-// the value removed. The name must be a token directly followed by the colon;
-// the value must not contain control characters other than HTAB.
-func parseHeaderLine(line []byte) (name, value []byte, ok bool) {
-	colon := bytes.IndexByte(line, ':')
-	if colon <= 0 || !isToken(line[:colon]) {
-		return nil, nil, false
-	}
-	name, value = line[:colon], line[colon+1:]
-	for _, c := range value {
-		if (c < ' ' && c != '\t') || c == 0x7f {
-			return nil, nil, false
-		}
-	}
-	return name, trimOWS(value), true
-}
-
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
-// hasToken reports whether the comma-separated list v contains token,
-// case-insensitively.
-func hasToken(v []byte, token string) bool {
-	for len(v) > 0 {
-		var e []byte
-		if i := bytes.IndexByte(v, ','); i >= 0 {
-			e, v = trimOWS(v[:i]), v[i+1:]
-		} else {
-			e, v = trimOWS(v), nil
-		}
-		if asciiFold(e, token) {
-			return true
-		}
-	}
-	return false
-}
-
-// asciiFold compares ASCII case-insensitively without allocating.
-func asciiFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		x, y := b[i], s[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
-// splitTarget returns the path and raw query of a request target in origin
-// form ("/p?q") or absolute form ("http://host/p?q"). Other forms are
-// returned whole as the path.
-func splitTarget(target []byte) (path, query []byte) {
-	if len(target) > 0 && target[0] != '/' {
-		if i := bytes.Index(target, []byte("://")); i > 0 {
-			rest := target[i+3:]
-			j := bytes.IndexAny(rest, "/?")
-			switch {
-			case j < 0:
-				return []byte("/"), nil
-			case rest[j] == '?':
-				return []byte("/"), rest[j+1:]
-			}
-			target = rest[j:]
-		}
-	}
-	if i := bytes.IndexByte(target, '?'); i >= 0 {
-		return target[:i], target[i+1:]
-	}
-	return target, nil
 }

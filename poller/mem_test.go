@@ -6,13 +6,12 @@
 package poller_test
 
 import (
-	"net"
-	"runtime"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/c1mhq/c1m/internal/testutil"
 	"github.com/c1mhq/c1m/poller"
 )
 
@@ -36,11 +35,11 @@ func TestIdleMemoryPerConn(t *testing.T) {
 			if kind == "stream" {
 				req, ready = get("/events"), func() bool { return s.Stats().Streams == int64(n) }
 			}
-			before := heapAfterGC()
-			fds := dialSyscall(t, addr, n, req)
+			before := testutil.HeapAfterGC()
+			fds := testutil.DialSyscall(t, addr, n, req)
 			waitFor(t, 30*time.Second, kind+"s open", ready)
 			waitFor(t, 10*time.Second, "queues written", func() bool { return s.Stats().QueuedBytes == 0 })
-			per := float64(int64(heapAfterGC())-int64(before)) / float64(n)
+			per := float64(int64(testutil.HeapAfterGC())-int64(before)) / float64(n)
 			perConn[kind] = per
 			t.Logf("%d idle %ss: %.0f B of Go heap each", n, kind, per)
 			for _, fd := range fds {
@@ -55,40 +54,4 @@ func TestIdleMemoryPerConn(t *testing.T) {
 			t.Errorf("at %d: a stream costs %.0f B more than a WebSocket connection, want <= 1 KiB", n, extra)
 		}
 	}
-}
-
-func heapAfterGC() uint64 {
-	var ms runtime.MemStats
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
-}
-
-// dialSyscall opens n TCP connections to addr with bare syscalls and writes
-// req on each; it returns the file descriptors, which the caller closes
-// (once: a closed number is soon another socket's).
-func dialSyscall(t *testing.T, addr string, n int, req string) []int {
-	t.Helper()
-	ta, err := net.ResolveTCPAddr("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sa := &unix.SockaddrInet4{Port: ta.Port}
-	copy(sa.Addr[:], ta.IP.To4())
-	fds := make([]int, 0, n)
-	for i := 0; i < n; i++ {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fds = append(fds, fd)
-		if err := unix.Connect(fd, sa); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := unix.Write(fd, []byte(req)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return fds
 }

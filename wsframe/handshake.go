@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/gobwas/ws"
+
+	"github.com/c1mhq/c1m/internal/httplex"
 )
 
 // ErrHeadTooLarge is returned by RequestHeadLen when b holds more than max bytes
@@ -40,22 +42,22 @@ func RequestHeadLen(b []byte, max int) (int, error) {
 // allocate apart from the returned path string. A head whose request line is
 // malformed gives "", false; the path is raw (not percent-decoded).
 func IsUpgradeRequest(head []byte) (path string, upgrade bool) {
-	line, rest, ok := cutLine(head)
+	line, rest, ok := httplex.CutLine(head)
 	if !ok {
 		return "", false
 	}
-	_, target, ok := parseRequestLine(line)
+	_, target, _, _, ok := httplex.ParseRequestLine(line)
 	if !ok {
 		return "", false
 	}
-	p, _ := splitTarget(target)
+	p, _ := httplex.SplitTarget(target)
 	for {
-		line, rest, ok = cutLine(rest)
+		line, rest, ok = httplex.CutLine(rest)
 		if !ok || len(line) == 0 {
 			break
 		}
-		name, value, ok := parseHeaderLine(line)
-		if ok && bytes.EqualFold(name, []byte("Upgrade")) && hasToken(value, "websocket") {
+		name, value, ok := httplex.ParseHeaderLine(line)
+		if ok && bytes.EqualFold(name, []byte("Upgrade")) && httplex.HasToken(value, "websocket") {
 			upgrade = true
 		}
 	}
@@ -244,7 +246,7 @@ func (st *upgradeState) Write(p []byte) (int, error) {
 // onRequest routes the request target; it runs after gobwas checked the
 // method (GET) and the version (HTTP/1.1).
 func (st *upgradeState) onRequest(uri []byte) error {
-	path, query := splitTarget(uri)
+	path, query := httplex.SplitTarget(uri)
 	st.path = string(path)
 	if len(query) > 0 {
 		st.query = string(query)
@@ -261,7 +263,7 @@ func (st *upgradeState) onRequest(uri []byte) error {
 // onHeader sees the headers gobwas does not handle itself; Origin is checked
 // against the allow-list and Authorization is kept.
 func (st *upgradeState) onHeader(key, value []byte) error {
-	if asciiEqualFold("Authorization", key) {
+	if httplex.EqualFold(key, "Authorization") {
 		st.auth = string(value)
 		return nil
 	}
@@ -269,32 +271,11 @@ func (st *upgradeState) onHeader(key, value []byte) error {
 		return nil
 	}
 	for _, o := range st.u.Origins {
-		if o == "*" || asciiEqualFold(o, value) {
+		if o == "*" || httplex.EqualFold(value, o) {
 			return nil
 		}
 	}
 	return errForbidden
-}
-
-// asciiEqualFold compares ASCII case-insensitively, without allocating.
-// Serialized origins are ASCII (RFC 6454 6.2).
-func asciiEqualFold(a string, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // selectProtocol sees every Sec-WebSocket-Protocol header and keeps the offer
@@ -303,11 +284,11 @@ func asciiEqualFold(a string, b []byte) bool {
 func (st *upgradeState) selectProtocol(v []byte) (string, bool) {
 	for len(v) > 0 {
 		var e []byte
-		e, v = nextListElement(v)
+		e, v = httplex.NextListElement(v)
 		if len(e) == 0 {
 			continue
 		}
-		if !isToken(e) {
+		if !httplex.IsToken(e) {
 			return "", false
 		}
 		for i, p := range st.u.Protocols {

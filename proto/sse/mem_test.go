@@ -6,13 +6,12 @@
 package sse_test
 
 import (
-	"net"
-	"runtime"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/c1mhq/c1m/internal/testutil"
 	"github.com/c1mhq/c1m/server"
 )
 
@@ -48,21 +47,21 @@ func TestIdleStreamMemory(t *testing.T) {
 			if _, err := s.Hub().Publish("mem.a", []byte(`{"bid":1}`), 0); err != nil {
 				t.Fatal(err)
 			}
-			before := heapAfterGC()
-			fds := dialSyscall(t, addr, n, k.req)
-			waitFor(t, 60*time.Second, k.name+" open", func() bool {
+			before := testutil.HeapAfterGC()
+			fds := testutil.DialSyscall(t, addr, n, k.req)
+			testutil.WaitFor(t, 60*time.Second, k.name+" open", func() bool {
 				st := s.Poller().Stats()
 				if k.name == "websocket" {
 					return st.Conns == int64(n)
 				}
 				return s.Hub().Stats().Subscriptions == n && st.QueuedBytes == 0
 			})
-			per[k.name] = float64(int64(heapAfterGC())-int64(before)) / float64(n)
+			per[k.name] = float64(int64(testutil.HeapAfterGC())-int64(before)) / float64(n)
 			t.Logf("%d idle %s: %.0f B of Go heap each", n, k.name, per[k.name])
 			for _, fd := range fds {
 				unix.Close(fd)
 			}
-			waitFor(t, 60*time.Second, "closed", func() bool { return s.Poller().Stats().TCPConns == 0 })
+			testutil.WaitFor(t, 60*time.Second, "closed", func() bool { return s.Poller().Stats().TCPConns == 0 })
 		}
 		t.Logf("at %d: sse / websocket+sub = %.2f, sse / websocket = %.2f", n,
 			per["sse"]/per["websocket+sub"], per["sse"]/per["websocket"])
@@ -70,39 +69,4 @@ func TestIdleStreamMemory(t *testing.T) {
 			t.Errorf("at %d: an idle SSE stream costs %.2fx a subscribed WebSocket connection, want <= 1.25x", n, r)
 		}
 	}
-}
-
-func heapAfterGC() uint64 {
-	var ms runtime.MemStats
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
-}
-
-// dialSyscall opens n TCP connections with bare syscalls and writes req on
-// each; the caller closes the descriptors.
-func dialSyscall(t *testing.T, addr string, n int, req string) []int {
-	t.Helper()
-	ta, err := net.ResolveTCPAddr("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sa := &unix.SockaddrInet4{Port: ta.Port}
-	copy(sa.Addr[:], ta.IP.To4())
-	fds := make([]int, 0, n)
-	for i := 0; i < n; i++ {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fds = append(fds, fd)
-		if err := unix.Connect(fd, sa); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := unix.Write(fd, []byte(req)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return fds
 }

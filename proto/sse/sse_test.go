@@ -19,6 +19,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/c1mhq/c1m/internal/testutil"
 	"github.com/c1mhq/c1m/server"
 )
 
@@ -40,17 +41,6 @@ func start(t testing.TB, cfg server.Config) (*server.Server, string) {
 		_ = s.Shutdown(ctx)
 	})
 	return s, s.Addr().String()
-}
-
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 // event is one parsed SSE event.
@@ -478,7 +468,7 @@ func TestIdleStreamsAndSlowConsumer(t *testing.T) {
 		io.WriteString(nc, "GET /sse?topics=idle.x HTTP/1.1\r\nHost: x\r\n\r\n")
 		conns = append(conns, nc)
 	}
-	waitFor(t, 30*time.Second, "5,000 open streams", func() bool { return s.Poller().Stats().Streams == idle })
+	testutil.WaitFor(t, 30*time.Second, "5,000 open streams", func() bool { return s.Poller().Stats().Streams == idle })
 	if d := runtime.NumGoroutine() - before; d > 20 {
 		t.Fatalf("%d idle streams added %d goroutines", idle, d)
 	}
@@ -486,7 +476,7 @@ func TestIdleStreamsAndSlowConsumer(t *testing.T) {
 		nc.Close()
 	}
 	conns = conns[:0]
-	waitFor(t, 30*time.Second, "streams closed", func() bool { return s.Poller().Stats().Streams == 0 })
+	testutil.WaitFor(t, 30*time.Second, "streams closed", func() bool { return s.Poller().Stats().Streams == 0 })
 
 	// One stalled reader (never reads) and three that keep up.
 	stalled, err := net.Dial("tcp", addr)
@@ -502,7 +492,7 @@ func TestIdleStreamsAndSlowConsumer(t *testing.T) {
 		c.nextSub()
 		readers = append(readers, c)
 	}
-	waitFor(t, 10*time.Second, "4 streams", func() bool { return s.Poller().Stats().Streams == 4 })
+	testutil.WaitFor(t, 10*time.Second, "4 streams", func() bool { return s.Poller().Stats().Streams == 4 })
 	payload := `"` + strings.Repeat("x", 4000) + `"`
 	const n, batch = 4000, 20
 	var wg sync.WaitGroup
@@ -552,7 +542,7 @@ func TestIdleStreamsAndSlowConsumer(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the stalled stream closed as a slow consumer", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the stalled stream closed as a slow consumer", func() bool {
 		return s.Poller().Stats().Closes["slow_consumer"] == 1
 	})
 	// Bounded: no stream held much more than MaxQueueBytes.
