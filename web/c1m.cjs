@@ -16,6 +16,13 @@
 //   c.on('message', (topic, data, meta) => console.log(topic, meta.seq, data));
 //   await c.subscribe(['md.>']);
 //
+// The same API also runs over Server-Sent Events (GET /sse), for networks
+// that let only plain HTTP through: new Client('http://host:8080/sse',
+// { transport: 'sse' }), with the browser's EventSource (in Node, pass the
+// "eventsource" package's as opts.EventSource). SSE is one-way: a change of
+// the subscription set reopens the stream, and publish() is refused (see the
+// Client class and README.md).
+//
 // JSON deliveries hand over the parsed data; binary deliveries (the compact
 // frames of docs/PROTOCOL.md) a Uint8Array with meta.binary = true. Both go
 // through the same sequence tracking, gap and duplicate detection and recovery.
@@ -31,7 +38,10 @@
 //   snapshot's is a gap ('gap' event, stats.gaps and stats.missed);
 // - server restart (a new epoch): the topic's seq starts over, so nothing is
 //   counted as a gap; the client emits 'reset', counts stats.epochChanges and
-//   tracks the topic afresh from the snapshot.
+//   tracks the topic afresh from the snapshot;
+// - the topic holds no data any more (reclaimed meanwhile, docs/PROTOCOL.md
+//   "Topic lifetime"): no snapshot follows, and the client tracks the topic
+//   afresh from its next message, whatever seq floor it starts from: no gap.
 
 /** Connection states reported by the 'state' event. */
 const State = Object.freeze({
@@ -47,7 +57,9 @@ const State = Object.freeze({
  * the strings 'timeout' (no reply within ackTimeout), 'closed' (close() was
  * called), 'disconnected' (a publish was in flight when the connection broke;
  * it may or may not have been applied), 'buffer_full' (too many operations
- * buffered while disconnected); in 'error' events also 'bad_frame' (a frame
+ * buffered while disconnected), 'unsupported' (an operation the transport
+ * cannot do: publish or ping over SSE, or subscriptions with different
+ * options on one SSE stream); in 'error' events also 'bad_frame' (a frame
  * the client cannot decode) and 'listener' (a listener threw; cause holds
  * what it threw).
  */
@@ -80,6 +92,74 @@ function matchTopic(pattern, topic) {
 }
 
 const OPEN = 1; // WebSocket.OPEN in every implementation
+const ES_CLOSED = 2; // EventSource.CLOSED in every implementation
+
+// SSE stream limits of the server (proto/sse): patterns per stream, and a
+// URL that leaves room in its 8 KiB request head for the other headers.
+const SSE_MAX_PATTERNS = 64;
+const SSE_MAX_URL = 7000;
+const SSE_MAX_ID_TOPICS = 64;
+
+function sseOptionsKey(o) {
+  return `conflate=${o.conflate === undefined ? '(server default)' : o.conflate}, maxRate=${o.maxRate || 0}`;
+}
+
+// sseSince encodes positions ([topic, {epoch, seq}] pairs) for the since
+// parameter: in the server's event id form when they share one epoch and fit
+// one id (short), else as the JSON map of the native protocol.
+function sseSince(pos) {
+  const epoch = pos[0][1].epoch;
+  if (pos.length <= SSE_MAX_ID_TOPICS && pos.every(([, p]) => p.epoch === epoch) && !/[/,=]/.test(epoch)) {
+    return `${epoch}/${pos.map(([t, p]) => `${t}=${p.seq}`).join(',')}`;
+  }
+  const m = {};
+  for (const [t, p] of pos) m[t] = { epoch: p.epoch, seq: p.seq };
+  return JSON.stringify(m);
+}
+
+/** The transports a Client can use (opts.transport). */
+const Transport = Object.freeze({
+  WEBSOCKET: 'websocket', // GET /ws: two-way, the default
+  SSE: 'sse', // GET /sse (Server-Sent Events): receive only
+});
+
+// ---- topics (docs/PROTOCOL.md "Topics and wildcards") ---------------------
+
+const MAX_TOPIC_LEN = 256;
+const TOPIC_CHAR = /^[A-Za-z0-9_:-]$/;
+
+/**
+ * Reports why s is not a valid subscription pattern (wildcard true) or publish
+ * topic (wildcard false), in the server's words; '' when it is valid.
+ * @param {string} s @param {boolean} [wildcard=true] @returns {string}
+ */
+function checkTopic(s, wildcard = true) {
+  if (typeof s !== 'string') return `not a string: ${typeof s}`;
+  if (s.length === 0) return 'empty';
+  if (s.length > MAX_TOPIC_LEN) return `longer than ${MAX_TOPIC_LEN} bytes`;
+  let start = 0;
+  for (let i = 0; i <= s.length; i++) {
+    if (i < s.length && s[i] !== '.') continue;
+    const tok = s.slice(start, i);
+    if (tok.length === 0) return `empty token at byte ${start} (tokens are separated by single dots)`;
+    if (tok === '*' || tok === '>') {
+      if (!wildcard) return `wildcard ${tok} in a publish topic (only subscriptions take * and >)`;
+      if (tok === '>' && i !== s.length) return '> must be the last token';
+    } else {
+      for (let j = 0; j < tok.length; j++) {
+        const c = tok[j];
+        if (c === '*' || c === '>') return `wildcard ${c} inside a token (it must be a whole token)`;
+        if (!TOPIC_CHAR.test(c)) {
+          const code = c.charCodeAt(0);
+          const shown = code >= 0x20 && code < 0x7f ? `'${c}'` : `U+${code.toString(16).padStart(4, '0')}`;
+          return `character ${shown} at byte ${start + j} (tokens take letters, digits, _ : -)`;
+        }
+      }
+    }
+    start = i + 1;
+  }
+  return '';
+}
 
 // ---- binary frames (docs/PROTOCOL.md "Binary deliveries") --------------
 
@@ -145,6 +225,30 @@ function decodeDelivery(buf) {
   };
 }
 
+// fromBase64 decodes the standard base64 of an SSE binary delivery.
+function fromBase64(s) {
+  if (typeof s !== 'string') throw badFrame(`binary SSE delivery: data is ${typeof s}, not base64 text`);
+  if (typeof Uint8Array.fromBase64 === 'function') {
+    try { return Uint8Array.fromBase64(s); } catch (e) { throw badFrame(`binary SSE delivery: bad base64: ${e.message}`); }
+  }
+  let bin;
+  try { bin = atob(s); } catch (e) { throw badFrame(`binary SSE delivery: bad base64: ${e.message}`); }
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+// exactTs reads the exact "ts" of a delivery's JSON text (its keys come in a
+// fixed order: op, topic, seq, ts), which JSON.parse rounds to a Number.
+function exactTs(text, ts) {
+  const i = text.indexOf(',"ts":');
+  if (i >= 0) {
+    const m = /^-?\d+/.exec(text.slice(i + 6, i + 32));
+    if (m) return BigInt(m[0]);
+  }
+  return BigInt(Math.round(ts));
+}
+
 /**
  * Encodes a binary publish: byte 1, uvarint topic length, topic, payload.
  * Strings are sent as UTF-8.
@@ -186,6 +290,16 @@ function encodePublish(topic, payload) {
  * @property {boolean} [autoConnect=true] connect in the constructor.
  * @property {(code: number, reason: string) => boolean} [shouldReconnect]
  *   called when the connection closes; false stops reconnecting (state closed).
+ *   Over SSE code is the HTTP status of a refused stream, else 1006 (lost).
+ * @property {'websocket'|'sse'} [transport='websocket'] 'sse' receives over
+ *   Server-Sent Events (url is then the http(s):// URL of /sse): see Client.
+ * @property {any} [EventSource] EventSource constructor for transport 'sse';
+ *   default globalThis.EventSource (browsers; in Node the "eventsource" package's).
+ * @property {boolean} [withCredentials=false] SSE only: send cookies on a
+ *   cross-origin stream (the server's --origins must list the page's origin).
+ * @property {typeof fetch} [fetch] SSE only: used once after a stream was
+ *   refused, to read the server's reason (EventSource hides it); default
+ *   globalThis.fetch.
  */
 
 /**
@@ -203,6 +317,36 @@ function encodePublish(topic, payload) {
 
 /**
  * A c1m connection with automatic reconnection and recovery.
+ *
+ * Transports. 'websocket' (the default) speaks the native protocol on /ws.
+ * 'sse' opens one Server-Sent Events stream, GET /sse?topics=..., carrying
+ * every subscription of the client, and gives the same events, meta, stats,
+ * recovery and gap/duplicate tracking (the stream's "sub" event is handled as
+ * a subscribe reply). What differs:
+ * - A change of the subscription set (subscribe, unsubscribe) closes the
+ *   stream and opens a new one for the new set, with the positions seen so far
+ *   as its since parameter, so the topics kept resume exactly (and count as
+ *   recovered again); calls in one tick share one reopen. Every subscription
+ *   of one client must use the same conflate and maxRate (else 'unsupported'),
+ *   and a stream takes at most 64 patterns. Patterns are checked before the
+ *   stream is reopened (422 like the server's), so a bad one never breaks the
+ *   stream of the good ones.
+ * - A stream lost after it was open is resumed by the EventSource itself with
+ *   the browser's Last-Event-ID, which names the position of every topic it
+ *   delivered: exact. The client reopens the stream itself, with backoff and
+ *   since = its positions, when the EventSource gives up (a non-200 answer),
+ *   when its own retry fails, when the last event id does not name every
+ *   topic the client tracks (no delivery yet on this stream, more than 64
+ *   topics, conflated streams, which carry no ids), and on reconnect(). Since
+ *   goes in the URL: as an event id ("epoch/topic=seq,...": short) when it
+ *   fits one, else as JSON; positions that would make the URL longer than
+ *   ~7 KB are left out (those topics get their snapshot, recovered:false).
+ * - publish(), publishBinary() and ping() reject with code 'unsupported':
+ *   the stream is one-way (publishers use POST /publish). pingInterval is
+ *   unused: the server's heartbeats are comments, which EventSource hides.
+ * - With no subscription there is no stream: the state stays 'connecting'
+ *   until the first subscribe opens one, and stays 'open' after the last
+ *   unsubscribe closes it.
  *
  * Events (subscribe with on(event, fn), which returns an unsubscribe function):
  * - 'state' (state, info): info = {attempt, delay, code, reason}
@@ -223,15 +367,29 @@ function encodePublish(topic, payload) {
  * called at any time, in any state, before or after the connection is open.
  */
 class Client {
-  /** @param {string} url ws:// or wss:// URL of the /ws endpoint @param {ClientOptions} [opts] */
+  /**
+   * @param {string} url ws:// or wss:// URL of the /ws endpoint; for transport
+   *   'sse' the http:// or https:// URL of /sse
+   * @param {ClientOptions} [opts]
+   */
   constructor(url, opts = {}) {
     this.url = url;
     this.opts = {
       ackTimeout: 10000, backoffInitial: 500, backoffMax: 10000, stableAfter: 2000,
       pingInterval: 20000, maxBuffered: 1024, autoConnect: true, ...opts,
     };
-    this.WebSocket = opts.WebSocket || globalThis.WebSocket;
-    if (!this.WebSocket) throw new Error('c1m: no WebSocket implementation; pass opts.WebSocket');
+    /** @type {'websocket'|'sse'} */
+    this.transport = opts.transport === undefined ? Transport.WEBSOCKET : opts.transport;
+    if (this.transport === Transport.SSE) {
+      this.EventSource = opts.EventSource || globalThis.EventSource;
+      if (!this.EventSource) throw new Error('c1m: no EventSource implementation; pass opts.EventSource');
+    } else if (this.transport === Transport.WEBSOCKET) {
+      this.WebSocket = opts.WebSocket || globalThis.WebSocket;
+      if (!this.WebSocket) throw new Error('c1m: no WebSocket implementation; pass opts.WebSocket');
+    } else {
+      throw new TypeError(`c1m: unknown transport ${JSON.stringify(opts.transport)}: use 'websocket' or 'sse'`);
+    }
+    this._sse = this.transport === Transport.SSE;
     /** @type {string} */
     this.state = State.CONNECTING;
     /** Counters; read freely, never written by the caller. */
@@ -265,6 +423,19 @@ class Client {
     this._pingTimer = null;
     this._closed = false;
     this._closeWaiters = [];
+    // SSE only (see the class comment).
+    this._es = null; // the current EventSource
+    this._esGen = 0; // generation of the current EventSource
+    this._esTopics = []; // the patterns it was opened with
+    this._esOpened = false; // it opened and has not failed since
+    this._esLastId = ''; // the last event id it delivered
+    this._sseStarted = false; // connect() was called
+    this._sseLost = false; // the stream was lost: its next open is a reconnect
+    this._sseScheduled = false; // a reopen for a subscription change is queued
+    this._ssePending = []; // sub ops waiting for a stream's sub event
+    this._sseUnsubs = []; // unsub ops waiting for the reopen
+    this._sseRefusal = ''; // the last refusal reported, not repeated
+    this._sseServerMsg = ''; // why the server ended the stream (its error event)
     if (this.opts.autoConnect) this.connect();
   }
 
@@ -308,6 +479,11 @@ class Client {
 
   /** Starts connecting (only needed with autoConnect: false). */
   connect() {
+    if (this._sse) {
+      this._sseStarted = true;
+      this._sseConnect();
+      return;
+    }
     if (this._closed || this._ws) return;
     clearTimeout(this._retryTimer);
     this._retryTimer = null;
@@ -342,8 +518,19 @@ class Client {
   subscribe(topics, opts = {}) {
     topics = [].concat(topics);
     const o = { conflate: opts.conflate, maxRate: opts.maxRate };
+    if (this._sse) {
+      const refused = this._closed ? new C1MError('closed', 'client closed', 'sub') : this._sseCheck(topics, o);
+      if (refused) return Promise.reject(refused);
+    }
     for (const [t, p] of Object.entries(opts.since || {})) {
       if (!this._pos.has(t)) this._pos.set(t, { epoch: p.epoch, seq: p.seq, conn: -1 });
+    }
+    if (this._sse) {
+      const op = this._sseOp('sub', topics, this._ssePending);
+      for (const t of topics) this._subs.set(t, { ...o, op });
+      this._matchCache.clear();
+      this._sseSchedule();
+      return op.promise;
     }
     const op = this._op('sub', () => this._subFrame(topics, o), { topics });
     for (const t of topics) this._subs.set(t, { ...o, op });
@@ -362,6 +549,11 @@ class Client {
     for (const t of this._pos.keys()) {
       if (!this._matchesSub(t)) this._pos.delete(t);
     }
+    if (this._sse) {
+      const op = this._sseOp('unsub', topics, this._sseUnsubs);
+      this._sseSchedule();
+      return op.promise;
+    }
     return this._op('unsub', () => ({ topics }), {}).promise;
   }
 
@@ -372,6 +564,7 @@ class Client {
    * @param {string} topic @param {any} data @returns {Promise<object>}
    */
   publish(topic, data) {
+    if (this._sse) return this._sseUnsupported('pub');
     return this._op('pub', () => ({ topic, data }), {}).promise;
   }
 
@@ -390,12 +583,14 @@ class Client {
    * @returns {Promise<object>}
    */
   publishBinary(topic, bytes) {
+    if (this._sse) return this._sseUnsupported('pub');
     const frame = encodePublish(topic, bytes);
     return this._op('pub', () => ({}), { frame }).promise;
   }
 
   /** Round trip to the server. @returns {Promise<object>} */
   ping() {
+    if (this._sse) return this._sseUnsupported('ping');
     return this._op('ping', () => ({}), {}).promise;
   }
 
@@ -405,6 +600,14 @@ class Client {
    * that detect a dead connection by their own means.
    */
   reconnect() {
+    if (this._sse) {
+      const es = this._es;
+      if (!es || this._closed) return;
+      this._es = null;
+      es.close();
+      this._sseDrop(4000, 'client reconnect');
+      return;
+    }
     const ws = this._ws;
     if (!ws || this._closed) return;
     this._drop(4000, 'client reconnect');
@@ -422,6 +625,10 @@ class Client {
     this._closed = true;
     clearTimeout(this._retryTimer);
     clearInterval(this._pingTimer);
+    if (this._es) {
+      this._es.close();
+      this._es = null;
+    }
     const ws = this._ws;
     const done = new Promise((resolve) => {
       if (!ws || ws.readyState > OPEN) return resolve();
@@ -432,7 +639,7 @@ class Client {
     if (ws) try { ws.close(code, reason); } catch { /* not open yet */ }
     this._ws = null;
     const err = new C1MError('closed', 'client closed');
-    for (const op of [...this._queue, ...this._inflight.values()]) this._settle(op, err);
+    for (const op of [...this._queue, ...this._inflight.values(), ...this._ssePending, ...this._sseUnsubs]) this._settle(op, err);
     this._queue = [];
     this._inflight.clear();
     this._binSent = [];
@@ -495,8 +702,13 @@ class Client {
     this._inflight.delete(op.id);
     const qi = this._queue.indexOf(op);
     if (qi >= 0) this._queue.splice(qi, 1);
+    for (const list of [this._ssePending, this._sseUnsubs]) {
+      const i = list.indexOf(op);
+      if (i >= 0) list.splice(i, 1);
+    }
     if (op.kind === 'sub') {
-      if (reply) this._applyTopics(reply, op.topics);
+      // Over SSE the stream's sub event was applied for all its patterns.
+      if (reply && !this._sse) this._applyTopics(reply, op.topics);
       if (err) {
         // A refused subscription is not resubscribed on reconnect.
         if (typeof err.code === 'number') {
@@ -626,6 +838,306 @@ class Client {
     this._retryTimer = setTimeout(() => this.connect(), delay);
   }
 
+  // ---- Server-Sent Events transport (see the class comment) ----------------
+
+  // _sseOp creates a sub or unsub operation that the next stream answers
+  // (list: _ssePending or _sseUnsubs). Its id numbers the reply as over
+  // WebSocket.
+  _sseOp(kind, topics, list) {
+    const op = { kind, topics, id: this._nextId++, held: [], gen: 0 };
+    op.promise = new Promise((resolve, reject) => { op.resolve = resolve; op.reject = reject; });
+    if (this._closed) {
+      this._settle(op, new C1MError('closed', 'client closed', kind));
+      return op;
+    }
+    op.timer = setTimeout(() => this._settle(op, new C1MError('timeout', `no reply in ${this.opts.ackTimeout}ms`, kind)),
+      this.opts.ackTimeout);
+    list.push(op);
+    return op;
+  }
+
+  _sseUnsupported(kind) {
+    const what = kind === 'ping' ? 'ping needs a two-way connection'
+      : 'publishing needs the WebSocket transport (publishers without one use POST /publish)';
+    return Promise.reject(new C1MError('unsupported', `${what}: an SSE stream is one-way`, kind));
+  }
+
+  // _sseCheck returns the C1MError that refuses subscribing topics with
+  // options o on the client's one stream, or null: the server would refuse
+  // the whole stream, so the bad request is refused alone, here.
+  _sseCheck(topics, o) {
+    if (topics.length === 0) return new C1MError(400, '"topics" must not be empty', 'sub');
+    for (const t of topics) {
+      const why = checkTopic(t, true);
+      if (why) return new C1MError(422, `malformed pattern ${JSON.stringify(t)}: ${why}`, 'sub');
+    }
+    if (o.maxRate !== undefined && !(typeof o.maxRate === 'number' && o.maxRate >= 0)) {
+      return new C1MError(400, `"maxRate" must be a number >= 0, got ${JSON.stringify(o.maxRate)}`, 'sub');
+    }
+    if (o.conflate !== undefined && typeof o.conflate !== 'boolean') {
+      return new C1MError(400, `"conflate" must be true or false, got ${JSON.stringify(o.conflate)}`, 'sub');
+    }
+    const all = new Set([...this._subs.keys(), ...topics]);
+    if (all.size > SSE_MAX_PATTERNS) {
+      return new C1MError(400, `too many topics: ${all.size} (at most ${SSE_MAX_PATTERNS} per SSE stream)`, 'sub');
+    }
+    const key = sseOptionsKey(o);
+    for (const [pat, so] of this._subs) {
+      if (!topics.includes(pat) && sseOptionsKey(so) !== key) {
+        return new C1MError('unsupported', `an SSE stream has one set of options: ${pat} is subscribed with `
+          + `${sseOptionsKey(so)}, not ${key} (use another Client for other options)`, 'sub');
+      }
+    }
+    return null;
+  }
+
+  // _sseSchedule reopens the stream for a new subscription set once the
+  // current task's calls are done.
+  _sseSchedule() {
+    if (this._sseScheduled || this._closed) return;
+    this._sseScheduled = true;
+    queueMicrotask(() => {
+      this._sseScheduled = false;
+      if (this._closed) return;
+      if (this._es) {
+        this._es.close();
+        this._es = null;
+      }
+      // The old stream is gone, and its subscriptions with it.
+      for (const op of [...this._sseUnsubs]) this._settle(op, null, { op: 'ok', id: op.id });
+      // A reconnect already scheduled opens the new set when it runs.
+      if (this._retryTimer === null) this._sseConnect();
+    });
+  }
+
+  _sseConnect() {
+    if (this._closed || this._es || !this._sseStarted) return;
+    clearTimeout(this._retryTimer);
+    this._retryTimer = null;
+    if (this._subs.size === 0) return; // no stream without a subscription
+    const topics = [...this._subs.keys()];
+    const url = this._sseURL(topics);
+    const gen = ++this._esGen;
+    for (const op of this._ssePending) {
+      op.gen = gen; // answered by this stream's sub event
+      if (!op.firstGen) op.firstGen = gen; // carried by every stream from this one on
+    }
+    // A reopen for a subscription change while open is not a reconnect.
+    const change = this.state === State.OPEN && !this._sseLost;
+    let es;
+    try {
+      es = new this.EventSource(url, this.opts.withCredentials ? { withCredentials: true } : undefined);
+    } catch (e) {
+      this._emit('error', e);
+      this._sseDrop(1006, String(e && e.message));
+      return;
+    }
+    this._es = es;
+    this._esTopics = topics;
+    this._esOpened = false;
+    this._esLastId = '';
+    this._sseServerMsg = '';
+    if (!change) {
+      this.stats.attempts++;
+      if (this.state !== State.CONNECTING) this._setState(State.RECONNECTING, { attempt: this.stats.attempts });
+    }
+    let everOpened = false;
+    es.onopen = () => {
+      if (this._es !== es) return;
+      everOpened = true;
+      this._sseOnOpen();
+    };
+    es.onmessage = (ev) => { if (this._es === es) this._sseOnData(ev); };
+    es.addEventListener('sub', (ev) => { if (this._es === es) this._sseOnSub(gen, ev); });
+    es.addEventListener('error', (ev) => {
+      if (this._es !== es) return;
+      if (typeof ev.data === 'string') { // the server's own "error" event: why it ends the stream
+        try { this._sseServerMsg = String(JSON.parse(ev.data).error || ''); } catch { this._sseServerMsg = ev.data; }
+        return;
+      }
+      this._sseOnError(es, ev, everOpened, url, gen);
+    });
+  }
+
+  // _sseURL is the stream's URL: url with topics, the options and since.
+  _sseURL(topics) {
+    const u = new URL(this.url, globalThis.location?.href);
+    u.searchParams.set('topics', topics.join(','));
+    const o = this._subs.get(topics[0]) || {};
+    if (o.conflate !== undefined) u.searchParams.set('conflate', String(o.conflate));
+    if (o.maxRate) u.searchParams.set('maxRate', String(o.maxRate));
+    const pos = [];
+    for (const [t, p] of this._pos) {
+      if (p.seq !== undefined && p.epoch !== undefined && topics.some((pat) => matchTopic(pat, t))) pos.push([t, p]);
+    }
+    const base = u.href.length;
+    // The server bounds a request head to 8 KiB: leave out the positions
+    // that do not fit (their topics get a snapshot and recovered:false).
+    for (let n = pos.length; n > 0; n = Math.floor(n * 0.8)) {
+      const since = sseSince(pos.slice(0, n));
+      if (base + 8 + encodeURIComponent(since).length <= SSE_MAX_URL) {
+        u.searchParams.set('since', since);
+        break;
+      }
+    }
+    return u.href;
+  }
+
+  _sseOnOpen() {
+    this._conn++;
+    this._epoch = undefined;
+    this._openedAt = Date.now();
+    this._esOpened = true;
+    this._sseRefusal = '';
+    if (this._sseLost) {
+      this.stats.reconnects++;
+      this._sseLost = false;
+    }
+    this._setState(State.OPEN, { attempt: this.stats.attempts });
+  }
+
+  // _sseOnSub handles the stream's first event, the native sub ok for all its
+  // patterns (recovered:false for every topic it could not resume exactly),
+  // as a subscribe reply: it answers the sub operations this stream carries.
+  _sseOnSub(gen, ev) {
+    this._esLastId = ev.lastEventId || this._esLastId;
+    let m;
+    try { m = JSON.parse(ev.data); } catch (e) {
+      this._emit('error', badFrame(`invalid JSON in the SSE sub event: ${e.message}`));
+      return;
+    }
+    if (!m || typeof m !== 'object' || m.op !== 'ok') {
+      this._emit('error', badFrame(`unexpected SSE sub event: ${String(ev.data).slice(0, 200)}`));
+      return;
+    }
+    // On a resume the server reports recovered:false for every topic its
+    // since or Last-Event-ID did not name. A topic this client has no position
+    // for is new to it, as on a first subscribe: no recovered field.
+    if (m.topics && typeof m.topics === 'object') {
+      const topics = {};
+      for (const [t, st] of Object.entries(m.topics)) {
+        if (st && st.recovered === false && this._pos.get(t)?.seq === undefined) {
+          const { recovered, ...rest } = st; // eslint-disable-line no-unused-vars
+          topics[t] = rest;
+        } else {
+          topics[t] = st;
+        }
+      }
+      m.topics = topics;
+    }
+    this._applyTopics(m, this._esTopics);
+    for (const op of this._ssePending.filter((x) => x.gen === gen)) {
+      const topics = {};
+      for (const [t, st] of Object.entries(m.topics || {})) if (op.topics.some((p) => matchTopic(p, t))) topics[t] = st;
+      this._settle(op, null, { op: 'ok', id: op.id, epoch: m.epoch, topics });
+    }
+  }
+
+  // _sseOnData takes a delivery: the native delivery JSON, binary data in
+  // base64 with "binary":true.
+  _sseOnData(ev) {
+    if (ev.lastEventId) this._esLastId = ev.lastEventId;
+    const text = ev.data;
+    let m;
+    try { m = JSON.parse(text); } catch (e) {
+      this._emit('error', badFrame(`invalid JSON from server: ${e.message}`));
+      return;
+    }
+    if (!m || m.op !== 'msg' || typeof m.topic !== 'string' || typeof m.seq !== 'number') {
+      this._emit('error', badFrame(`unexpected SSE event: ${String(text).slice(0, 200)}`));
+      return;
+    }
+    if (m.binary) {
+      try { m.data = fromBase64(m.data); } catch (e) {
+        this._emit('error', e);
+        return;
+      }
+      m.tsBig = exactTs(text, m.ts);
+    }
+    this._onMsg(m);
+  }
+
+  _sseOnError(es, ev, everOpened, url, gen) {
+    const wasOpen = this._esOpened;
+    this._esOpened = false;
+    const status = typeof ev.code === 'number' ? ev.code : 0; // the "eventsource" package tells it
+    const reason = this._sseServerMsg || (status ? `HTTP ${status}` : ev.message || 'stream lost');
+    if (es.readyState !== ES_CLOSED && wasOpen && this._sseExactRetry()) {
+      // The EventSource reconnects by itself with Last-Event-ID: exact.
+      this._sseLost = true;
+      if (Date.now() - this._openedAt >= this.opts.stableAfter) this.stats.attempts = 0;
+      this._openedAt = 0;
+      if (this.opts.shouldReconnect && !this.opts.shouldReconnect(1006, reason)) {
+        this.close(1000, 'no reconnect');
+        return;
+      }
+      this.stats.attempts++;
+      this._setState(State.RECONNECTING, { attempt: this.stats.attempts, code: 1006, reason });
+      return;
+    }
+    // It gave up (a non-200 answer), its own retry failed, or its retry
+    // would not be exact: reopen with backoff and since.
+    this._es = null;
+    es.close();
+    if (!everOpened && es.readyState === ES_CLOSED) this._sseProbe(url, gen);
+    this._sseDrop(status || 1006, reason);
+  }
+
+  // _sseExactRetry reports whether the EventSource's own reconnect, with
+  // the last event id, resumes every topic the client tracks on this stream.
+  _sseExactRetry() {
+    const id = this._esLastId;
+    const slash = id.indexOf('/');
+    if (slash < 0) return false;
+    const named = new Set(id.slice(slash + 1).split(',').map((p) => p.slice(0, p.lastIndexOf('='))));
+    for (const [t, p] of this._pos) {
+      if (p.seq !== undefined && !named.has(t) && this._esTopics.some((pat) => matchTopic(pat, t))) return false;
+    }
+    return true;
+  }
+
+  // _sseDrop handles the loss of the stream (already closed): reconnect
+  // with backoff; pending sub operations wait for the next stream.
+  _sseDrop(code, reason) {
+    this._sseLost = true;
+    if (this._openedAt && Date.now() - this._openedAt >= this.opts.stableAfter) this.stats.attempts = 0;
+    this._openedAt = 0;
+    if (this._closed) return;
+    if (this.opts.shouldReconnect && !this.opts.shouldReconnect(code, reason)) {
+      this.close(1000, 'no reconnect');
+      return;
+    }
+    this._scheduleReconnect(code, reason);
+  }
+
+  // _sseProbe asks url again, once, after the EventSource failed it without
+  // saying why, to read the server's answer. A refusal (4xx) rejects the sub
+  // operations that stream carried, which drops their patterns (the next
+  // stream goes without them), or is reported as an 'error' event.
+  async _sseProbe(url, gen) {
+    const f = this.opts.fetch || globalThis.fetch;
+    if (typeof f !== 'function' || typeof AbortController !== 'function') return;
+    const ctl = new AbortController();
+    let status = 0;
+    let text = '';
+    try {
+      const res = await f(url, {
+        headers: { Accept: 'text/event-stream' }, signal: ctl.signal, cache: 'no-store',
+        credentials: this.opts.withCredentials ? 'include' : 'same-origin',
+      });
+      status = res.status;
+      if (status >= 400 && status < 500 && status !== 408 && status !== 429) text = (await res.text()).trim();
+    } catch { /* unreachable: the backoff retries */ } finally {
+      ctl.abort();
+    }
+    if (!text || this._closed) return;
+    const err = new C1MError(status, text, 'sub');
+    const owners = this._ssePending.filter((op) => op.firstGen && op.firstGen <= gen);
+    for (const op of owners) this._settle(op, err);
+    if (owners.length === 0 && text !== this._sseRefusal) this._emit('error', err);
+    this._sseRefusal = text;
+  }
+
   // ---- incoming frames -----------------------------------------------------
 
   _onFrame(raw) {
@@ -718,6 +1230,12 @@ class Client {
           pos.seq = undefined;
         }
         pos.epoch = st.epoch;
+        // Not recovered within the same epoch: the topic's state is replaced.
+        // Its snapshot, if one comes, is compared with the old seq (a jump
+        // forward is a gap: history too short); with no snapshot (the topic
+        // has no data, e.g. reclaimed) its next message starts it afresh,
+        // whatever seq floor it starts from (docs/PROTOCOL.md "Topic lifetime").
+        pos.replaced = st.recovered === false && pos.seq !== undefined;
       }
       if (st.recovered === true) this.stats.recovered++;
       if (st.recovered === false) this.stats.notRecovered++;
@@ -732,6 +1250,10 @@ class Client {
     let pos = this._pos.get(m.topic);
     if (!pos) this._pos.set(m.topic, (pos = { epoch: this._epoch, seq: undefined, conn: this._conn }));
     if (pos.epoch === undefined) pos.epoch = this._epoch;
+    if (pos.replaced) {
+      pos.replaced = false;
+      if (!m.snap || m.seq < pos.seq) pos.seq = undefined;
+    }
     if (pos.seq !== undefined) {
       if (m.seq <= pos.seq) {
         if (!m.snap) this.stats.duplicates++; // a repeated last value is not a stream duplicate
@@ -757,4 +1279,4 @@ class Client {
   }
 }
 
-module.exports = { State, C1MError, matchTopic, KIND_MESSAGE, KIND_SNAPSHOT, KIND_PUBLISH, decodeDelivery, encodePublish, Client };
+module.exports = { State, C1MError, matchTopic, Transport, checkTopic, KIND_MESSAGE, KIND_SNAPSHOT, KIND_PUBLISH, decodeDelivery, encodePublish, Client };

@@ -18,7 +18,7 @@ export type StateName = (typeof State)[keyof typeof State];
  * Codes of a C1MError: the server's numeric code for an {"op":"err"} reply
  * (400, 403, 404, 413, 422, 429, 507, 500), or one of the client's own.
  */
-export type ErrorCode = number | 'timeout' | 'closed' | 'disconnected' | 'buffer_full' | 'bad_frame' | 'listener';
+export type ErrorCode = number | 'timeout' | 'closed' | 'disconnected' | 'buffer_full' | 'bad_frame' | 'listener' | 'unsupported';
 
 /** The error a promise of Client rejects with, and the payload of 'error' events. */
 export declare class C1MError extends Error {
@@ -38,6 +38,22 @@ export declare class C1MError extends Error {
  * matches exactly one token, '>' (last token only) matches one or more.
  */
 export declare function matchTopic(pattern: string, topic: string): boolean;
+
+/**
+ * Reports why s is not a valid subscription pattern (wildcard true, the
+ * default) or publish topic (wildcard false), in the server's words; '' when
+ * it is valid.
+ */
+export declare function checkTopic(s: string, wildcard?: boolean): string;
+
+/** The transports a Client can use (ClientOptions.transport). */
+export declare const Transport: Readonly<{
+  /** GET /ws: two-way, the default. */
+  WEBSOCKET: 'websocket';
+  /** GET /sse (Server-Sent Events): receive only. */
+  SSE: 'sse';
+}>;
+export type TransportName = (typeof Transport)[keyof typeof Transport];
 
 /** Kind byte of a binary delivery: a live or recovered message. */
 export declare const KIND_MESSAGE: 1;
@@ -86,6 +102,19 @@ export interface WebSocketLike {
 }
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
+/**
+ * What the client needs of an EventSource: the browser's and the
+ * "eventsource" package's (Node) fit.
+ */
+export interface EventSourceLike {
+  readonly readyState: number;
+  close(): void;
+  onopen: ((ev: any) => any) | null;
+  onmessage: ((ev: any) => any) | null;
+  addEventListener(type: string, listener: (ev: any) => any): void;
+}
+export type EventSourceConstructor = new (url: string, init?: { withCredentials?: boolean }) => EventSourceLike;
+
 export interface ClientOptions {
   /** WebSocket constructor; default globalThis.WebSocket (browsers, Node >= 22). */
   WebSocket?: WebSocketConstructor;
@@ -103,8 +132,27 @@ export interface ClientOptions {
   maxBuffered?: number;
   /** Connect in the constructor; default true. */
   autoConnect?: boolean;
-  /** Called when the connection closes; false stops reconnecting (state closed). */
+  /**
+   * Called when the connection closes; false stops reconnecting (state closed).
+   * Over SSE code is the HTTP status of a refused stream, else 1006 (lost).
+   */
   shouldReconnect?: (code: number, reason: string) => boolean;
+  /**
+   * 'websocket' (the default): the native protocol on /ws. 'sse': one
+   * Server-Sent Events stream on /sse carrying every subscription (url is then
+   * its http:// or https:// URL): the same events, meta and recovery; a change
+   * of the subscription set reopens the stream (with since = the positions
+   * seen), every subscription shares one conflate/maxRate, at most 64
+   * patterns, and publish(), publishBinary() and ping() reject with code
+   * 'unsupported' (the stream is one-way).
+   */
+  transport?: TransportName;
+  /** EventSource constructor for transport 'sse'; default globalThis.EventSource (browsers; in Node pass the "eventsource" package's). */
+  EventSource?: EventSourceConstructor;
+  /** SSE only: send cookies on a cross-origin stream (the server's --origins must list the page's origin). */
+  withCredentials?: boolean;
+  /** SSE only: used once after a stream was refused, to read the server's reason (EventSource hides it); default globalThis.fetch. */
+  fetch?: (url: string, init?: any) => Promise<any>;
 }
 
 /** A position in a topic's stream, for recovery. */
@@ -164,7 +212,7 @@ export interface StateInfo {
   attempt?: number;
   /** ms until the next attempt (when one is scheduled). */
   delay?: number;
-  /** Close code of the connection that was lost. */
+  /** Close code of the connection that was lost (SSE: 1006, or the HTTP status of a refused stream). */
   code?: number;
   reason?: string;
 }
@@ -197,8 +245,10 @@ export interface ClientEvents {
   reset: (topic: string, info: ResetInfo) => void;
   /**
    * A failed resubscription, an undecodable frame ('bad_frame'), an error reply
-   * no operation owns, a listener that threw ('listener'), or a WebSocket
-   * constructor that threw. Without an 'error' listener these go to console.error.
+   * no operation owns, a listener that threw ('listener'), a WebSocket or
+   * EventSource constructor that threw, or an SSE stream the server refused
+   * (its HTTP status and reason) while no subscribe was waiting for it.
+   * Without an 'error' listener these go to console.error.
    */
   error: (error: C1MError | Error) => void;
 }
@@ -233,9 +283,11 @@ export interface ClientStats {
 
 /** A c1m connection with automatic reconnection and recovery. */
 export declare class Client {
-  /** url: ws:// or wss:// URL of the /ws endpoint. */
+  /** url: ws:// or wss:// URL of the /ws endpoint; for transport 'sse' the http:// or https:// URL of /sse. */
   constructor(url: string, opts?: ClientOptions);
   readonly url: string;
+  /** The transport in use. */
+  readonly transport: TransportName;
   readonly state: StateName;
   readonly stats: Readonly<ClientStats>;
   /** Registers fn for event; returns a function that removes it. */
@@ -246,11 +298,11 @@ export declare class Client {
   subscribe(topics: string | string[], opts?: SubscribeOptions): Promise<SubscribeReply>;
   /** Removes subscriptions. */
   unsubscribe(topics: string | string[]): Promise<OkReply>;
-  /** Publishes any JSON value; needs --client-publish on the server. At most once. */
+  /** Publishes any JSON value; needs --client-publish on the server. At most once. Over SSE: rejects ('unsupported'). */
   publish(topic: string, data: unknown): Promise<OkReply>;
-  /** Publishes bytes as a binary frame, acknowledged by a ping; needs --client-publish. */
+  /** Publishes bytes as a binary frame, acknowledged by a ping; needs --client-publish. Over SSE: rejects ('unsupported'). */
   publishBinary(topic: string, bytes: Uint8Array | ArrayBuffer | ArrayBufferView | string): Promise<OkReply>;
-  /** Round trip to the server. */
+  /** Round trip to the server. Over SSE: rejects ('unsupported'). */
   ping(): Promise<OkReply>;
   /** Drops the connection (as a network failure would) and reconnects with recovery. */
   reconnect(): void;
