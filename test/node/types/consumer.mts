@@ -1,9 +1,11 @@
 // An ES module consumer of c1m-client: every export, used as documented.
 // Compiled with tsc --noEmit by test/node/package.test.js; never run.
 import {
-  Client, C1MError, State, matchTopic, decodeDelivery, encodePublish, KIND_MESSAGE, KIND_SNAPSHOT, KIND_PUBLISH,
-  type ClientOptions, type MessageMeta, type StateName, type Position, type SubscribeReply, type ClientStats,
+  Client, C1MError, State, Transport, matchTopic, checkTopic, decodeDelivery, encodePublish, KIND_MESSAGE, KIND_SNAPSHOT,
+  KIND_PUBLISH, type ClientOptions, type MessageMeta, type StateName, type Position, type SubscribeReply, type ClientStats,
+  type TransportName,
 } from 'c1m-client';
+import { EventSource as NodeEventSource } from 'eventsource';
 
 const opts: ClientOptions = { WebSocket, backoffInitial: 100, backoffMax: 2000, ackTimeout: 5000, pingInterval: 0,
   shouldReconnect: (code: number) => code !== 1008 };
@@ -55,3 +57,15 @@ async function main(): Promise<void> {
   c.on('message', (t, data) => data.toFixed(2));
 }
 void main;
+
+// Server-Sent Events: the browser's EventSource (the default) or the
+// "eventsource" package's in Node.
+const sse = new Client('http://127.0.0.1:8080/sse', { transport: Transport.SSE, withCredentials: true });
+const inNode = new Client('http://127.0.0.1:8080/sse', { transport: 'sse', EventSource: NodeEventSource, fetch });
+const browser = new Client('http://127.0.0.1:8080/sse', { transport: 'sse', EventSource: globalThis.EventSource });
+const tn: TransportName = sse.transport;
+const why: string = checkTopic('md..x', true);
+console.log(tn, why, inNode.state, browser.positions());
+sse.publish('md.X', 1).catch((e: unknown) => { if (e instanceof C1MError && e.code === 'unsupported') console.log(e.msg); });
+// @ts-expect-error unknown transport
+new Client('http://x/sse', { transport: 'smoke' });
