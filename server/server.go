@@ -14,12 +14,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/c1mhq/c1m/feed"
 	"github.com/c1mhq/c1m/hub"
 	"github.com/c1mhq/c1m/poller"
+	"github.com/c1mhq/c1m/proto/engineio"
 	"github.com/c1mhq/c1m/proto/native"
 	"github.com/c1mhq/c1m/proto/sse"
 	"github.com/c1mhq/c1m/web"
@@ -48,6 +50,8 @@ type Config struct {
 	DemoRate   float64
 	DemoCount  int
 	DemoSymbol []string
+	// SocketIO configures Socket.IO at /socket.io/ (server/socketio.go).
+	SocketIO SocketIOConfig
 	// Pprof mounts net/http/pprof under /debug/pprof/.
 	Pprof bool
 	// LogSummary is the interval of the info-level summary line
@@ -65,6 +69,7 @@ type Server struct {
 	hub     *hub.Hub
 	native  *native.Handler
 	sse     *sse.Handler
+	eio     *engineio.Server // nil when Socket.IO is off
 	started time.Time
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -108,19 +113,30 @@ func New(cfg Config) (*Server, error) {
 	pc.Upgrader.Origins = cfg.Origins
 	pc.Upgrader.Route = func(path string) bool { return path == "/ws" || path == "/echo" }
 	s.sse = sse.New(sse.Config{Hub: s.hub, Origins: cfg.Origins, Logger: cfg.Logger})
+	var eioPolling poller.HTTPHandler
+	if !cfg.SocketIO.Off {
+		s.eio = s.newSocketIO()
+		eioPolling = s.eio.Polling()
+	}
+	sioPath := s.sioPath()
 	pc.HTTPRoutes = func(method, path string) poller.HTTPHandler {
 		if path == "/sse" {
 			return s.sse
+		}
+		if eioPolling != nil && strings.HasPrefix(path, sioPath) {
+			return eioPolling
 		}
 		return nil
 	}
 	pc.HTTP = s.routes()
 	p, err := poller.New(pc)
 	if err != nil {
+		s.closeSocketIO()
 		s.hub.Close()
 		return nil, err
 	}
 	if err := p.Listen(cfg.Addr); err != nil {
+		s.closeSocketIO()
 		s.hub.Close()
 		return nil, err
 	}
@@ -191,6 +207,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.wg.Wait()
 	err := s.poller.Shutdown(ctx)
+	s.closeSocketIO()
 	s.hub.Close()
 	return err
 }

@@ -121,6 +121,13 @@ func run(args []string, stderr io.Writer) int {
 	demoRate := e.float("demo-rate", 200, "demo feed messages per second (all symbols)")
 	demoSymbols := e.integer("demo-symbols", 0, "number of demo symbols (0 = the built-in list)")
 	pprofOn := e.boolean("pprof", false, "serve net/http/pprof under /debug/pprof/")
+	sioOff := e.boolean("sio-off", false, "turn Socket.IO (Engine.IO v4 at --sio-path) off")
+	sioPath := e.str("sio-path", "/socket.io/", "Engine.IO path of Socket.IO")
+	sioNamespaces := e.str("sio-namespaces", "/", "comma-separated Socket.IO namespaces clients may connect to")
+	sioConnectTimeout := e.duration("sio-connect-timeout", 45*time.Second, "close a Socket.IO connection that joins no namespace in this time")
+	eioPingInterval := e.duration("eio-ping-interval", 25*time.Second, "Engine.IO ping interval")
+	eioPingTimeout := e.duration("eio-ping-timeout", 20*time.Second, "Engine.IO: close a session that does not answer a ping in this time")
+	eioMaxPayload := e.integer("eio-max-payload", 1_000_000, "Engine.IO maxPayload: largest POST body or WebSocket message, in bytes")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "c1m: WebSocket market-data fanout server\n\nUsage: c1m [flags]\n\nEvery flag can also be set with the environment variable named after it.\n\n")
 		fs.PrintDefaults()
@@ -181,6 +188,8 @@ func run(args []string, stderr io.Writer) int {
 	cfg.Hub.MaxTopics = *maxTopics
 	cfg.Hub.LastValueTTL = *lastValueTTL
 	cfg.Hub.ConflateDefault = splitList(*conflate)
+	cfg.SocketIO = server.SocketIOConfig{Off: *sioOff, Path: *sioPath, Namespaces: splitList(*sioNamespaces),
+		ConnectTimeout: *sioConnectTimeout, PingInterval: *eioPingInterval, PingTimeout: *eioPingTimeout, MaxPayload: *eioMaxPayload}
 
 	srv, err := server.New(cfg)
 	if err != nil {

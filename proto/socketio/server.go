@@ -1,0 +1,278 @@
+package socketio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/c1mhq/c1m/hub"
+	"github.com/c1mhq/c1m/proto/engineio"
+	"github.com/c1mhq/c1m/proto/native"
+	"github.com/c1mhq/c1m/wsframe"
+)
+
+// ConnectError refuses a CONNECT: the client gets connect_error with
+// Message (and Data, when not nil, as the error's data).
+type ConnectError struct {
+	Message string
+	Data    json.RawMessage
+}
+
+func (e *ConnectError) Error() string { return e.Message }
+
+// Grant is what a CONNECT hook allows a socket.
+type Grant struct {
+	// Publish lets the socket emit "publish" (when client publishing is on).
+	Publish bool
+}
+
+// Config configures a Server.
+type Config struct {
+	// Hub routes subscriptions and publishes. Required.
+	Hub *hub.Hub
+	// Errors words hub errors and oversize publishes as the native protocol
+	// does (its err replies). Required.
+	Errors *native.Handler
+	// Namespaces lists the namespaces clients may connect to. Empty means
+	// "/" only. Each is an independent market-data view: its sockets
+	// subscribe on their own.
+	Namespaces []string
+	// Connect, when set, is the auth hook: it gets the namespace and the
+	// CONNECT payload (nil when the client sent none) and returns the
+	// socket's Grant, or an error that refuses the CONNECT with
+	// connect_error (a *ConnectError chooses the data too). Nil grants
+	// everything.
+	Connect func(nsp string, auth json.RawMessage) (Grant, error)
+	// OnSocket, when set, is called for every socket that connected, after
+	// its CONNECT was answered (for embedding: Socket.Emit).
+	OnSocket func(so *Socket)
+	// ClientPublish enables the "publish" event.
+	ClientPublish bool
+	// MaxPublishBytes bounds one published payload. Zero means 1 MiB.
+	MaxPublishBytes int
+	// ConnectTimeout closes an Engine.IO session that connected to no
+	// namespace in time. Zero means 45s (the reference's).
+	ConnectTimeout time.Duration
+	// Logger, nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Server is the Socket.IO layer: an engineio.Handler. Safe for concurrent
+// use.
+type Server struct {
+	cfg  Config
+	log  *slog.Logger
+	nsps map[string]bool
+}
+
+// New returns a Server for cfg.
+func New(cfg Config) *Server {
+	if len(cfg.Namespaces) == 0 {
+		cfg.Namespaces = []string{"/"}
+	}
+	if cfg.MaxPublishBytes <= 0 {
+		cfg.MaxPublishBytes = 1 << 20
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 45 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, nsps: make(map[string]bool)}
+	for _, n := range cfg.Namespaces {
+		s.nsps[n] = true
+	}
+	return s
+}
+
+// client is the Socket.IO state of one Engine.IO session.
+type client struct {
+	sess *engineio.Session
+
+	mu      sync.Mutex
+	sockets map[string]*Socket // by namespace
+	// A binary packet waiting for its attachments.
+	pending *packet
+	pjson   []byte
+	atts    [][]byte
+}
+
+// OnOpen implements engineio.Handler: the session must CONNECT within
+// ConnectTimeout.
+func (s *Server) OnOpen(sess *engineio.Session) {
+	sess.SetValue(&client{sess: sess, sockets: make(map[string]*Socket)})
+	sess.CloseAfter(s.cfg.ConnectTimeout, "connect timeout")
+}
+
+// OnClose implements engineio.Handler: every socket of the session leaves.
+func (s *Server) OnClose(sess *engineio.Session, reason string) {
+	cl, ok := sess.Value().(*client)
+	if !ok {
+		return
+	}
+	cl.mu.Lock()
+	socks := make([]*Socket, 0, len(cl.sockets))
+	for _, so := range cl.sockets {
+		socks = append(socks, so)
+	}
+	clear(cl.sockets)
+	cl.pending, cl.pjson, cl.atts = nil, nil, nil
+	cl.mu.Unlock()
+	for _, so := range socks {
+		s.leave(so)
+	}
+	if s.debug() {
+		s.log.Debug("socket.io close", "sid", sess.ID(), "reason", reason)
+	}
+}
+
+// OnMessage implements engineio.Handler: a Socket.IO packet, or an
+// attachment of the binary packet before it. A packet the reference parser
+// refuses closes the connection.
+func (s *Server) OnMessage(sess *engineio.Session, data []byte, binary bool) {
+	cl, ok := sess.Value().(*client)
+	if !ok {
+		return
+	}
+	cl.mu.Lock()
+	if binary {
+		if cl.pending == nil {
+			cl.mu.Unlock()
+			s.fail(sess, "binary data when not reconstructing a packet")
+			return
+		}
+		cl.atts = append(cl.atts, append([]byte(nil), data...))
+		if len(cl.atts) < cl.pending.attachments {
+			cl.mu.Unlock()
+			return
+		}
+		p, atts := *cl.pending, cl.atts
+		p.data = cl.pjson
+		cl.pending, cl.pjson, cl.atts = nil, nil, nil
+		cl.mu.Unlock()
+		s.onPacket(cl, &p, atts)
+		return
+	}
+	if cl.pending != nil {
+		cl.mu.Unlock()
+		s.fail(sess, "plain text data when reconstructing a packet")
+		return
+	}
+	p, err := decode(data)
+	if err != nil {
+		cl.mu.Unlock()
+		s.fail(sess, "invalid packet")
+		return
+	}
+	if p.attachments > 0 {
+		pc := p
+		pc.data = nil
+		cl.pending, cl.pjson = &pc, append([]byte(nil), p.data...)
+		cl.mu.Unlock()
+		return
+	}
+	cl.mu.Unlock()
+	s.onPacket(cl, &p, nil)
+}
+
+func (s *Server) fail(sess *engineio.Session, why string) {
+	if s.debug() {
+		s.log.Debug("socket.io parse error", "sid", sess.ID(), "why", why)
+	}
+	sess.Close()
+}
+
+// onPacket dispatches a complete packet, as the reference's Client does: a
+// CONNECT to a namespace the session is not in connects; anything else but
+// CONNECT and CONNECT_ERROR goes to the namespace's socket; the rest closes
+// the connection.
+func (s *Server) onPacket(cl *client, p *packet, atts [][]byte) {
+	cl.mu.Lock()
+	so := cl.sockets[p.nsp]
+	cl.mu.Unlock()
+	switch {
+	case so == nil && p.typ == TypeConnect:
+		s.connect(cl, p)
+	case so != nil && p.typ != TypeConnect && p.typ != TypeConnectError:
+		so.onPacket(p, atts)
+	default:
+		s.fail(cl.sess, "invalid state")
+	}
+}
+
+// connect answers a CONNECT: connect_error for an unknown namespace or a
+// refusal of the hook, else the socket's sid.
+func (s *Server) connect(cl *client, p *packet) {
+	if !s.nsps[p.nsp] {
+		s.connectError(cl.sess, p.nsp, &ConnectError{Message: "Invalid namespace"})
+		return
+	}
+	grant := Grant{Publish: true}
+	if s.cfg.Connect != nil {
+		g, err := s.cfg.Connect(p.nsp, json.RawMessage(p.data))
+		if err != nil {
+			ce, ok := err.(*ConnectError)
+			if !ok {
+				ce = &ConnectError{Message: err.Error()}
+			}
+			s.connectError(cl.sess, p.nsp, ce)
+			return
+		}
+		grant = g
+	}
+	so := &Socket{srv: s, cl: cl, nsp: p.nsp, id: newID(), grant: grant}
+	cl.mu.Lock()
+	if _, dup := cl.sockets[p.nsp]; dup {
+		cl.mu.Unlock()
+		return
+	}
+	cl.sockets[p.nsp] = so
+	cl.mu.Unlock()
+	cl.sess.CancelClose()
+	b := appendHead(make([]byte, 0, 64), TypeConnect, 0, p.nsp, 0, false)
+	b = append(b, `{"sid":"`...)
+	b = append(b, so.id...)
+	b = append(b, `"}`...)
+	so.sendText(b)
+	if s.cfg.OnSocket != nil {
+		s.cfg.OnSocket(so)
+	}
+	if s.debug() {
+		s.log.Debug("socket.io connect", "sid", cl.sess.ID(), "nsp", p.nsp, "socket", so.id)
+	}
+}
+
+func (s *Server) connectError(sess *engineio.Session, nsp string, ce *ConnectError) {
+	b := appendHead(make([]byte, 0, 64), TypeConnectError, 0, nsp, 0, false)
+	v := struct {
+		Message string          `json:"message"`
+		Data    json.RawMessage `json:"data,omitempty"`
+	}{ce.Message, ce.Data}
+	j, _ := json.Marshal(v)
+	b = append(b, j...)
+	_ = sess.Send(wsframe.NewPrepared(ws.OpText, b))
+}
+
+// leave ends a socket: its subscriptions go, its pending acks are dropped.
+func (s *Server) leave(so *Socket) {
+	so.mu.Lock()
+	so.gone = true
+	clear(so.acks)
+	so.mu.Unlock()
+	s.cfg.Hub.UnsubscribeAll(so)
+}
+
+func newID() string {
+	var raw [15]byte
+	_, _ = rand.Read(raw[:])
+	return base64.URLEncoding.EncodeToString(raw[:])
+}
+
+func (s *Server) debug() bool { return s.log.Enabled(context.Background(), slog.LevelDebug) }

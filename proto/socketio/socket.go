@@ -1,0 +1,161 @@
+package socketio
+
+import (
+	"encoding/json"
+	"sync"
+
+	"github.com/gobwas/ws"
+
+	"github.com/c1mhq/c1m/poller"
+	"github.com/c1mhq/c1m/wsframe"
+)
+
+// Socket is one namespace of one Engine.IO session: the hub.Subscriber of
+// its subscriptions. Safe for concurrent use.
+type Socket struct {
+	srv   *Server
+	cl    *client
+	nsp   string
+	id    string
+	grant Grant
+
+	mu     sync.Mutex
+	gone   bool
+	nextID uint64
+	acks   map[uint64]func(args []json.RawMessage)
+}
+
+// ID returns the socket id sent in the CONNECT answer.
+func (so *Socket) ID() string { return so.id }
+
+// Namespace returns the socket's namespace.
+func (so *Socket) Namespace() string { return so.nsp }
+
+// Send implements hub.Subscriber.
+func (so *Socket) Send(p *wsframe.Prepared) error { return so.cl.sess.Send(p) }
+
+// SendSlot implements hub.Subscriber.
+func (so *Socket) SendSlot(s *poller.Slot, p *wsframe.Prepared) error {
+	return so.cl.sess.SendSlot(s, p)
+}
+
+// sendText sends b, an Engine.IO message packet's text, as one frame.
+func (so *Socket) sendText(b []byte) {
+	_ = so.cl.sess.Send(wsframe.NewPrepared(ws.OpText, b))
+}
+
+// Emit sends the event name with args (each marshalled to JSON); when ack
+// is not nil the client's acknowledgement calls it with the arguments as
+// raw JSON. Acks pending when the socket leaves are dropped.
+func (so *Socket) Emit(ack func(args []json.RawMessage), name string, args ...any) error {
+	arr := make([]any, 0, len(args)+1)
+	arr = append(arr, name)
+	arr = append(arr, args...)
+	j, err := json.Marshal(arr)
+	if err != nil {
+		return err
+	}
+	var id uint64
+	if ack != nil {
+		so.mu.Lock()
+		if so.gone {
+			so.mu.Unlock()
+			return nil
+		}
+		so.nextID++
+		id = so.nextID
+		if so.acks == nil {
+			so.acks = make(map[uint64]func([]json.RawMessage))
+		}
+		so.acks[id] = ack
+		so.mu.Unlock()
+	}
+	b := appendHead(make([]byte, 0, 16+len(so.nsp)+len(j)), TypeEvent, 0, so.nsp, id, ack != nil)
+	so.sendText(append(b, j...))
+	return nil
+}
+
+// Disconnect makes the server leave the namespace: the client gets
+// DISCONNECT ("io server disconnect"); the Engine.IO session stays open.
+func (so *Socket) Disconnect() {
+	cl := so.cl
+	cl.mu.Lock()
+	if cl.sockets[so.nsp] != so {
+		cl.mu.Unlock()
+		return
+	}
+	delete(cl.sockets, so.nsp)
+	cl.mu.Unlock()
+	so.sendText(appendHead(nil, TypeDisconnect, 0, so.nsp, 0, false))
+	so.srv.leave(so)
+}
+
+// ack answers the client's event id with the JSON value v (one argument).
+func (so *Socket) ack(id uint64, v []byte) {
+	b := appendHead(make([]byte, 0, 16+len(so.nsp)+len(v)), TypeAck, 0, so.nsp, id, true)
+	b = append(b, '[')
+	b = append(b, v...)
+	b = append(b, ']')
+	so.sendText(b)
+}
+
+// onPacket handles a packet for this socket.
+func (so *Socket) onPacket(p *packet, atts [][]byte) {
+	switch p.typ {
+	case TypeEvent, TypeBinaryEvent:
+		var args []json.RawMessage
+		if p.data != nil {
+			if json.Unmarshal(p.data, &args) != nil {
+				return
+			}
+		}
+		so.onEvent(p, args, atts)
+	case TypeAck, TypeBinaryAck:
+		if !p.hasID {
+			return
+		}
+		so.mu.Lock()
+		fn := so.acks[p.id]
+		delete(so.acks, p.id)
+		so.mu.Unlock()
+		if fn == nil {
+			return // an ack never asked for: ignored, as the reference does
+		}
+		var args []json.RawMessage
+		_ = json.Unmarshal(p.data, &args)
+		fn(args)
+	case TypeDisconnect:
+		cl := so.cl
+		cl.mu.Lock()
+		if cl.sockets[so.nsp] == so {
+			delete(cl.sockets, so.nsp)
+		}
+		cl.mu.Unlock()
+		so.srv.leave(so)
+	}
+}
+
+// onEvent handles an event from the client.
+func (so *Socket) onEvent(p *packet, args []json.RawMessage, atts [][]byte) {
+	if len(args) == 0 {
+		return
+	}
+	var name string
+	if json.Unmarshal(args[0], &name) != nil {
+		return // a numeric event name: nobody listens to it
+	}
+	var reply []byte
+	switch name {
+	case "subscribe":
+		reply = so.subscribe(args[1:])
+	case "unsubscribe":
+		reply = so.unsubscribe(args[1:])
+	case "publish":
+		reply = so.publish(args[1:], atts)
+	default:
+		return // no listener: the reference neither answers nor acks
+	}
+	if p.hasID {
+		so.ack(p.id, reply)
+	}
+}
