@@ -2,7 +2,10 @@
 // client's delivery counters, its publish-to-receive latency and the server's
 // own numbers (GET /stats).
 //
-// Query parameters: ?sub=<pattern> (default "md.>"), ?backoffMax=<ms>.
+// Query parameters: ?sub=<pattern> (default "md.>"), ?backoffMax=<ms>,
+// ?transport=websocket|sse (default websocket; also the switch in the header,
+// which keeps the rows and sparklines and starts the client's counters and
+// latency afresh on the new transport).
 //
 // Anything can be published on the topics the page shows, so every value is
 // checked before it is shown: a field that is not a finite number is marked
@@ -12,11 +15,14 @@ import { Client } from './c1m.js';
 
 const params = new URLSearchParams(location.search);
 const pattern = params.get('sub') || 'md.>';
-const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
-const client = new Client(url, {
-  backoffInitial: 250,
-  backoffMax: Number(params.get('backoffMax')) || 5000,
-});
+const TRANSPORT_NAME = { websocket: 'WebSocket', sse: 'SSE' };
+const ENDPOINT = {
+  websocket: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`,
+  sse: `${location.origin}/sse`,
+};
+const transportOf = (v) => (v === 'sse' ? 'sse' : 'websocket');
+/** The current client; replaced when the transport is switched. */
+let client = null;
 
 const $ = (id) => document.getElementById(id);
 const rowsEl = $('rows');
@@ -71,7 +77,12 @@ class Spark {
     }
   }
 
-  /** Draws the minute ending at slot now on canvas (w x h CSS pixels). */
+  /**
+   * Draws the minute ending at slot now on canvas (w x h CSS pixels), across
+   * the whole width: until a minute of prices is known, the time since the
+   * first one is stretched over it (a line of a few seconds would otherwise
+   * be a sliver at the right end).
+   */
   draw(canvas, now, w, h, dpr) {
     const W = Math.round(w * dpr);
     const H = Math.round(h * dpr);
@@ -82,11 +93,13 @@ class Spark {
     let min = Infinity;
     let max = -Infinity;
     let n = 0;
+    let from = -1; // the first slot with a price
     const at = (s) => (this.last < 0 || s < this.last - SPARK_SLOTS + 1 ? NaN
       : this.v[Math.min(s, this.last) % SPARK_SLOTS]);
     for (let s = first; s <= now; s++) {
       const p = at(s);
       if (Number.isNaN(p)) continue;
+      if (from < 0) from = s;
       if (p < min) min = p;
       if (p > max) max = p;
       n++;
@@ -95,7 +108,7 @@ class Spark {
     if (n < 2) return;
     const pad = 2 * dpr;
     const span = max - min || 1;
-    const x = (s) => ((s - first) / (SPARK_SLOTS - 1)) * (W - 1);
+    const x = (s) => ((s - from) / Math.max(1, now - from)) * (W - 1);
     const y = (p) => (max === min ? H / 2 : pad + (1 - (p - min) / span) * (H - 2 * pad));
     let startX = 0;
     let firstP = NaN;
@@ -127,7 +140,7 @@ const rows = new Map();
 const dirty = new Set();
 
 // Exposed for debugging and for the browser tests.
-window.c1m = { client, rows, pattern, latency: null, serverPolls: 0 };
+window.c1m = { client, rows, pattern, latency: null, serverPolls: 0, switchTransport: null };
 const CELLS = ['sym', 'bsz', 'bid', 'ask', 'asz', 'px', 'qty', 'chg', 'spark', 'n'];
 const QUOTE = ['bid', 'ask', 'bsz', 'asz'];
 const TRADE = ['px', 'qty'];
@@ -198,7 +211,8 @@ function apply(r, kind, topic, data) {
   }
 }
 
-client.on('message', (topic, data, meta) => {
+function onMessage(topic, data, meta) {
+  lastMessageAt = Date.now();
   if (!meta.snap) recordLatency(meta.ts);
   const parts = topic.split('.');
   // The ticker shows JSON quotes and trades (md.<SYM>.quote|trade); binary
@@ -210,7 +224,7 @@ client.on('message', (topic, data, meta) => {
   apply(r, parts[2], topic, data);
   dirty.add(r);
   schedule();
-});
+}
 
 // ---- rendering (once per animation frame) ------------------------------------
 
@@ -337,6 +351,12 @@ let latCount = 0;
 let latNext = 0;
 let liveSince = Infinity; // Unix ms at which the current connection opened
 
+function resetLatency() {
+  latCount = 0;
+  latNext = 0;
+  liveSince = Infinity;
+}
+
 // Wall-clock time with sub-millisecond resolution: performance.now() plus an
 // offset to Date.now() (which has 1 ms resolution). Date.now() - performance.now()
 // is at most the true offset, so the largest value over a window of samples
@@ -394,7 +414,6 @@ let subError = null; // the C1MError that refused the page's subscription
 let attempt = 0;
 let lostAt = 0; // Date.now() when the connection was lost
 let lastMessageAt = 0;
-client.on('message', () => { lastMessageAt = Date.now(); });
 
 const STATE_TEXT = { open: 'live', connecting: 'connecting', reconnecting: 'reconnecting', closed: 'closed', error: 'subscription refused' };
 
@@ -419,7 +438,7 @@ function showState() {
   }
 }
 
-client.on('state', (state, info) => {
+function onState(state, info) {
   if (info.attempt) attempt = info.attempt;
   if (state === 'open') { liveSince = Date.now(); lostAt = 0; } else { liveSince = Infinity; }
   if (state !== 'open' && !lostAt) lostAt = Date.now();
@@ -429,26 +448,28 @@ client.on('state', (state, info) => {
   let text = STATE_TEXT[state] || state;
   if (info.code) text += ` (close ${info.code}${info.reason ? ' ' + info.reason : ''})`;
   if (info.delay !== undefined) text += `, retry in ${info.delay} ms`;
-  log(text, state === 'open' ? 'ok' : state === 'reconnecting' ? 'warn' : '');
-});
+  log(`${text} (${TRANSPORT_NAME[client.transport]})`, state === 'open' ? 'ok' : state === 'reconnecting' ? 'warn' : '');
+}
 
 let recoveredNow = 0;
 let notRecoveredNow = 0;
-client.on('topic', (topic, st) => {
+function onTopic(topic, st) {
   if (typeof st.epoch === 'string') $('epoch').textContent = st.epoch;
   if (st.recovered === true) recoveredNow++;
   if (st.recovered === false) notRecoveredNow++;
-});
-client.on('reset', (topic, info) => {
+}
+function onReset(topic, info) {
   if (info.epoch) $('epoch').textContent = info.epoch;
-});
-client.on('gap', (topic, g) => log(`gap on ${topic}: ${g.missed} missed (seq ${g.expected - 1} \u2192 ${g.got})`, 'bad'));
+}
+function onGap(topic, g) {
+  log(`gap on ${topic}: ${g.missed} missed (seq ${g.expected - 1} \u2192 ${g.got})`, 'bad');
+}
 
 // Errors are logged; a burst of the same one is folded into one line.
 let lastError = '';
 let lastErrorLi = null;
 let lastErrorN = 0;
-client.on('error', (e) => {
+function onError(e) {
   const text = `error: ${e && e.message}`;
   if (text === lastError && lastErrorLi?.isConnected) {
     lastErrorLi.lastChild.textContent = ` ${text} (\u00d7${++lastErrorN})`;
@@ -458,7 +479,7 @@ client.on('error', (e) => {
   lastErrorN = 1;
   log(text, 'bad');
   lastErrorLi = $('log').firstChild;
-});
+}
 
 // ---- client counters (every second) ----------------------------------------
 
@@ -532,6 +553,7 @@ async function pollServer() {
   $('srv-note').textContent = 'GET /stats every 2 s';
   $('srv-note').classList.remove('bad');
   const hub = s.hub && typeof s.hub === 'object' ? s.hub : {};
+  const poller = s.poller && typeof s.poller === 'object' ? s.poller : {};
   // The server's uptime times the deltas; the page's clock if it is missing.
   const t = count(s.uptime_sec) ?? performance.now() / 1000;
   const cur = { t, deliveries: count(hub.deliveries), published: count(hub.published) };
@@ -545,6 +567,7 @@ async function pollServer() {
   const pps = rate('published');
   prevStats = cur;
   $('srv-conns').textContent = fmtCount(count(s.conns));
+  $('srv-streams').textContent = fmtCount(count(poller.streams));
   $('srv-dps').textContent = dps === undefined ? '\u2013' : intFmt.format(dps);
   $('srv-pps').textContent = pps === undefined ? '\u2013' : intFmt.format(pps);
   $('srv-topics').textContent = fmtCount(count(hub.topics));
@@ -557,19 +580,75 @@ async function pollServer() {
 pollServer();
 setInterval(pollServer, 2000);
 
-// ---- subscribe -------------------------------------------------------------
+// ---- the client: subscribe, switch transports ----------------------------
 
 $('pattern').textContent = pattern;
 $('empty-pattern').textContent = pattern;
-client.subscribe(pattern, { conflate: false })
-  .then(() => log(`subscribed to ${pattern}`, 'ok'))
-  .catch((e) => {
-    log(`subscribe to ${pattern} failed: ${e.message}`, 'bad');
-    if (typeof e.code !== 'number') return; // timeout: resent on the next reconnect
-    subError = e;
-    showState();
-    const p = $('empty');
-    p.hidden = false;
-    p.className = 'empty error';
-    p.textContent = `No data: the server refused the subscription to ${pattern} \u2014 ${e.msg} (${e.code}).`;
+
+function subscribe(c) {
+  c.subscribe(pattern, { conflate: false })
+    .then(() => { if (c === client) log(`subscribed to ${pattern} over ${TRANSPORT_NAME[c.transport]}`, 'ok'); })
+    .catch((e) => {
+      if (c !== client) return;
+      log(`subscribe to ${pattern} failed: ${e.message}`, 'bad');
+      if (typeof e.code !== 'number') return; // timeout: resent on the next reconnect
+      subError = e;
+      showState();
+      const p = $('empty');
+      p.hidden = false;
+      p.className = 'empty error';
+      p.textContent = `No data: the server refused the subscription to ${pattern} \u2014 ${e.msg} (${e.code}).`;
+    });
+}
+
+// start makes the client for transport and subscribes; the client it
+// replaces is closed and its events are ignored from then on.
+function start(transport) {
+  const old = client;
+  const c = new Client(ENDPOINT[transport], {
+    transport,
+    backoffInitial: 250,
+    backoffMax: Number(params.get('backoffMax')) || 5000,
   });
+  client = c;
+  window.c1m.client = c;
+  window.c1m.transport = transport;
+  const only = (fn) => (...args) => { if (c === client) fn(...args); };
+  c.on('message', only(onMessage));
+  c.on('state', only(onState));
+  c.on('topic', only(onTopic));
+  c.on('reset', only(onReset));
+  c.on('gap', only(onGap));
+  c.on('error', only(onError));
+  // The counters and latency are the new client's.
+  subError = null;
+  attempt = 0;
+  lostAt = 0;
+  lastDelivered = 0;
+  resetLatency();
+  for (const b of document.querySelectorAll('#transport button')) {
+    b.setAttribute('aria-pressed', String(b.dataset.transport === transport));
+  }
+  document.body.dataset.transport = transport;
+  showState();
+  if (old) {
+    log(`switched to ${TRANSPORT_NAME[transport]} (${new URL(ENDPOINT[transport]).pathname})`, 'ok');
+    old.close();
+  }
+  subscribe(c);
+}
+
+function switchTransport(transport) {
+  transport = transportOf(transport);
+  if (client && client.transport === transport) return;
+  const u = new URL(location.href);
+  if (transport === 'websocket') u.searchParams.delete('transport'); else u.searchParams.set('transport', transport);
+  history.replaceState(null, '', u);
+  start(transport);
+}
+window.c1m.switchTransport = switchTransport;
+for (const b of document.querySelectorAll('#transport button')) {
+  b.addEventListener('click', () => switchTransport(b.dataset.transport));
+}
+
+start(transportOf(params.get('transport')));
