@@ -1,5 +1,6 @@
 // The demo page served by the real server: live prices, and reconnection on
-// its own after the server is killed and restarted on the same port.
+// its own after the server is killed and restarted on the same port, over
+// WebSocket and over Server-Sent Events; the transport switch in its header.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from '../node/lib/server.js';
@@ -11,6 +12,14 @@ after(async () => {
   await b?.close();
   if (srv && srv.proc.exitCode === null) await srv.kill();
 });
+
+async function fresh() {
+  if (srv && srv.proc.exitCode === null) await srv.kill();
+  await b?.close();
+  srv = await startServer({ args: demoArgs });
+  b = await launch();
+  return b.page;
+}
 
 const demoArgs = ['--demo-rate', '100', '--demo-symbols', '8'];
 
@@ -26,12 +35,13 @@ async function waitPricesChange(page, what) {
   }, [snapshot.toString(), before], { timeout: 15000 }).catch((e) => { throw new Error(`${what}: ${e.message}`); });
 }
 
-test('the demo page shows live prices and recovers from a server restart by itself', async () => {
-  srv = await startServer({ args: demoArgs });
-  b = await launch();
-  const { page } = b;
-  await page.goto(`${srv.http}/?backoffMax=1000`);
+for (const transport of ['websocket', 'sse']) {
+test(`the demo page over ${transport} shows live prices and recovers from a server restart by itself`, async () => {
+  const page = await fresh();
+  await page.goto(`${srv.http}/?backoffMax=1000${transport === 'sse' ? '&transport=sse' : ''}`);
   await page.waitForSelector('#conn[data-state="open"]', { timeout: 15000 });
+  assert.equal(await page.evaluate(() => window.c1m.client.transport), transport);
+  assert.equal(await page.getAttribute(`#transport button[data-transport="${transport}"]`, 'aria-pressed'), 'true');
   await page.waitForFunction(() => document.querySelectorAll('#rows tr').length === 8, null, { timeout: 15000 });
   const syms = await page.$$eval('#rows tr', (trs) => trs.map((tr) => tr.dataset.sym));
   assert.deepEqual(syms, [...syms].sort(), 'rows sorted by symbol');
@@ -66,5 +76,58 @@ test('the demo page shows live prices and recovers from a server restart by itse
   const footer = (await page.textContent('footer')).replace(/\s+/g, ' ');
   assert.match(footer, /restart[^.]*not recovered/i, footer);
   assert.doesNotMatch(footer, /gaps?[^.]*restart/i, footer);
+  // The server panel counts this page's connection where it belongs.
+  const conn = transport === 'sse' ? '#srv-streams' : '#srv-conns';
+  await page.waitForFunction((sel) => Number(document.querySelector(sel).textContent) >= 1, conn, { timeout: 5000 });
+  assert.deepEqual(b.errors.map(String), []);
+});
+}
+
+test('the transport switch in the header moves the page between WebSocket and SSE; rows keep updating', async () => {
+  const page = await fresh();
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.goto(`${srv.http}/`);
+  await page.waitForSelector('#conn[data-state="open"]', { timeout: 15000 });
+  await page.waitForFunction(() => document.querySelectorAll('#rows td.bid:not(:empty)').length === 8, null, { timeout: 15000 });
+  assert.equal(await page.evaluate(() => window.c1m.client.transport), 'websocket');
+
+  await page.click('#transport button[data-transport="sse"]');
+  await page.waitForFunction(() => window.c1m.client.transport === 'sse' && window.c1m.client.state === 'open'
+    && window.c1m.client.stats.delivered > 20, null, { timeout: 15000 });
+  assert.equal(new URL(page.url()).searchParams.get('transport'), 'sse');
+  assert.equal(await page.getAttribute('#transport button[data-transport="sse"]', 'aria-pressed'), 'true');
+  assert.equal(await page.getAttribute('#transport button[data-transport="websocket"]', 'aria-pressed'), 'false');
+  await waitPricesChange(page, 'prices over SSE');
+  // The WebSocket client is closed; the server sees one SSE stream, no WebSocket.
+  await page.waitForFunction(() => document.getElementById('srv-streams').textContent === '1'
+    && document.getElementById('srv-conns').textContent === '0', null, { timeout: 10000 });
+  assert.match(await page.textContent('#log'), /switched to SSE/);
+
+  await page.click('#transport button[data-transport="websocket"]');
+  await page.waitForFunction(() => window.c1m.client.transport === 'websocket' && window.c1m.client.state === 'open'
+    && window.c1m.client.stats.delivered > 20, null, { timeout: 15000 });
+  assert.equal(new URL(page.url()).searchParams.get('transport'), null);
+  await waitPricesChange(page, 'prices over WebSocket again');
+  const stats = await page.evaluate(() => window.c1m.client.stats);
+  assert.equal(stats.gaps, 0);
+  assert.equal(stats.duplicates, 0);
+  assert.equal(await page.evaluate(() => document.querySelectorAll('#rows tr').length), 8, 'the rows stayed');
+  // Sparklines fill their column: the drawn line spans the canvas.
+  const spans = await page.$$eval('#rows canvas.spark', (cs) => cs.map((c) => {
+    const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+    let lo = c.width;
+    let hi = -1;
+    for (let i = 3; i < data.length; i += 4) {
+      if (!data[i]) continue;
+      const x = ((i - 3) / 4) % c.width;
+      if (x < lo) lo = x;
+      if (x > hi) hi = x;
+    }
+    return { w: c.getBoundingClientRect().width, td: c.parentElement.getBoundingClientRect().width, frac: (hi - lo + 1) / c.width };
+  }));
+  for (const s of spans) {
+    assert.ok(s.w >= s.td - 10, `canvas ${s.w}px in a ${s.td}px column`);
+    assert.ok(s.frac > 0.9, `the line spans ${Math.round(s.frac * 100)}% of the canvas`);
+  }
   assert.deepEqual(b.errors.map(String), []);
 });

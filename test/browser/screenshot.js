@@ -3,9 +3,10 @@
 //
 //   C1M_BIN=/tmp/c1m node screenshot.js [outdir]   (default /tmp)
 //
-// Writes c1m-1280.png and c1m-390.png (live, with one symbol whose last
-// quote is malformed) and c1m-1280-reconnecting.png (the server killed).
-// Not a test.
+// Writes c1m-1280.png and c1m-390.png (live over WebSocket, with one symbol
+// whose last quote is malformed), c1m-1280-sse.png and c1m-390-sse.png (the
+// same over Server-Sent Events, ?transport=sse) and c1m-1280-reconnecting.png
+// (the server killed). Not a test.
 import path from 'node:path';
 import { startServer, publishRaw } from '../node/lib/server.js';
 import { launch } from './lib/browser.js';
@@ -20,14 +21,16 @@ const shot = async (name) => {
 };
 try {
   await publishRaw(srv.http, 'md.ZBAD.quote', '{"bid":"oops","ask":null,"bsz":100,"asz":200}');
-  for (const [width, height] of [[1280, 800], [390, 844]]) {
-    await b.page.setViewportSize({ width, height });
-    await b.page.goto(`${srv.http}/`);
-    await b.page.waitForSelector('#conn[data-state="open"]', { timeout: 15000 });
-    // Some seconds of sparkline and two /stats polls.
-    await b.page.waitForFunction(() => window.c1m.serverPolls >= 2
-      && Number(document.querySelector('#row-AAPL canvas.spark')?.dataset.points) >= 16, null, { timeout: 30000 });
-    await shot(`c1m-${width}.png`);
+  for (const transport of ['websocket', 'sse']) {
+    for (const [width, height] of [[1280, 800], [390, 844]]) {
+      await b.page.setViewportSize({ width, height });
+      await b.page.goto(`${srv.http}/${transport === 'sse' ? '?transport=sse' : ''}`);
+      await b.page.waitForSelector('#conn[data-state="open"]', { timeout: 15000 });
+      // Some seconds of sparkline and two /stats polls.
+      await b.page.waitForFunction(() => window.c1m.serverPolls >= 2
+        && Number(document.querySelector('#row-AAPL canvas.spark')?.dataset.points) >= 16, null, { timeout: 30000 });
+      await shot(`c1m-${width}${transport === 'sse' ? '-sse' : ''}.png`);
+    }
   }
   await b.page.setViewportSize({ width: 1280, height: 800 });
   await b.page.goto(`${srv.http}/`);
