@@ -102,6 +102,7 @@ type client struct {
 	pending *packet
 	pjson   []byte
 	atts    [][]byte
+	attLen  int // bytes in atts
 }
 
 // OnOpen implements engineio.Handler: the session must CONNECT within
@@ -148,6 +149,13 @@ func (s *Server) OnMessage(sess *engineio.Session, data []byte, binary bool) {
 			s.fail(sess, "binary data when not reconstructing a packet")
 			return
 		}
+		cl.attLen += len(data)
+		if cl.attLen > s.maxAttachBytes() {
+			cl.pending, cl.pjson, cl.atts, cl.attLen = nil, nil, nil, 0
+			cl.mu.Unlock()
+			s.fail(sess, "attachments too large")
+			return
+		}
 		cl.atts = append(cl.atts, append([]byte(nil), data...))
 		if len(cl.atts) < cl.pending.attachments {
 			cl.mu.Unlock()
@@ -155,7 +163,7 @@ func (s *Server) OnMessage(sess *engineio.Session, data []byte, binary bool) {
 		}
 		p, atts := *cl.pending, cl.atts
 		p.data = cl.pjson
-		cl.pending, cl.pjson, cl.atts = nil, nil, nil
+		cl.pending, cl.pjson, cl.atts, cl.attLen = nil, nil, nil, 0
 		cl.mu.Unlock()
 		s.onPacket(cl, &p, atts)
 		return
@@ -181,6 +189,10 @@ func (s *Server) OnMessage(sess *engineio.Session, data []byte, binary bool) {
 	cl.mu.Unlock()
 	s.onPacket(cl, &p, nil)
 }
+
+// maxAttachBytes bounds the attachments of one packet together: a publish's
+// data at most, and never less than 1 MiB.
+func (s *Server) maxAttachBytes() int { return max(s.cfg.MaxPublishBytes, 1<<20) }
 
 func (s *Server) fail(sess *engineio.Session, why string) {
 	if s.debug() {

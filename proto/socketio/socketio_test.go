@@ -443,3 +443,19 @@ func itoa(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// TestAttachmentsBounded: the attachments of one packet may not exceed
+// 1 MiB (or the publish limit) together; past it the connection closes.
+func TestAttachmentsBounded(t *testing.T) {
+	r := newRig(t, socketio.Config{}, engineio.Config{})
+	c := r.polling(t)
+	c.send("40")
+	c.expectPrefix(`40{`)
+	big := "b" + base64.StdEncoding.EncodeToString(make([]byte, 600_000))
+	c.send(`452-["x",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`, big)
+	if n := r.eio.Sessions(); n != 1 {
+		t.Fatalf("closed after the first attachment: %d sessions", n)
+	}
+	c.send(big)
+	testutil.WaitFor(t, 5*time.Second, "session closed", func() bool { return r.eio.Sessions() == 0 })
+}
