@@ -458,3 +458,21 @@ for (const transport of ['websocket', 'sse']) {
     assert.equal(c.stats.gaps, 0);
   });
 }
+
+test('c1m.js over SSE: 503 at the connection limit closes the EventSource for good; the client retries with backoff until it gets in', async () => {
+  const s = await server({ args: ['--max-conns', '1'] });
+  const t = topicPrefix('limit');
+  const first = openES(`${s.http}/sse?topics=${t}.a`); // takes the only connection
+  await waitFor(() => first.subs.length === 1, { message: 'first stream' });
+  const c = sseClient(s.http, { backoffInitial: 20, backoffMax: 100 });
+  const ok = c.subscribe(`${t}.a`);
+  await waitFor(() => c.states.filter((x) => x.s === 'reconnecting' && x.code === 503 && x.delay !== undefined).length >= 3,
+    { message: 'three refused attempts, each rescheduled' });
+  assert.equal(c.state, State.RECONNECTING);
+  assert.deepEqual(c.errors, [], 'a 503 is not a refusal of the subscription');
+  first.es.close();
+  const reply = await ok;
+  assert.deepEqual(reply.topics[`${t}.a`], { epoch: reply.epoch, seq: 0 });
+  assert.equal(c.state, State.OPEN);
+  assert.ok(c.stats.attempts >= 4);
+});
