@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -90,6 +91,7 @@ func newRig(t *testing.T, cfg engineio.Config) *rig {
 	t.Cleanup(e.Close)
 	start := func(pc poller.Config) string {
 		pc.Logger = cfg.Logger
+		pc.HandshakeTimeout = time.Second // TestSlowPost
 		p, err := poller.New(pc)
 		if err != nil {
 			t.Fatal(err)
@@ -552,3 +554,27 @@ func TestUpgradeRefused(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestSlowPost: a POST whose body never completes is closed by the
+// reactor's HandshakeTimeout; the session and other clients are unharmed.
+func TestSlowPost(t *testing.T) {
+	r := newRig(t, engineio.Config{})
+	sid := r.handshake(t)
+	addr := strings.TrimPrefix(strings.TrimSuffix(r.http, path), "http://")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, _ = conn.Write([]byte("POST " + path + "?EIO=4&transport=polling&sid=" + sid + " HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n4par"))
+	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.ReadAll(conn); err != nil {
+		t.Fatalf("the slow POST's connection was not closed: %v", err)
+	}
+	if resp := do(t, "POST", r.poll(sid), "4whole"); resp.body != "ok" {
+		t.Fatalf("POST after the slow one: %d %q", resp.status, resp.body)
+	}
+	if resp := do(t, "GET", r.poll(sid), ""); resp.body != "4whole" {
+		t.Fatalf("GET: %q (the partial POST must deliver nothing)", resp.body)
+	}
+}

@@ -108,7 +108,7 @@ func (h *pollingHandler) handshake(c *poller.Conn, r *poller.Request, q query, c
 	}
 	// OnOpen first: the client can send nothing before it has the sid.
 	s.h.OnOpen(ss)
-	_ = c.Respond(200, []byte(headerText+cors), s.openPacket(ss, s.cfg.WebSocket))
+	_ = c.Respond(200, textHeader(cors), s.openPacket(ss, s.cfg.WebSocket))
 }
 
 // get holds the GET until the session has packets, or answers at once.
@@ -128,7 +128,8 @@ func (h *pollingHandler) get(c *poller.Conn, ss *Session, cors string) {
 		return
 	}
 	if len(ss.q) > 0 {
-		body := ss.drainLocked(nil)
+		bp := bodyPool.Get().(*[]byte)
+		body := ss.drainLocked((*bp)[:0])
 		ss.mu.Unlock()
 		ss.answer(c, body, cors)
 		return

@@ -146,6 +146,12 @@ func (s *Session) send(e qentry) error {
 	return nil
 }
 
+// bodyPool holds the buffers polling answers are built in (Respond copies).
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// maxPooledBody is the largest buffer kept in bodyPool.
+const maxPooledBody = 64 << 10
+
 func qlen(e qentry) int {
 	if e.slot != nil {
 		return e.slot.Frame.Len()
@@ -161,7 +167,8 @@ func (s *Session) takeLocked() (*poller.Conn, []byte, string) {
 	}
 	c, cors := s.get, s.getCORS
 	s.get, s.getCORS = nil, ""
-	return c, s.drainLocked(nil), cors
+	bp := bodyPool.Get().(*[]byte)
+	return c, s.drainLocked((*bp)[:0]), cors
 }
 
 // drainLocked appends the payload of every queued frame to b and empties the
@@ -186,15 +193,45 @@ func (s *Session) drainLocked(b []byte) []byte {
 	return b
 }
 
-// answer answers a held GET with body (the payload), outside s.mu.
+// answer answers a held GET with body (the payload, from bodyPool when it
+// came from takeLocked), outside s.mu, and returns body to the pool.
 func (s *Session) answer(c *poller.Conn, body []byte, cors string) {
 	if c == nil {
 		return
 	}
-	_ = c.Respond(200, []byte(headerText+cors), body)
+	_ = c.Respond(200, textHeader(cors), body)
+	if cap(body) >= 512 && cap(body) <= maxPooledBody {
+		body = body[:0]
+		bodyPool.Put(&body)
+	}
 }
 
 const headerText = "Content-Type: text/plain; charset=UTF-8\r\n"
+
+var headerTextBytes = []byte(headerText)
+
+// textHeader returns the header lines of a polling answer (copied by
+// Respond): shared when there are no CORS lines.
+func textHeader(cors string) []byte {
+	if cors == "" {
+		return headerTextBytes
+	}
+	return []byte(headerText + cors)
+}
+
+// releaseLocked drops every queued frame. s.mu must be held.
+func (s *Session) releaseLocked() {
+	for i, e := range s.q {
+		p := e.p
+		if e.slot != nil {
+			p = e.slot.Frame
+			e.slot.Frame, e.slot.Queued = nil, false
+		}
+		p.Release()
+		s.q[i] = qentry{}
+	}
+	s.q, s.queued = nil, 0
+}
 
 // Close closes the session as the server: a held GET gets the close packet,
 // a WebSocket is closed. Handler.OnClose follows with "forced close".
@@ -228,12 +265,12 @@ func (s *Session) close(reason string, polite bool) {
 	s.closed = true
 	get, cors, wsc, probe := s.get, s.getCORS, s.ws, s.probe
 	s.get, s.ws, s.probe = nil, nil, nil
-	s.drainLocked(nil)
+	s.releaseLocked()
 	s.mu.Unlock()
 	s.srv.remove(s)
 	if get != nil {
 		if polite {
-			_ = get.Respond(200, []byte(headerText+cors), []byte{TypeClose})
+			_ = get.Respond(200, textHeader(cors), []byte{TypeClose})
 		} else {
 			get.Close()
 		}

@@ -459,3 +459,26 @@ func TestAttachmentsBounded(t *testing.T) {
 	c.send(big)
 	testutil.WaitFor(t, 5*time.Second, "session closed", func() bool { return r.eio.Sessions() == 0 })
 }
+
+// TestConflatePolling: a conflating subscription over polling keeps one
+// pending delivery per topic until the next GET takes the newest.
+func TestConflatePolling(t *testing.T) {
+	r := newRig(t, socketio.Config{}, engineio.Config{})
+	c := r.polling(t)
+	c.send("40")
+	c.expectPrefix(`40{`)
+	c.send(`420["subscribe",{"topics":["cf.a","cf.b"],"conflate":true}]`)
+	c.expectPrefix(`430[{"op":"ok"`)
+	for i := 1; i <= 100; i++ {
+		r.publish(t, "cf.a", itoa(int64(i)))
+		if i%10 == 0 {
+			r.publish(t, "cf.b", itoa(int64(i)))
+		}
+	}
+	body := get(t, c.url)
+	want := `42["msg",{"op":"msg","topic":"cf.a","seq":100,"ts":7,"data":100}]` + "\x1e" +
+		`42["msg",{"op":"msg","topic":"cf.b","seq":10,"ts":7,"data":100}]`
+	if body != want {
+		t.Fatalf("GET after 100 conflated publishes:\n got %q\nwant %q", body, want)
+	}
+}
