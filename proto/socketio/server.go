@@ -97,6 +97,7 @@ type client struct {
 	sess *engineio.Session
 
 	mu      sync.Mutex
+	closed  bool               // the session ended: no socket may join
 	sockets map[string]*Socket // by namespace
 	// A binary packet waiting for its attachments.
 	pending *packet
@@ -119,6 +120,7 @@ func (s *Server) OnClose(sess *engineio.Session, reason string) {
 		return
 	}
 	cl.mu.Lock()
+	cl.closed = true
 	socks := make([]*Socket, 0, len(cl.sockets))
 	for _, so := range cl.sockets {
 		socks = append(socks, so)
@@ -241,7 +243,7 @@ func (s *Server) connect(cl *client, p *packet) {
 	}
 	so := &Socket{srv: s, cl: cl, nsp: p.nsp, id: newID(), grant: grant}
 	cl.mu.Lock()
-	if _, dup := cl.sockets[p.nsp]; dup {
+	if _, dup := cl.sockets[p.nsp]; dup || cl.closed {
 		cl.mu.Unlock()
 		return
 	}
