@@ -945,12 +945,13 @@ export class Client {
     };
     es.onmessage = (ev) => { if (this._es === es) this._sseOnData(ev); };
     es.addEventListener('sub', (ev) => { if (this._es === es) this._sseOnSub(gen, ev); });
-    es.addEventListener('error', (ev) => {
+    // The server's "end" event says why it ends the stream (shutting down).
+    es.addEventListener('end', (ev) => {
       if (this._es !== es) return;
-      if (typeof ev.data === 'string') { // the server's own "error" event: why it ends the stream
-        try { this._sseServerMsg = String(JSON.parse(ev.data).error || ''); } catch { this._sseServerMsg = ev.data; }
-        return;
-      }
+      try { this._sseServerMsg = String(JSON.parse(ev.data).reason || ''); } catch { this._sseServerMsg = String(ev.data); }
+    });
+    es.addEventListener('error', (ev) => {
+      if (this._es !== es || typeof ev.data === 'string') return; // a data-carrying "error" is not the EventSource's
       this._sseOnError(es, ev, everOpened, url, gen);
     });
   }

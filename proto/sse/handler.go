@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -38,9 +39,8 @@ type Config struct {
 // Handler serves Server-Sent Events streams on the reactor. It is a
 // poller.HTTPHandler and a poller.Heartbeater. Safe for concurrent use.
 type Handler struct {
-	cfg   Config
-	log   *slog.Logger
-	retry []byte
+	cfg Config
+	log *slog.Logger
 	// Heartbeat comments, shared by every stream (one per framing).
 	hbChunked, hbRaw *wsframe.Prepared
 }
@@ -54,8 +54,6 @@ func New(cfg Config) *Handler {
 		cfg.Logger = slog.Default()
 	}
 	h := &Handler{cfg: cfg, log: cfg.Logger}
-	h.retry = strconv.AppendInt([]byte("retry: "), cfg.Retry.Milliseconds(), 10)
-	h.retry = append(h.retry, "\n\n"...)
 	h.hbChunked = comment(true)
 	h.hbRaw = comment(false)
 	return h
@@ -110,7 +108,8 @@ func (h *Handler) ServeHTTP(c *poller.Conn, r *poller.Request) {
 		st, err := h.cfg.Hub.Subscribe(s, pat, req.opt)
 		if err != nil { // ErrClosed: the server is stopping
 			h.cfg.Hub.UnsubscribeAll(s)
-			_ = s.release(h.event("error", []byte(`{"error":"server shutting down"}`), chunked))
+			// Not "error": that name is EventSource's own error event.
+			_ = s.release(h.event("end", []byte(`{"reason":"server shutting down"}`), chunked))
 			_ = c.EndStream()
 			return
 		}
@@ -146,7 +145,7 @@ func (h *Handler) ServeHTTP(c *poller.Conn, r *poller.Request) {
 		Topics map[string]hub.TopicState `json:"topics"`
 	}{"ok", h.cfg.Hub.Epoch(), states})
 	first := wsframe.AcquirePrepared()
-	first.B = append(first.B, h.retry...)
+	first.B = h.appendRetry(first.B)
 	first.B = append(first.B, "event: sub\ndata: "...)
 	first.B = append(first.B, sub...)
 	first.B = append(first.B, "\n\n"...)
@@ -183,6 +182,16 @@ func (h *Handler) Heartbeat(c *poller.Conn) *wsframe.Prepared {
 	}
 	p.Retain(1)
 	return p
+}
+
+// appendRetry appends the retry field: Config.Retry plus up to as much
+// again at random, so that browsers cut at the same moment (a restart) do not
+// all come back in the same millisecond.
+func (h *Handler) appendRetry(b []byte) []byte {
+	ms := h.cfg.Retry.Milliseconds()
+	b = append(b, "retry: "...)
+	b = strconv.AppendInt(b, ms+rand.Int64N(ms+1), 10)
+	return append(b, "\n\n"...)
 }
 
 // event encodes a complete named event.

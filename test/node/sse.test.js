@@ -91,7 +91,7 @@ test('GET /sse framing: retry, the sub event, then each delivery with an id nami
   let raw = '';
   while (!/\n\n[^]*\n\n[^]*\n\n/.test(raw)) raw += new TextDecoder().decode((await reader.read()).value);
   ctl.abort();
-  assert.match(raw, /^retry: 1000\n\nevent: sub\ndata: \{"op":"ok","epoch":"[^"]+","topics":\{[^\n]*\}\n\ndata: \{"op":"msg","topic":"[^"]+","seq":1,"ts":\d+,"snap":true,"data":\{"bid":1\}\}\nid: [^/\n]+\/[^\n]+=1\n\n/);
+  assert.match(raw, /^retry: \d+\n\nevent: sub\ndata: \{"op":"ok","epoch":"[^"]+","topics":\{[^\n]*\}\n\ndata: \{"op":"msg","topic":"[^"]+","seq":1,"ts":\d+,"snap":true,"data":\{"bid":1\}\}\nid: [^/\n]+\/[^\n]+=1\n\n/);
 
   const r = openES(`${s.http}/sse?topics=${t}.a,${t}.b,${t}.*`);
   await waitFor(() => r.msgs.length === 2, { message: 'two snapshots' });
