@@ -546,12 +546,17 @@ func (c *Conn) onHandshakeData(data []byte) {
 	}
 	head, rest := buf[:n], buf[n:]
 	path, upgrade := wsframe.IsUpgradeRequest(head)
-	if !upgrade && c.route(path) == nil {
+	// An upgrade goes to the WebSocket routes; a plain request to the HTTP
+	// routes first, so one path can serve both (Engine.IO's polling and
+	// websocket transports share /socket.io/).
+	if !upgrade {
 		if hh := c.httpRoute(head, path); hh != nil {
 			c.startHTTP(hh, path, buf)
 			c.releaseHead()
 			return
 		}
+	}
+	if !upgrade && c.route(path) == nil {
 		hc := s.http.newConn(c, buf)
 		c.mu.Lock()
 		c.hc = hc

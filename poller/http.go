@@ -403,12 +403,16 @@ func (c *Conn) onHead(buf []byte, n int) (int, stepResult) {
 			return len(buf), stepOn
 		}
 		path = string(rh.path)
-		if status == 0 && (rh.upgrade || c.route(path) != nil) {
+		// An upgrade goes to the WebSocket routes; a plain request to the
+		// HTTP routes first, so one path can serve both (Engine.IO's
+		// polling and websocket transports share /socket.io/).
+		upgrade := status == 0 && rh.upgrade
+		if !upgrade && s.cfg.HTTPRoutes != nil {
+			hh = s.cfg.HTTPRoutes(methodString(rh.method), path)
+		}
+		if hh == nil && status == 0 && (upgrade || c.route(path) != nil) {
 			c.upgradeFromHTTP(buf, n)
 			return len(buf), stepLeft
-		}
-		if s.cfg.HTTPRoutes != nil {
-			hh = s.cfg.HTTPRoutes(methodString(rh.method), path)
 		}
 		if hh == nil {
 			c.handoffFromHTTP(buf)

@@ -930,3 +930,41 @@ func TestHTTPStreamWriteTimeout(t *testing.T) {
 		t.Fatalf("after the close: %d streams, %d bytes queued", st.Streams, st.QueuedBytes)
 	}
 }
+
+// TestHTTPAndWebSocketOnOnePath: a path that is both a WebSocket route and
+// an HTTP route (Engine.IO's /socket.io/ serves polling and websocket) sends
+// upgrades to the WebSocket handler and plain requests to the HTTP handler,
+// on fresh and on kept-alive connections.
+func TestHTTPAndWebSocketOnOnePath(t *testing.T) {
+	h := newHTTPHandler()
+	cfg := poller.Config{}
+	cfg.Upgrader.Route = func(p string) bool { return p == "/hello" || p == "/echo" }
+	_, addr := startHTTPServer(t, cfg, h)
+	upgrade := "GET /hello HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+	var frame bytes.Buffer
+	appendClientFrame(&frame, true, 1, []byte("ws on /hello"))
+
+	plain := dialRaw(t, addr)
+	plain.send(get("/hello?plain"))
+	if _, body := plain.response("GET"); body != "hello plain" {
+		t.Fatalf("plain request on a fresh connection: %q", body)
+	}
+	plain.send(upgrade + frame.String()) // then an upgrade on the kept-alive connection
+	plain.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if resp, err := http.ReadResponse(plain.br, nil); err != nil || resp.StatusCode != 101 {
+		t.Fatalf("upgrade after a plain request: %v %v", resp, err)
+	}
+	if f := readFrame(t, plain.nc, plain.br); string(f.payload) != "ws on /hello" {
+		t.Fatalf("echo: %q", f.payload)
+	}
+
+	ws := dialRaw(t, addr)
+	ws.send(upgrade + frame.String())
+	ws.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if resp, err := http.ReadResponse(ws.br, nil); err != nil || resp.StatusCode != 101 {
+		t.Fatalf("upgrade on a fresh connection: %v %v", resp, err)
+	}
+	if f := readFrame(t, ws.nc, ws.br); string(f.payload) != "ws on /hello" {
+		t.Fatalf("echo: %q", f.payload)
+	}
+}
