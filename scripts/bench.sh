@@ -138,6 +138,11 @@ trap 'exit 130' INT TERM
 
 failures=0
 notes=()
+# What the binaries are built from (the work tree may change during a run).
+built_from=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if ! git diff --quiet HEAD -- . ':!bench/results' 2>/dev/null || [ -n "$(git ls-files --others --exclude-standard -- . ':!bench/results' 2>/dev/null | head -1)" ]; then
+  built_from="$built_from plus uncommitted changes in the work tree"
+fi
 echo "== build ($mode) -> $out"
 go build -o "$bin/c1mbench" ./bench/cmd/c1mbench
 (cd bench/peers && go build -o "$bin/peers" .)
@@ -283,11 +288,7 @@ header=$(mktemp)
 {
   echo "# c1m benchmark report ($mode)"
   echo
-  dirty=
-  if ! git diff --quiet HEAD -- . ':!bench/results' 2>/dev/null || [ -n "$(git ls-files --others --exclude-standard -- . ':!bench/results' 2>/dev/null | head -1)" ]; then
-    dirty=" plus uncommitted changes in the work tree"
-  fi
-  echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$dirty, $(go version | cut -d' ' -f3)"
+  echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ), built from commit $built_from, $(go version | cut -d' ' -f3)"
   echo "- machine: $ncpu CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB RAM, kernel $(uname -r), open files per process $(ulimit -n)"
   echo "- pinning: server ${pin_server[*]:-none}, load generator ${pin_gen[*]:-none}; run time ${elapsed}s"
   echo "- servers: $servers (peers: bench/peers; each server is a fresh process per scenario)"
