@@ -13,8 +13,9 @@
 #   scripts/bench.sh --full    real numbers, Centrifugo included: idle at
 #                              1k/10k/19k, broadcast at 1k and 19k subscribers
 #                              (max, half of max, fixed rates), SSE streams
-#                              (sse, idle_sse), slow consumers (about 17
-#                              minutes; building Centrifugo once adds ~5)
+#                              (sse, idle_sse), slow consumers (about 20
+#                              minutes; 2026-11-30 took 28 on a loaded
+#                              machine; building Centrifugo once adds ~5)
 #   scripts/bench.sh --replot DIR   redraw DIR's plots (replaces *.dat, *.png,
 #                              plots.gp) from DIR/results.jsonl, offline, in
 #                              seconds; report.md is left as it is
@@ -45,7 +46,7 @@ while [ $# -gt 0 ]; do
     --scenarios) scenarios=$2; shift ;;
     --out) out=$2; shift ;;
     --port-base) port_base=$2; shift ;;
-    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
