@@ -8,38 +8,55 @@ import (
 	"github.com/c1mhq/c1m/wsframe"
 )
 
-// format is the hub.Format of SSE deliveries. Its variants say how a
-// delivery is framed on the wire:
+// Format is the hub.Format of SSE deliveries (one per hub: it knows the
+// hub's epoch). Its variants say how a delivery is framed on the wire:
 //
-//	"c"  chunked (HTTP/1.1), the event left open for the stream's id trailer
-//	"r"  raw (HTTP/1.0, close-delimited), left open
-//	"ct", "rt"  the same, terminated by the blank line (conflating streams,
-//	            which send no ids)
+//	"c" chunked (HTTP/1.1) or "r" raw (HTTP/1.0, close-delimited), then
+//	"o" open: the event waits for the stream's own id trailer (streams of
+//	    several topics, whose ids name every topic's position);
+//	"t" terminated by the blank line, no id (conflating streams);
+//	"i" with the id and the blank line: a stream of one exact topic, whose
+//	    position after a message is that message's seq, the same for every
+//	    such stream, so the whole event is encoded once per publish.
 //
 // The event's data is the native protocol's delivery object, byte for byte
 // the same JSON; binary data is base64 with "binary":true.
-type format struct{}
-
-// Format is the one SSE format value the hub sees.
-var Format hub.Format = format{}
-
-// variant returns the variant for a stream.
-func variant(chunked, terminated bool) string {
-	switch {
-	case chunked && terminated:
-		return "ct"
-	case chunked:
-		return "c"
-	case terminated:
-		return "rt"
-	}
-	return "r"
+type Format struct {
+	epoch string
 }
 
-func (format) Encode(p *wsframe.Prepared, m *hub.Msg, v string) {
+// NewFormat returns the SSE format for a hub of the given epoch.
+func NewFormat(epoch string) *Format { return &Format{epoch: epoch} }
+
+// Stream framings (the second byte of a variant).
+const (
+	open       = 'o'
+	terminated = 't'
+	withID     = 'i'
+)
+
+// variant returns the variant for a stream.
+func variant(chunked bool, ending byte) string {
+	if chunked {
+		return string([]byte{'c', ending})
+	}
+	return string([]byte{'r', ending})
+}
+
+// Encode implements hub.Format.
+func (f *Format) Encode(p *wsframe.Prepared, m *hub.Msg, v string) {
 	p.B = appendEvent(p.B, m)
-	if len(v) == 2 { // terminated
+	switch v[1] {
+	case terminated:
 		p.B = append(p.B, '\n')
+	case withID:
+		p.B = append(p.B, "id: "...)
+		p.B = append(p.B, f.epoch...)
+		p.B = append(p.B, '/')
+		p.B = append(p.B, m.Topic...)
+		p.B = append(p.B, '=')
+		p.B = strconv.AppendUint(p.B, m.Seq, 10)
+		p.B = append(p.B, "\n\n"...)
 	}
 	seal(p, v[0] == 'c')
 }

@@ -39,8 +39,9 @@ type Config struct {
 // Handler serves Server-Sent Events streams on the reactor. It is a
 // poller.HTTPHandler and a poller.Heartbeater. Safe for concurrent use.
 type Handler struct {
-	cfg Config
-	log *slog.Logger
+	cfg    Config
+	log    *slog.Logger
+	format *Format
 	// Heartbeat comments, shared by every stream (one per framing).
 	hbChunked, hbRaw *wsframe.Prepared
 }
@@ -53,7 +54,7 @@ func New(cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	h := &Handler{cfg: cfg, log: cfg.Logger}
+	h := &Handler{cfg: cfg, log: cfg.Logger, format: NewFormat(cfg.Hub.Epoch())}
 	h.hbChunked = comment(true)
 	h.hbRaw = comment(false)
 	return h
@@ -99,10 +100,19 @@ func (h *Handler) ServeHTTP(c *poller.Conn, r *poller.Request) {
 	if err != nil {
 		return // HEAD (ErrNoBody), or the connection is gone
 	}
-	s := &stream{c: c, chunked: chunked, exact: req.opt.MaxRate == 0 && (req.opt.Conflate == nil || !*req.opt.Conflate), holding: true}
+	exact := req.opt.MaxRate == 0 && (req.opt.Conflate == nil || !*req.opt.Conflate)
+	ending := byte(terminated)
+	switch {
+	case exact && len(req.patterns) == 1 && hub.CheckTopic(req.patterns[0], false) == "":
+		ending = withID // one exact topic: the id is the message's own position
+		exact = false   // so the stream adds no trailer
+	case exact:
+		ending = open
+	}
+	s := &stream{c: c, chunked: chunked, exact: exact, holding: true}
 	s.pos.epoch = h.cfg.Hub.Epoch()
 	c.SetValue(s)
-	req.opt.Format, req.opt.Variant = Format, variant(chunked, !s.exact)
+	req.opt.Format, req.opt.Variant = h.format, variant(chunked, ending)
 	states := make(map[string]hub.TopicState)
 	for _, pat := range req.patterns {
 		st, err := h.cfg.Hub.Subscribe(s, pat, req.opt)
@@ -127,6 +137,9 @@ func (h *Handler) ServeHTTP(c *poller.Conn, r *poller.Request) {
 	// held gets its position from that frame, in queue order.
 	s.mu.Lock()
 	for t, p := range req.opt.Since {
+		if !s.exact {
+			break // no trailer ids: no positions to keep
+		}
 		if p.Epoch == s.pos.epoch {
 			if st, ok := states[t]; ok && st.Recovered != nil && *st.Recovered {
 				s.pos.set(t, p.Seq)
@@ -134,7 +147,7 @@ func (h *Handler) ServeHTTP(c *poller.Conn, r *poller.Request) {
 		}
 	}
 	for t, v := range states {
-		if !s.tracked(t) && v.Epoch == s.pos.epoch {
+		if s.exact && !s.tracked(t) && v.Epoch == s.pos.epoch {
 			s.pos.set(t, v.Seq)
 		}
 	}

@@ -9,11 +9,13 @@ import (
 
 // stream is one open event stream: the hub.Subscriber of its connection.
 //
-// An exact stream (no conflation, no maxRate) follows every delivery with
-// its own small frame, "id: <positions>\n\n", written under mu in queue
-// order, so the id the browser last saw names exactly what it received: the
-// delivery itself is the hub's shared encoding, only the id is per stream.
-// A conflating stream sends terminated events and no ids.
+// An exact stream (no conflation, no maxRate) of several topics follows
+// every delivery with its own small frame, "id: <positions>\n\n", written
+// under mu in queue order, so the id the browser last saw names exactly what
+// it received: the delivery itself is the hub's shared encoding, only the id
+// is per stream. A stream of one exact topic gets events that carry their id
+// (the position is the message's own seq), and a conflating stream events
+// without ids: neither adds anything per stream.
 type stream struct {
 	c       *poller.Conn
 	chunked bool
