@@ -52,6 +52,9 @@ type Config struct {
 	// OnSocket, when set, is called for every socket that connected, after
 	// its CONNECT was answered (for embedding: Socket.Emit).
 	OnSocket func(so *Socket)
+	// OnEvent, when set, is offered every event from a client before the
+	// market-data events; it returns true when it handled the event.
+	OnEvent func(so *Socket, e *Event) bool
 	// ClientPublish enables the "publish" event.
 	ClientPublish bool
 	// MaxPublishBytes bounds one published payload. Zero means 1 MiB.
@@ -241,7 +244,7 @@ func (s *Server) connect(cl *client, p *packet) {
 		}
 		grant = g
 	}
-	so := &Socket{srv: s, cl: cl, nsp: p.nsp, id: newID(), grant: grant}
+	so := &Socket{srv: s, cl: cl, nsp: p.nsp, id: newID(), grant: grant, auth: append(json.RawMessage(nil), p.data...)}
 	cl.mu.Lock()
 	if _, dup := cl.sockets[p.nsp]; dup || cl.closed {
 		cl.mu.Unlock()

@@ -18,6 +18,7 @@ type Socket struct {
 	nsp   string
 	id    string
 	grant Grant
+	auth  json.RawMessage // the CONNECT payload, nil if none
 
 	mu     sync.Mutex
 	gone   bool
@@ -27,6 +28,9 @@ type Socket struct {
 
 // ID returns the socket id sent in the CONNECT answer.
 func (so *Socket) ID() string { return so.id }
+
+// Auth returns the CONNECT payload, nil when the client sent none.
+func (so *Socket) Auth() json.RawMessage { return so.auth }
 
 // Namespace returns the socket's namespace.
 func (so *Socket) Namespace() string { return so.nsp }
@@ -143,6 +147,12 @@ func (so *Socket) onEvent(p *packet, args []json.RawMessage, atts [][]byte) {
 	var name string
 	if json.Unmarshal(args[0], &name) != nil {
 		return // a numeric event name: nobody listens to it
+	}
+	if h := so.srv.cfg.OnEvent; h != nil {
+		e := &Event{Name: name, Args: args[1:], Attachments: atts, so: so, id: p.id, hasID: p.hasID}
+		if h(so, e) {
+			return
+		}
 	}
 	var reply []byte
 	switch name {

@@ -45,7 +45,11 @@ func newRig(t *testing.T, cfg socketio.Config, ecfg engineio.Config) *rig {
 	cfg.Hub = r.hub
 	cfg.Errors = native.New(native.Config{Hub: r.hub})
 	cfg.Logger = log
+	user := cfg.OnSocket
 	cfg.OnSocket = func(so *socketio.Socket) {
+		if user != nil {
+			user(so)
+		}
 		r.mu.Lock()
 		r.sockets = append(r.sockets, so)
 		r.mu.Unlock()
@@ -130,9 +134,13 @@ func (r *rig) websocket(t *testing.T) *client {
 	return cl
 }
 
+// httpClient bounds a GET, so that a packet that never comes fails the test
+// instead of hanging it.
+var httpClient = &http.Client{Timeout: 15 * time.Second}
+
 func get(t *testing.T, u string) string {
 	t.Helper()
-	resp, err := http.Get(u)
+	resp, err := httpClient.Get(u)
 	if err != nil {
 		t.Fatal(err)
 	}
