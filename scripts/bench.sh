@@ -199,6 +199,12 @@ start_server() { # name port scenario
   local cmd ready=/stats
   cmd=$(server_cmd "$1" "$2")
   [ "$1" = centrifugo ] && ready=/health
+  # Peers listen with SO_REUSEPORT: a server left on this port (another
+  # bench run) would silently share the load. Refuse to measure then.
+  if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$2/" 2>/dev/null; then
+    echo "bench.sh: port $2 is already in use (another bench run? use --port-base)" >&2
+    return 1
+  fi
   # shellcheck disable=SC2086
   "${pin_server[@]}" $cmd >>"$logdir/$1-$3.log" 2>&1 &
   server_pid=$!
