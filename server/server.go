@@ -1,6 +1,7 @@
 // Package server wires c1m together: the poller reactor, the hub, the native
-// pub/sub protocol on /ws, Server-Sent Events on /sse (on the reactor), the
-// echo endpoint on /echo, and the HTTP endpoints
+// pub/sub protocol on /ws, Server-Sent Events on /sse (on the reactor),
+// Socket.IO on /socket.io/ (both transports, on the reactor), the echo
+// endpoint on /echo, and the HTTP endpoints
 // (/publish, /healthz, /stats, /metrics and the demo page at /).
 //
 // A Server is started once with Start and stopped once with Shutdown; its
@@ -99,6 +100,15 @@ func New(cfg Config) (*Server, error) {
 		Logger:          cfg.Logger,
 	})
 	nat := s.native
+	// Socket.IO: polling requests go to HTTPRoutes, upgrades to Routes, on
+	// the same path.
+	var eioPolling poller.HTTPHandler
+	var eioWS poller.Handler
+	if !cfg.SocketIO.Off {
+		s.eio = s.newSocketIO()
+		eioPolling, eioWS = s.eio.Polling(), s.eio.WebSocket()
+	}
+	sioPath := s.sioPath()
 	pc := cfg.Poller
 	pc.Logger = cfg.Logger
 	pc.Routes = func(path string) poller.Handler {
@@ -108,17 +118,16 @@ func New(cfg Config) (*Server, error) {
 		case "/echo":
 			return echo{}
 		}
+		if eioWS != nil && strings.HasPrefix(path, sioPath) {
+			return eioWS
+		}
 		return nil
 	}
 	pc.Upgrader.Origins = cfg.Origins
-	pc.Upgrader.Route = func(path string) bool { return path == "/ws" || path == "/echo" }
-	s.sse = sse.New(sse.Config{Hub: s.hub, Origins: cfg.Origins, Logger: cfg.Logger})
-	var eioPolling poller.HTTPHandler
-	if !cfg.SocketIO.Off {
-		s.eio = s.newSocketIO()
-		eioPolling = s.eio.Polling()
+	pc.Upgrader.Route = func(path string) bool {
+		return path == "/ws" || path == "/echo" || eioWS != nil && strings.HasPrefix(path, sioPath)
 	}
-	sioPath := s.sioPath()
+	s.sse = sse.New(sse.Config{Hub: s.hub, Origins: cfg.Origins, Logger: cfg.Logger})
 	pc.HTTPRoutes = func(method, path string) poller.HTTPHandler {
 		if path == "/sse" {
 			return s.sse

@@ -48,6 +48,7 @@ func (s *Server) newSocketIO() *engineio.Server {
 		PingInterval: c.PingInterval,
 		PingTimeout:  c.PingTimeout,
 		MaxPayload:   c.MaxPayload,
+		WebSocket:    true, // routed on the same path (server.go)
 		Origins:      s.cfg.Origins,
 		Logger:       s.log,
 	})

@@ -67,9 +67,8 @@ func (e *echo) closeReason(sid string) (string, bool) {
 	return r, ok
 }
 
-// rig is an Engine.IO server behind two reactors: polling on http, and
-// WebSocket on ws (the reactor routes a path either to WebSocket or to
-// reactor HTTP, so one listener cannot serve both on /engine.io/ yet).
+// rig is an Engine.IO server on one reactor, both transports on one path:
+// upgrades go to the WebSocket transport, plain requests to polling.
 type rig struct {
 	eio  *engineio.Server
 	h    *echo
@@ -108,17 +107,7 @@ func newRig(t *testing.T, cfg engineio.Config) *rig {
 		return p.Addr().String()
 	}
 	wsh := e.WebSocket()
-	httpAddr := start(poller.Config{
-		Handler: wsh,
-		Routes:  func(string) poller.Handler { return nil },
-		HTTPRoutes: func(method, p string) poller.HTTPHandler {
-			if p == path {
-				return e.Polling()
-			}
-			return nil
-		},
-	})
-	wsAddr := start(poller.Config{
+	addr := start(poller.Config{
 		Handler: wsh,
 		Routes: func(p string) poller.Handler {
 			if p == path {
@@ -127,8 +116,14 @@ func newRig(t *testing.T, cfg engineio.Config) *rig {
 			return nil
 		},
 		Upgrader: wsframe.Upgrader{Route: func(p string) bool { return p == path }},
+		HTTPRoutes: func(method, p string) poller.HTTPHandler {
+			if p == path {
+				return e.Polling()
+			}
+			return nil
+		},
 	})
-	return &rig{eio: e, h: h, http: "http://" + httpAddr + path, ws: "ws://" + wsAddr + path}
+	return &rig{eio: e, h: h, http: "http://" + addr + path, ws: "ws://" + addr + path}
 }
 
 type response struct {

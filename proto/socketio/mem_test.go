@@ -12,15 +12,12 @@ import (
 	"log/slog"
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/c1mhq/c1m/internal/testutil"
-	"github.com/c1mhq/c1m/proto/engineio"
-	"github.com/c1mhq/c1m/proto/socketio"
 	"github.com/c1mhq/c1m/server"
 )
 
@@ -78,13 +75,12 @@ func TestIdleMemory(t *testing.T) {
 		per["native websocket"] = float64(int64(testutil.HeapAfterGC())-int64(before)) / float64(n)
 		closeAll(fds)
 
-		// Socket.IO over WebSocket (the reactor of the rig).
-		r := newRig(t, socketio.Config{}, engineio.Config{})
-		addr := strings.TrimPrefix(strings.TrimSuffix(r.ws, path), "ws://")
+		// Socket.IO over WebSocket.
+		s = startServer(t)
 		before = testutil.HeapAfterGC()
-		fds = testutil.DialSyscall(t, addr, n, "GET "+path+"?EIO=4&transport=websocket "+upgrade+
+		fds = testutil.DialSyscall(t, s.Addr().String(), n, "GET "+path+"?EIO=4&transport=websocket "+upgrade+
 			string(maskedText("40"))+string(maskedText(`42["subscribe","mem.a"]`)))
-		testutil.WaitFor(t, 60*time.Second, "socket.io websocket subscribed", func() bool { return r.hub.Stats().Subscriptions == n })
+		testutil.WaitFor(t, 60*time.Second, "socket.io websocket subscribed", func() bool { return s.Hub().Stats().Subscriptions == n })
 		per["socket.io websocket"] = float64(int64(testutil.HeapAfterGC())-int64(before)) / float64(n)
 		closeAll(fds)
 

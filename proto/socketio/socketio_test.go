@@ -35,8 +35,8 @@ type rig struct {
 	sockets []*socketio.Socket
 }
 
-// newRig serves Socket.IO with polling and WebSocket on two reactors (the
-// reactor routes one path to either, not both, for now).
+// newRig serves Socket.IO with polling and WebSocket on one reactor, both
+// on one path.
 func newRig(t *testing.T, cfg socketio.Config, ecfg engineio.Config) *rig {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -77,21 +77,18 @@ func newRig(t *testing.T, cfg socketio.Config, ecfg engineio.Config) *rig {
 		return p.Addr().String()
 	}
 	wsh := r.eio.WebSocket()
-	r.http = "http://" + start(poller.Config{
-		Handler: wsh,
-		Routes:  func(string) poller.Handler { return nil },
+	addr := start(poller.Config{
+		Handler:  wsh,
+		Routes:   func(p string) poller.Handler { return wsh },
+		Upgrader: wsframe.Upgrader{Route: func(p string) bool { return p == path }},
 		HTTPRoutes: func(method, p string) poller.HTTPHandler {
 			if p == path {
 				return r.eio.Polling()
 			}
 			return nil
 		},
-	}) + path
-	r.ws = "ws://" + start(poller.Config{
-		Handler:  wsh,
-		Routes:   func(p string) poller.Handler { return wsh },
-		Upgrader: wsframe.Upgrader{Route: func(p string) bool { return p == path }},
-	}) + path
+	})
+	r.http, r.ws = "http://"+addr+path, "ws://"+addr+path
 	return r
 }
 

@@ -1,65 +1,18 @@
 // Socket.IO over WebSocket and through the polling -> WebSocket upgrade, with
-// the official socket.io-client, unmodified. c1m's reactor cannot yet route
-// the upgrades and the plain requests of /socket.io/ on one listener, so these
-// tests run test/sioharness (c1m's proto/engineio and proto/socketio with the
-// WebSocket transport on a second port) and point the client's websocket
-// transport at that port with transportOptions (client configuration only).
-// The harness is built with `go build` unless SIOHARNESS_BIN names it.
-import { test, after } from 'node:test';
+// the official socket.io-client, unmodified and with its default options,
+// against the real server at /socket.io/ (the reactor routes the upgrades to
+// the WebSocket transport and the plain requests to polling, on one path).
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
-import { waitFor } from './lib/server.js';
+import { waitFor, publish, testFixtures } from './lib/server.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const procs = [];
+const { server } = testFixtures();
 const sockets = [];
-after(() => {
-  for (const s of sockets) s.disconnect();
-  for (const p of procs) p.kill('SIGKILL');
-});
+process.on('exit', () => { for (const s of sockets) s.disconnect(); });
 
-function harnessBinary() {
-  if (process.env.SIOHARNESS_BIN) return process.env.SIOHARNESS_BIN;
-  const out = join(mkdtempSync(join(tmpdir(), 'sioharness-')), 'sioharness');
-  const env = { ...process.env, PATH: `/usr/local/go/bin:${process.env.PATH}` };
-  execFileSync('go', ['build', '-o', out, './test/sioharness'], { cwd: root, env, stdio: 'inherit' });
-  return out;
-}
-const bin = harnessBinary();
-
-/** Starts the harness; resolves with { http, wsPort, proc }. */
-function harness(args = []) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    procs.push(proc);
-    let err = '';
-    proc.stderr.setEncoding('utf8');
-    proc.stderr.on('data', (c) => {
-      err += c;
-      const m = /listening http=(\d+) ws=(\d+)/.exec(err);
-      if (m) resolve({ http: `http://127.0.0.1:${m[1]}`, wsPort: Number(m[2]), proc });
-    });
-    proc.once('exit', (code) => reject(new Error(`harness exited ${code}: ${err}`)));
-  });
-}
-
-async function publish(base, topic, data) {
-  const res = await fetch(`${base}/publish?topic=${encodeURIComponent(topic)}`, { method: 'POST', body: JSON.stringify(data) });
-  if (res.status !== 202) throw new Error(`publish: ${res.status} ${await res.text()}`);
-  return res.json();
-}
-
-function connect(h, path = '', opts = {}) {
-  const s = io(h.http + path, {
-    reconnectionDelay: 50, reconnectionDelayMax: 200,
-    ...opts,
-    transportOptions: { websocket: { port: h.wsPort } },
-  });
+function connect(srv, path = '', opts = {}) {
+  const s = io(srv.http + path, { reconnectionDelay: 50, reconnectionDelayMax: 200, ...opts });
   sockets.push(s);
   s.got = [];
   s.on('msg', (m) => s.got.push(m));
@@ -75,7 +28,7 @@ let n = 0;
 const topicName = (what) => `sioh${process.pid}x${n++}.${what}`;
 
 test('websocket only: subscribe, deliveries, binary both ways', async () => {
-  const h = await harness();
+  const h = await server({ args: ['--client-publish'] });
   const s = connect(h, '', { transports: ['websocket'] });
   await connected(s);
   assert.equal(s.io.engine.transport.name, 'websocket');
@@ -93,7 +46,7 @@ test('websocket only: subscribe, deliveries, binary both ways', async () => {
 });
 
 test('polling upgraded to websocket under a continuous stream: nothing lost or duplicated', async () => {
-  const h = await harness();
+  const h = await server();
   const topic = topicName('up');
   let publishing = true;
   let sent = 0;
@@ -122,7 +75,7 @@ test('polling upgraded to websocket under a continuous stream: nothing lost or d
 });
 
 test('two namespaces on one WebSocket', async () => {
-  const h = await harness();
+  const h = await server({ args: ['--sio-namespaces', '/,/md'] });
   const topic = topicName('ns');
   const root = connect(h, '', { transports: ['websocket'] });
   const md = connect(h, '/md', { transports: ['websocket'] });
@@ -136,7 +89,7 @@ test('two namespaces on one WebSocket', async () => {
 });
 
 test('heartbeat: the client answers the server pings and stays connected', async () => {
-  const h = await harness(['--ping-interval', '100ms', '--ping-timeout', '200ms']);
+  const h = await server({ args: ['--eio-ping-interval', '100ms', '--eio-ping-timeout', '200ms'] });
   for (const transports of [['websocket'], ['polling']]) {
     const s = connect(h, '', { transports, reconnection: false });
     await connected(s);
@@ -150,7 +103,7 @@ test('heartbeat: the client answers the server pings and stays connected', async
 });
 
 test('reconnection after a server-side cut over websocket', async () => {
-  const h = await harness();
+  const h = await server();
   const topic = topicName('cut');
   const s = connect(h, '', { transports: ['websocket'] });
   let connects = 0;

@@ -2,12 +2,9 @@
 // against the real server at /socket.io/: connect, subscribe with acks,
 // deliveries as "msg" events carrying the native delivery object, binary
 // publishes and deliveries, two namespaces on one connection, refusals, and
-// reconnection after a server-side cut and after a restart.
-//
-// c1m serves Socket.IO over HTTP long-polling at /socket.io/ today; its
-// WebSocket transport waits for the reactor to route upgrades and plain
-// requests of one path apart (see docs/PROTOCOL.md, "Socket.IO"), so the open
-// packet offers no upgrade and a default client stays on polling.
+// reconnection after a server-side cut and after a restart, over HTTP
+// long-polling (transports: ['polling']); socketio-websocket.test.js covers
+// WebSocket and the upgrade.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
@@ -63,15 +60,17 @@ test('polling: subscribe is acked with the native ok, deliveries are msg events'
   assert.equal(s.got.length, 52, 'nothing after unsubscribe');
 });
 
-test('default transports: the client opens over polling and stays there while no upgrade is offered', async (t) => {
+test('default transports: the client opens over polling and upgrades to websocket', async (t) => {
   const srv = await server();
   const s = io(srv.http, { reconnection: false });
   sockets.push(s);
   t.after(() => s.disconnect());
+  const upgraded = new Promise((resolve) => s.io.on('open', () => s.io.engine.once('upgrade', (tr) => resolve(tr.name))));
   await connected(s);
-  assert.equal(s.io.engine.transport.name, 'polling');
   const ok = await s.timeout(5000).emitWithAck('subscribe', 'x.y');
   assert.equal(ok.op, 'ok');
+  assert.equal(await upgraded, 'websocket');
+  assert.equal(s.io.engine.transport.name, 'websocket');
 });
 
 test('acks time out for an event nobody answers; the server acks subscribe within the timeout', async (t) => {
