@@ -53,6 +53,10 @@ type Config struct {
 	DemoSymbol []string
 	// SocketIO configures Socket.IO at /socket.io/ (server/socketio.go).
 	SocketIO SocketIOConfig
+	// ConformanceAddr, when set, is the address of a second listener that
+	// behaves like the reference servers of the Engine.IO and Socket.IO test
+	// suites (server/conformance.go).
+	ConformanceAddr string
 	// Pprof mounts net/http/pprof under /debug/pprof/.
 	Pprof bool
 	// LogSummary is the interval of the info-level summary line
@@ -71,6 +75,7 @@ type Server struct {
 	native  *native.Handler
 	sse     *sse.Handler
 	eio     *engineio.Server // nil when Socket.IO is off
+	conf    *conformance     // nil without ConformanceAddr
 	started time.Time
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -150,6 +155,14 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.poller = p
+	if err := s.openConformance(); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = p.Shutdown(ctx)
+		s.closeSocketIO()
+		s.hub.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -162,6 +175,7 @@ func (s *Server) Start() {
 	s.cancel = cancel
 	go func() { s.serveC <- s.poller.Serve() }()
 	s.log.Info("serving", "url", s.URL())
+	s.startConformance()
 	if s.cfg.LogSummary > 0 {
 		s.wg.Add(1)
 		go func() {
@@ -215,6 +229,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.cancel()
 	}
 	s.wg.Wait()
+	s.shutdownConformance(ctx)
 	err := s.poller.Shutdown(ctx)
 	s.closeSocketIO()
 	s.hub.Close()

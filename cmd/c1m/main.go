@@ -127,6 +127,7 @@ func run(args []string, stderr io.Writer) int {
 	sioConnectTimeout := e.duration("sio-connect-timeout", 45*time.Second, "close a Socket.IO connection that joins no namespace in this time")
 	eioPingInterval := e.duration("eio-ping-interval", 25*time.Second, "Engine.IO ping interval")
 	eioPingTimeout := e.duration("eio-ping-timeout", 20*time.Second, "Engine.IO: close a session that does not answer a ping in this time")
+	conformanceAddr := e.str("conformance-addr", "", "address of a second listener that behaves like the reference servers of the Engine.IO and Socket.IO test suites (/engine.io/ echo, /socket.io/); empty = off")
 	eioMaxPayload := e.integer("eio-max-payload", 1_000_000, "Engine.IO maxPayload: largest POST body or WebSocket message, in bytes")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "c1m: WebSocket market-data fanout server\n\nUsage: c1m [flags]\n\nEvery flag can also be set with the environment variable named after it.\n\n")
@@ -188,6 +189,7 @@ func run(args []string, stderr io.Writer) int {
 	cfg.Hub.MaxTopics = *maxTopics
 	cfg.Hub.LastValueTTL = *lastValueTTL
 	cfg.Hub.ConflateDefault = splitList(*conflate)
+	cfg.ConformanceAddr = *conformanceAddr
 	cfg.SocketIO = server.SocketIOConfig{Off: *sioOff, Path: *sioPath, Namespaces: splitList(*sioNamespaces),
 		ConnectTimeout: *sioConnectTimeout, PingInterval: *eioPingInterval, PingTimeout: *eioPingTimeout, MaxPayload: *eioMaxPayload}
 
