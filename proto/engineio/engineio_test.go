@@ -351,12 +351,39 @@ func TestParseError(t *testing.T) {
 	}
 }
 
+// TestClientClose: the client's close packet ends the session; a held GET
+// gets noop, as the reference answers it, and the sid is gone.
 func TestClientClose(t *testing.T) {
 	r := newRig(t, engineio.Config{})
 	sid := r.handshake(t)
+	held := make(chan response, 1)
+	go func() { held <- do(t, "GET", r.poll(sid), "") }()
+	testutil.WaitFor(t, 5*time.Second, "GET held", func() bool { return engineio.HeldGET(r.h.session(sid)) })
 	do(t, "POST", r.poll(sid), "1")
+	if resp := <-held; resp.status != 200 || resp.body != "6" {
+		t.Errorf("held GET: %d %q, want noop", resp.status, resp.body)
+	}
 	if why, ok := r.h.closeReason(sid); !ok || why != "transport close" {
 		t.Errorf("close reason %q %v", why, ok)
+	}
+	if resp := do(t, "GET", r.poll(sid), ""); resp.status != 400 {
+		t.Errorf("GET after close: %d %q", resp.status, resp.body)
+	}
+}
+
+// TestPingTimeoutAnswersHeldGET: a session closed by the ping timeout
+// while a GET is held answers it with the close packet.
+func TestPingTimeoutAnswersHeldGET(t *testing.T) {
+	r := newRig(t, engineio.Config{PingInterval: 50 * time.Millisecond, PingTimeout: 100 * time.Millisecond})
+	sid := r.handshake(t)
+	if resp := do(t, "GET", r.poll(sid), ""); resp.body != "2" {
+		t.Fatalf("ping: %q", resp.body)
+	}
+	if resp := do(t, "GET", r.poll(sid), ""); resp.body != "1" {
+		t.Fatalf("held GET at the ping timeout: %q", resp.body)
+	}
+	if why, _ := r.h.closeReason(sid); why != "ping timeout" {
+		t.Errorf("close reason %q", why)
 	}
 }
 

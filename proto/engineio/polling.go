@@ -123,7 +123,7 @@ func (h *pollingHandler) get(c *poller.Conn, ss *Session, cors string) {
 		// The reference answers an overlapping GET 400 and closes the
 		// session; the held GET gets the close packet.
 		ss.mu.Unlock()
-		ss.close("transport error", true)
+		ss.close("transport error", TypeClose)
 		_ = c.Respond(http.StatusBadRequest, []byte(cors), nil)
 		return
 	}
@@ -150,20 +150,20 @@ func (h *pollingHandler) get(c *poller.Conn, ss *Session, cors string) {
 func (h *pollingHandler) post(c *poller.Conn, r *poller.Request, ss *Session, cors string) {
 	s := h.srv
 	if len(r.Body) > s.cfg.MaxPayload {
-		ss.close("transport error", false)
+		ss.close("transport error", TypeClose)
 		_ = c.Respond(http.StatusRequestEntityTooLarge, []byte(cors), nil)
 		return
 	}
 	if strings.HasPrefix(r.Header("Content-Type"), "application/octet-stream") {
 		// Engine.IO v4 polling payloads are text.
-		ss.close("transport error", false)
+		ss.close("transport error", TypeClose)
 		refuse(c, CodeBadRequest, "", cors)
 		return
 	}
 	ss.mu.Lock()
 	if ss.posting {
 		ss.mu.Unlock()
-		ss.close("transport error", false)
+		ss.close("transport error", TypeClose)
 		_ = c.Respond(http.StatusBadRequest, []byte(cors), nil)
 		return
 	}
@@ -179,7 +179,7 @@ func (h *pollingHandler) post(c *poller.Conn, r *poller.Request, ss *Session, co
 	ss.posting = false
 	ss.mu.Unlock()
 	if err == errParse {
-		ss.close("parse error", false)
+		ss.close("parse error", TypeClose)
 	}
 	_ = c.Respond(200, []byte("Content-Type: text/html\r\n"+cors), okBody)
 }
@@ -200,7 +200,7 @@ func (h *pollingHandler) OnClose(c *poller.Conn, _ poller.CloseReason) {
 	}
 	ss.mu.Unlock()
 	if held {
-		ss.close("transport error", false)
+		ss.close("transport error", TypeClose)
 	}
 }
 

@@ -169,7 +169,7 @@ func (s *Server) Close() {
 		<-s.done
 	})
 	for _, ss := range s.all(nil) {
-		ss.close("server shutting down", true)
+		ss.close("server shutting down", TypeClose)
 	}
 }
 

@@ -235,7 +235,7 @@ func (s *Session) releaseLocked() {
 
 // Close closes the session as the server: a held GET gets the close packet,
 // a WebSocket is closed. Handler.OnClose follows with "forced close".
-func (s *Session) Close() { s.close("forced close", true) }
+func (s *Session) Close() { s.close("forced close", TypeClose) }
 
 // CloseAfter closes the session with reason once d passes, unless
 // CancelClose comes first (Socket.IO's connect timeout). Its precision is the
@@ -254,9 +254,10 @@ func (s *Session) CancelClose() {
 }
 
 // close ends the session once: it leaves the server, its queue is released,
-// its transports are closed (polite: a held GET gets the close packet first),
-// and Handler.OnClose is called.
-func (s *Session) close(reason string, polite bool) {
+// a held GET is answered with the packet answer (the close packet, or noop
+// when the client closed), a WebSocket is closed, and Handler.OnClose is
+// called.
+func (s *Session) close(reason string, answer byte) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -269,11 +270,7 @@ func (s *Session) close(reason string, polite bool) {
 	s.mu.Unlock()
 	s.srv.remove(s)
 	if get != nil {
-		if polite {
-			_ = get.Respond(200, textHeader(cors), []byte{TypeClose})
-		} else {
-			get.Close()
-		}
+		_ = get.Respond(200, textHeader(cors), []byte{answer})
 	}
 	if wsc != nil {
 		wsc.Close()
@@ -300,12 +297,12 @@ func (s *Session) onTick(now int64) {
 			why = s.doomed
 		}
 		s.mu.Unlock()
-		s.close(why, true)
+		s.close(why, TypeClose)
 		return
 	}
 	if s.pongDue != 0 && now >= s.pongDue {
 		s.mu.Unlock()
-		s.close("ping timeout", false)
+		s.close("ping timeout", TypeClose)
 		return
 	}
 	var probe *poller.Conn
@@ -344,11 +341,13 @@ func (s *Session) onPacket(p packet) bool {
 	case TypePong:
 		s.onPong()
 	case TypeClose:
-		s.close("transport close", false)
+		// The reference answers a held GET with noop when the client
+		// closes.
+		s.close("transport close", TypeNoop)
 		return false
 	case TypePing:
 		// Engine.IO v4: only the server pings.
-		s.close("transport error", false)
+		s.close("transport error", TypeClose)
 		return false
 	}
 	// open, upgrade and noop from the client mean nothing here.

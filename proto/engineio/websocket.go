@@ -78,7 +78,7 @@ func (h *wsHandler) OnMessage(c *poller.Conn, op ws.OpCode, data []byte) {
 		return // a transport the session left
 	}
 	if len(data) > h.srv.cfg.MaxPayload {
-		ss.close("transport error", false)
+		ss.close("transport error", TypeClose)
 		return
 	}
 	if op == ws.OpBinary {
@@ -87,7 +87,7 @@ func (h *wsHandler) OnMessage(c *poller.Conn, op ws.OpCode, data []byte) {
 	}
 	p, _, err := decodePacket(data, false, nil)
 	if err != nil {
-		ss.close("parse error", false)
+		ss.close("parse error", TypeClose)
 		return
 	}
 	ss.onPacket(p)
@@ -163,6 +163,6 @@ func (h *wsHandler) OnClose(c *poller.Conn, _ poller.CloseReason) {
 	}
 	ss.mu.Unlock()
 	if cur {
-		ss.close("transport close", false)
+		ss.close("transport close", TypeClose)
 	}
 }
