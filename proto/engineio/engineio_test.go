@@ -371,6 +371,20 @@ func TestClientClose(t *testing.T) {
 	}
 }
 
+// TestPingTimeoutExact: a request that comes after pingInterval +
+// pingTimeout without a pong finds the session gone (400), whatever the
+// sweeper's tick, as the Engine.IO test suite expects.
+func TestPingTimeoutExact(t *testing.T) {
+	r := newRig(t, engineio.Config{PingInterval: 300 * time.Millisecond, PingTimeout: 200 * time.Millisecond})
+	for i := 0; i < 3; i++ {
+		sid := r.handshake(t)
+		time.Sleep(500 * time.Millisecond) // the suite's wait: the deadline itself
+		if resp := do(t, "GET", r.poll(sid), ""); resp.status != 400 || resp.body != `{"code":1,"message":"Session ID unknown"}` {
+			t.Fatalf("GET at the deadline: %d %q", resp.status, resp.body)
+		}
+	}
+}
+
 // TestPingTimeoutAnswersHeldGET: a session closed by the ping timeout
 // while a GET is held answers it with the close packet.
 func TestPingTimeoutAnswersHeldGET(t *testing.T) {

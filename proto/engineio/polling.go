@@ -61,7 +61,7 @@ func (h *pollingHandler) ServeHTTP(c *poller.Conn, r *poller.Request) {
 		return
 	}
 	ss := s.lookup(q.sid)
-	if ss == nil {
+	if ss == nil || ss.pongLate() {
 		refuse(c, CodeUnknownSID, "", cors)
 		return
 	}

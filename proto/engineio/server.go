@@ -134,7 +134,7 @@ func New(cfg Config) *Server {
 	s.pingF = wsframe.NewPrepared(ws.OpText, []byte{TypePing})
 	s.noopF = wsframe.NewPrepared(ws.OpText, []byte{TypeNoop})
 	s.closeF = wsframe.NewPrepared(ws.OpText, []byte{TypeClose})
-	s.tick = min(cfg.PingInterval, cfg.PingTimeout, cfg.UpgradeTimeout) / 10
+	s.tick = min(cfg.PingInterval, cfg.PingTimeout, cfg.UpgradeTimeout) / 40
 	s.tick = max(min(s.tick, 250*time.Millisecond), 5*time.Millisecond)
 	go s.sweep()
 	return s
@@ -249,7 +249,9 @@ func (s *Server) openPacket(ss *Session, upgrades bool) []byte {
 // sends the pings that are due, closes the sessions whose pong is late or
 // whose CloseAfter deadline passed, and ends stalled upgrades. Walking every
 // session costs a lock and a few comparisons each; at the default 250ms tick
-// that is far below a timer per session.
+// that is far below a timer per session. Requests check the pong deadline
+// themselves (Session.pongLate), so the tick bounds only how late a silent
+// session is closed.
 func (s *Server) sweep() {
 	defer close(s.done)
 	t := time.NewTicker(s.tick)

@@ -311,7 +311,9 @@ func (s *Session) onTick(now int64) {
 	}
 	ping := s.pingDue != 0 && now >= s.pingDue
 	if ping {
-		s.pingDue, s.pongDue = 0, now+int64(s.srv.cfg.PingTimeout)
+		// The pong is due PingTimeout after the ping's scheduled time, not
+		// after the tick that sent it: the sweeper's lateness does not add up.
+		s.pingDue, s.pongDue = 0, s.pingDue+int64(s.srv.cfg.PingTimeout)
 	}
 	s.mu.Unlock()
 	if probe != nil {
@@ -321,6 +323,20 @@ func (s *Session) onTick(now int64) {
 		s.srv.pingF.Retain(1)
 		_ = s.Send(s.srv.pingF)
 	}
+}
+
+// pongLate closes the session if its pong is overdue, before the sweeper
+// gets to it, so that a request arriving after the deadline finds the
+// session closed as the reference's timers would have it. It reports
+// whether it closed the session.
+func (s *Session) pongLate() bool {
+	s.mu.Lock()
+	late := !s.closed && s.pongDue != 0 && nowNano() >= s.pongDue
+	s.mu.Unlock()
+	if late {
+		s.close("ping timeout", TypeClose)
+	}
+	return late
 }
 
 // onPong records a pong: the next ping is due in PingInterval.

@@ -44,7 +44,7 @@ func (h *wsHandler) OnOpen(c *poller.Conn) {
 		return
 	}
 	ss := s.lookup(q.sid)
-	if ss == nil {
+	if ss == nil || ss.pongLate() {
 		c.CloseWith(wsframe.StatusPolicyViolation, CodeUnknownSID.Message(), poller.ReasonProtocolError)
 		return
 	}
