@@ -1,13 +1,13 @@
 package socketio
 
 import (
-	"strconv"
 	"sync"
 
 	"github.com/gobwas/ws"
 
 	"github.com/c1mhq/c1m/hub"
 	"github.com/c1mhq/c1m/proto/engineio"
+	"github.com/c1mhq/c1m/proto/native"
 	"github.com/c1mhq/c1m/wsframe"
 )
 
@@ -54,15 +54,8 @@ func (format) Encode(p *wsframe.Prepared, m *hub.Msg, nsp string) {
 // appendDelivery appends `["msg",` and the native delivery object (binary
 // data as the placeholder of attachment 0), without the closing bracket.
 func appendDelivery(b []byte, m *hub.Msg) []byte {
-	b = append(b, `["msg",{"op":"msg","topic":"`...)
-	b = append(b, m.Topic...)
-	b = append(b, `","seq":`...)
-	b = strconv.AppendUint(b, m.Seq, 10)
-	b = append(b, `,"ts":`...)
-	b = strconv.AppendInt(b, m.TS, 10)
-	if m.Snap {
-		b = append(b, `,"snap":true`...)
-	}
+	b = append(b, `["msg",`...)
+	b = native.AppendDeliveryHead(b, m)
 	if m.Binary {
 		return append(b, `,"binary":true,"data":{"_placeholder":true,"num":0}}`...)
 	}

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/c1mhq/c1m/hub"
+	"github.com/c1mhq/c1m/proto/native"
 	"github.com/c1mhq/c1m/wsframe"
 )
 
@@ -72,15 +73,8 @@ func seal(p *wsframe.Prepared, chunked bool) {
 // appendEvent appends "data: {delivery}\n". Topics need no JSON escaping
 // (hub.CheckTopic); data is one JSON value, copied, or base64 for binary.
 func appendEvent(b []byte, m *hub.Msg) []byte {
-	b = append(b, `data: {"op":"msg","topic":"`...)
-	b = append(b, m.Topic...)
-	b = append(b, `","seq":`...)
-	b = strconv.AppendUint(b, m.Seq, 10)
-	b = append(b, `,"ts":`...)
-	b = strconv.AppendInt(b, m.TS, 10)
-	if m.Snap {
-		b = append(b, `,"snap":true`...)
-	}
+	b = append(b, "data: "...)
+	b = native.AppendDeliveryHead(b, m)
 	if m.Binary {
 		b = append(b, `,"binary":true,"data":"`...)
 		b = base64.StdEncoding.AppendEncode(b, m.Data)
