@@ -358,3 +358,35 @@ func TestURLForAPerson(t *testing.T) {
 		}
 	}
 }
+
+// Engine.IO sessions are counted in /stats and /metrics.
+func TestStatsCountEngineIOSessions(t *testing.T) {
+	_, addr := start(t, server.Config{})
+	r, err := http.Get("http://" + addr + "/socket.io/?EIO=4&transport=polling")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	if r.StatusCode != 200 || !strings.HasPrefix(string(body), `0{"sid":`) {
+		t.Fatalf("handshake: %d %s", r.StatusCode, body)
+	}
+	var st struct {
+		EIO int `json:"eio_sessions"`
+	}
+	waitFor(t, 5*time.Second, "the session in /stats and /metrics", func() bool {
+		r, err := http.Get("http://" + addr + "/stats")
+		if err != nil {
+			return false
+		}
+		json.NewDecoder(r.Body).Decode(&st)
+		r.Body.Close()
+		m, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return false
+		}
+		mb, _ := io.ReadAll(m.Body)
+		m.Body.Close()
+		return st.EIO == 1 && strings.Contains(string(mb), "\nc1m_engineio_sessions 1\n")
+	})
+}

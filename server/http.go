@@ -184,20 +184,21 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // StatsReply is the body of GET /stats.
 type StatsReply struct {
-	PID        int     `json:"pid"`
-	UptimeSec  float64 `json:"uptime_sec"`
-	Conns      int64   `json:"conns"`
-	Goroutines int     `json:"goroutines"`
-	HeapAlloc  uint64  `json:"heap_alloc"`
-	HeapInuse  uint64  `json:"heap_inuse"`
-	HeapSys    uint64  `json:"heap_sys"`
-	StackInuse uint64  `json:"stack_inuse"`
-	Sys        uint64  `json:"sys"`
-	RSS        uint64  `json:"rss"`
-	NumGC      uint32  `json:"num_gc"`
-	Poller     any     `json:"poller"`
-	Hub        any     `json:"hub"`
-	Pool       any     `json:"pool"`
+	PID         int     `json:"pid"`
+	UptimeSec   float64 `json:"uptime_sec"`
+	Conns       int64   `json:"conns"`
+	Goroutines  int     `json:"goroutines"`
+	HeapAlloc   uint64  `json:"heap_alloc"`
+	HeapInuse   uint64  `json:"heap_inuse"`
+	HeapSys     uint64  `json:"heap_sys"`
+	StackInuse  uint64  `json:"stack_inuse"`
+	Sys         uint64  `json:"sys"`
+	RSS         uint64  `json:"rss"`
+	NumGC       uint32  `json:"num_gc"`
+	EIOSessions int     `json:"eio_sessions"` // Engine.IO (Socket.IO) sessions, either transport
+	Poller      any     `json:"poller"`
+	Hub         any     `json:"hub"`
+	Pool        any     `json:"pool"`
 }
 
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
@@ -208,20 +209,21 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	runtime.ReadMemStats(&ms)
 	ps := s.poller.Stats()
 	writeJSON(w, http.StatusOK, StatsReply{
-		PID:        os.Getpid(),
-		UptimeSec:  time.Since(s.started).Seconds(),
-		Conns:      ps.Conns,
-		Goroutines: runtime.NumGoroutine(),
-		HeapAlloc:  ms.HeapAlloc,
-		HeapInuse:  ms.HeapInuse,
-		HeapSys:    ms.HeapSys,
-		StackInuse: ms.StackInuse,
-		Sys:        ms.Sys,
-		RSS:        readRSS(),
-		NumGC:      ms.NumGC,
-		Poller:     ps,
-		Hub:        s.hub.Stats(),
-		Pool:       wsframe.ReadPoolStats(),
+		PID:         os.Getpid(),
+		UptimeSec:   time.Since(s.started).Seconds(),
+		Conns:       ps.Conns,
+		Goroutines:  runtime.NumGoroutine(),
+		HeapAlloc:   ms.HeapAlloc,
+		HeapInuse:   ms.HeapInuse,
+		HeapSys:     ms.HeapSys,
+		StackInuse:  ms.StackInuse,
+		Sys:         ms.Sys,
+		RSS:         readRSS(),
+		NumGC:       ms.NumGC,
+		EIOSessions: s.eioSessions(),
+		Poller:      ps,
+		Hub:         s.hub.Stats(),
+		Pool:        wsframe.ReadPoolStats(),
 	})
 }
 
@@ -266,6 +268,7 @@ var (
 	descBacklogged  = prometheus.NewDesc("c1m_backlogged_connections", "Connections waiting for the kernel to take bytes.", nil, nil)
 	descPublished   = prometheus.NewDesc("c1m_published_total", "Messages published.", nil, nil)
 	descDeliveries  = prometheus.NewDesc("c1m_deliveries_total", "Messages queued to subscribers.", nil, nil)
+	descEIO         = prometheus.NewDesc("c1m_engineio_sessions", "Open Engine.IO (Socket.IO) sessions, over polling or WebSocket.", nil, nil)
 	descTopics      = prometheus.NewDesc("c1m_topics", "Topics that hold data (published to; counted against --max-topics).", nil, nil)
 	descEmptyTopics = prometheus.NewDesc("c1m_empty_topics", "Topics that exist only for exact subscriptions (never published).", nil, nil)
 	descReclaimed   = prometheus.NewDesc("c1m_topics_reclaimed_total", "Idle topics reclaimed (no subscriber, history expired, last value older than --last-value-ttl).", nil, nil)
@@ -276,7 +279,7 @@ var (
 
 var allDescs = []*prometheus.Desc{descConns, descTCPConns, descUpgrades, descRejected, descCloses,
 	descDropped, descFramesOut, descWrites, descQueued, descBacklogged, descPublished, descDeliveries,
-	descTopics, descEmptyTopics, descReclaimed, descSubs, descHistory, descPoolOutSize}
+	descEIO, descTopics, descEmptyTopics, descReclaimed, descSubs, descHistory, descPoolOutSize}
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range allDescs {
@@ -306,10 +309,19 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	g(descBacklogged, float64(ps.Backlogged))
 	ct(descPublished, float64(hs.Published))
 	ct(descDeliveries, float64(hs.Deliveries))
+	g(descEIO, float64(c.s.eioSessions()))
 	g(descTopics, float64(hs.Topics))
 	g(descEmptyTopics, float64(hs.EmptyTopics))
 	ct(descReclaimed, float64(hs.Reclaimed))
 	g(descSubs, float64(hs.Subscriptions))
 	g(descHistory, float64(hs.HistoryBytes))
 	g(descPoolOutSize, float64(pool.Acquired-pool.Returned))
+}
+
+// eioSessions returns the open Engine.IO sessions (0 with Socket.IO off).
+func (s *Server) eioSessions() int {
+	if s.eio == nil {
+		return 0
+	}
+	return s.eio.Sessions()
 }
