@@ -65,6 +65,12 @@ func newConformance(addr string, log *slog.Logger) (*conformance, error) {
 	}
 	pc.Handler = c.eio.WebSocket()
 	pc.Upgrader.Route = func(path string) bool { return route(path) != nil }
+	pc.Upgrader.Check = func(path, query string) error {
+		if e := route(path); e != nil {
+			return e.CheckUpgrade(path, query)
+		}
+		return nil
+	}
 	p, err := poller.New(pc)
 	if err == nil {
 		err = p.Listen(addr)

@@ -132,6 +132,14 @@ func New(cfg Config) (*Server, error) {
 	pc.Upgrader.Route = func(path string) bool {
 		return path == "/ws" || path == "/echo" || eioWS != nil && strings.HasPrefix(path, sioPath)
 	}
+	if s.eio != nil {
+		pc.Upgrader.Check = func(path, query string) error {
+			if strings.HasPrefix(path, sioPath) {
+				return s.eio.CheckUpgrade(path, query)
+			}
+			return nil
+		}
+	}
 	s.sse = sse.New(sse.Config{Hub: s.hub, Origins: cfg.Origins, Logger: cfg.Logger})
 	pc.HTTPRoutes = func(method, path string) poller.HTTPHandler {
 		if path == "/sse" {

@@ -80,6 +80,12 @@ type Upgrader struct {
 	// Protocols lists supported subprotocols in server preference order; the first
 	// one the client offers is selected. Empty selects none.
 	Protocols []string
+	// Check, when set, is called with the path and raw query of a request
+	// for a WebSocket route, before any other check of the head's headers
+	// by gobwas; a non-nil error (made by Reject or RejectWith) refuses the
+	// upgrade with its status and body. It lets a protocol answer a bad
+	// request the way its reference server does, before upgrading.
+	Check func(path, query string) error
 	// Admit is called before the 101 is written; a non-nil error rejects the
 	// upgrade. Return an error made by Reject to choose the HTTP status
 	// (e.g. Reject(503, "connection limit reached")).
@@ -98,6 +104,40 @@ func Reject(status int, reason string) error {
 		)
 	}
 	return ws.RejectConnectionError(ws.RejectionStatus(status), ws.RejectionReason(reason))
+}
+
+// RejectWith returns an error that makes Upgrader.Upgrade answer, from
+// Check, with exactly the given status, header lines ("Key: Value\r\n",
+// e.g. "Content-Type: application/json\r\n"; nil for none) and body.
+// Upgrade then returns a *ws.ConnectionRejectedError with that status.
+func RejectWith(status int, header, body string) error {
+	return &customReject{status: status, header: header, body: body}
+}
+
+// customReject is a refusal whose response Upgrade writes itself (gobwas
+// would add its own Content-Type).
+type customReject struct {
+	status       int
+	header, body string
+}
+
+func (e *customReject) Error() string { return e.body }
+
+// write writes the response of e to w.
+func (e *customReject) write(w io.Writer) error {
+	b := make([]byte, 0, 96+len(e.header)+len(e.body))
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(e.status), 10)
+	b = append(b, ' ')
+	b = append(b, http.StatusText(e.status)...)
+	b = append(b, "\r\n"...)
+	b = append(b, e.header...)
+	b = append(b, "Content-Length: "...)
+	b = strconv.AppendInt(b, int64(len(e.body)), 10)
+	b = append(b, "\r\n\r\n"...)
+	b = append(b, e.body...)
+	_, err := w.Write(b)
+	return err
 }
 
 // Handshake describes an accepted upgrade.
@@ -164,6 +204,12 @@ func (u *Upgrader) Upgrade(head []byte, w io.Writer) (Handshake, error) {
 	}
 	hs, err := st.wsu.Upgrade(st)
 	if err != nil {
+		if cr := st.custom; cr != nil {
+			if werr := cr.write(w); werr != nil {
+				return Handshake{}, werr
+			}
+			return Handshake{}, err
+		}
 		if st.written == 0 {
 			// gobwas gave up without answering (a request line it cannot
 			// parse, a head cut short): answer 400 ourselves.
@@ -203,7 +249,8 @@ type upgradeState struct {
 	path     string
 	query    string
 	auth     string
-	proto    int // index in u.Protocols of the selected subprotocol, -1 none
+	custom   *customReject // Check refused with RejectWith
+	proto    int           // index in u.Protocols of the selected subprotocol, -1 none
 	admitErr error
 }
 
@@ -236,8 +283,12 @@ func (st *upgradeState) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Write passes the response to the caller's writer and counts it.
+// Write passes the response to the caller's writer and counts it; a
+// response gobwas writes for a customReject is dropped.
 func (st *upgradeState) Write(p []byte) (int, error) {
+	if st.custom != nil {
+		return len(p), nil
+	}
 	n, err := st.w.Write(p)
 	st.written += n
 	return n, err
@@ -256,6 +307,17 @@ func (st *upgradeState) onRequest(uri []byte) error {
 	}
 	if !st.info.hasVersion && st.info.hasUpgrade {
 		return errNoVersion
+	}
+	if check := st.u.Check; check != nil {
+		err := check(st.path, st.query)
+		var cr *customReject
+		if errors.As(err, &cr) {
+			// gobwas answers with its own head: discard it, Upgrade writes
+			// cr's response instead.
+			st.custom = cr
+			return Reject(cr.status, cr.body)
+		}
+		return err
 	}
 	return nil
 }

@@ -387,3 +387,38 @@ func TestIsUpgradeRequest(t *testing.T) {
 		}
 	}
 }
+
+func TestUpgradeCheck(t *testing.T) {
+	var gotPath, gotQuery string
+	u := &Upgrader{Check: func(path, query string) error {
+		gotPath, gotQuery = path, query
+		if query == "sid=nope" {
+			return RejectWith(400, "Content-Type: application/json\r\n", `{"code":1,"message":"Session ID unknown"}`)
+		}
+		if query == "ban=1" {
+			return Reject(403, "banned")
+		}
+		return nil
+	}}
+	head := func(q string) []byte {
+		return []byte(strings.Replace(string(request()), "GET /ws?x=1 ", "GET /chat?"+q+" ", 1))
+	}
+	_, err, resp, raw := upgrade(t, u, head("sid=nope"))
+	want := "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 41\r\n\r\n{\"code\":1,\"message\":\"Session ID unknown\"}"
+	var rej *ws.ConnectionRejectedError
+	if string(raw) != want || !errors.As(err, &rej) || rej.StatusCode() != 400 || gotPath != "/chat" || gotQuery != "sid=nope" {
+		t.Fatalf("RejectWith: %q (err %v), want %q", raw, err, want)
+	}
+	if _, err, resp, _ = upgrade(t, u, head("ban=1")); resp.StatusCode != 403 || body(t, resp) != "banned" || err == nil {
+		t.Fatalf("Reject: %d %v", resp.StatusCode, err)
+	}
+	if _, err, resp, _ = upgrade(t, u, head("ok=1")); resp.StatusCode != 101 || err != nil {
+		t.Fatalf("allowed: %d %v", resp.StatusCode, err)
+	}
+	// Check runs only for a routed path.
+	gotQuery = ""
+	u.Route = func(string) bool { return false }
+	if _, _, resp, _ = upgrade(t, u, head("sid=nope")); resp.StatusCode != 404 || gotQuery != "" {
+		t.Fatalf("unrouted: %d, check saw %q", resp.StatusCode, gotQuery)
+	}
+}

@@ -115,7 +115,7 @@ func newRig(t *testing.T, cfg engineio.Config) *rig {
 			}
 			return nil
 		},
-		Upgrader: wsframe.Upgrader{Route: func(p string) bool { return p == path }},
+		Upgrader: wsframe.Upgrader{Route: func(p string) bool { return p == path }, Check: e.CheckUpgrade},
 		HTTPRoutes: func(method, p string) poller.HTTPHandler {
 			if p == path {
 				return e.Polling()
@@ -573,9 +573,9 @@ func TestUpgrade(t *testing.T) {
 func TestUpgradeRefused(t *testing.T) {
 	r := newRig(t, engineio.Config{})
 	sid := r.handshake(t)
-	bad := dialWS(t, r.ws+"?EIO=4&transport=websocket&sid=nope")
-	if _, _, err := bad.ReadMessage(); !websocket.IsCloseError(err, websocket.ClosePolicyViolation) {
-		t.Errorf("unknown sid: %v", err)
+	// An unknown sid is refused before the upgrade (TestWebSocketRefusedBeforeUpgrade).
+	if _, resp, err := websocket.DefaultDialer.Dial(r.ws+"?EIO=4&transport=websocket&sid=nope", nil); err == nil || resp == nil || resp.StatusCode != 400 {
+		t.Errorf("unknown sid: %v %v", resp, err)
 	}
 	c := dialWS(t, r.ws+"?EIO=4&transport=websocket&sid="+sid)
 	_ = c.WriteMessage(websocket.TextMessage, []byte("2probe"))
@@ -612,5 +612,32 @@ func TestSlowPost(t *testing.T) {
 	}
 	if resp := do(t, "GET", r.poll(sid), ""); resp.body != "4whole" {
 		t.Fatalf("GET: %q (the partial POST must deliver nothing)", resp.body)
+	}
+}
+
+// TestWebSocketRefusedBeforeUpgrade: a WebSocket request the reference
+// refuses gets its 400 and JSON body instead of a 101.
+func TestWebSocketRefusedBeforeUpgrade(t *testing.T) {
+	r := newRig(t, engineio.Config{})
+	for _, tc := range []struct{ query, body string }{
+		{"EIO=4&transport=websocket&sid=nope", `{"code":1,"message":"Session ID unknown"}`},
+		{"EIO=3&transport=websocket", `{"code":5,"message":"Unsupported protocol version"}`},
+		{"EIO=4&transport=carrier-pigeon", `{"code":0,"message":"Transport unknown"}`},
+		{"EIO=4&transport=websocket&%zz", `{"code":3,"message":"Bad request"}`},
+	} {
+		_, resp, err := websocket.DefaultDialer.Dial(r.ws+"?"+tc.query, nil)
+		if err == nil || resp == nil {
+			t.Fatalf("%s: upgraded (%v)", tc.query, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || string(body) != tc.body || resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s: %d %q %q, want 400 %s", tc.query, resp.StatusCode, resp.Header.Get("Content-Type"), body, tc.body)
+		}
+	}
+	// A good upgrade still works.
+	c := dialWS(t, r.ws+"?EIO=4&transport=websocket")
+	if _, open := readWS(t, c); open[0] != '0' {
+		t.Fatalf("open %q", open)
 	}
 }

@@ -1,6 +1,8 @@
 package engineio
 
 import (
+	"strconv"
+
 	"github.com/gobwas/ws"
 
 	"github.com/c1mhq/c1m/poller"
@@ -11,9 +13,10 @@ import (
 // the probe and then the transport of a polling session that upgrades.
 type wsHandler struct{ srv *Server }
 
-// OnOpen implements poller.Handler. The upgrade was answered already, so a
-// request the reference would refuse with 400 is closed with 1008 and the
-// reference's message instead.
+// OnOpen implements poller.Handler. CheckUpgrade refused the requests the
+// reference refuses with 400 before the upgrade; one that passed it but is
+// bad now (its session went meanwhile) is closed with 1008 and the
+// reference's message.
 func (h *wsHandler) OnOpen(c *poller.Conn) {
 	s := h.srv
 	q, ok := parseQuery(c.Query())
@@ -165,4 +168,34 @@ func (h *wsHandler) OnClose(c *poller.Conn, _ poller.CloseReason) {
 	if cur {
 		ss.close("transport close", TypeClose)
 	}
+}
+
+// CheckUpgrade is a wsframe.Upgrader.Check for the WebSocket transport: it
+// refuses, before the upgrade and as the reference server does (400 with
+// {"code":N,"message":"..."}), a request with a bad query, another
+// transport, an unsupported protocol version or an unknown session. OnOpen
+// checks again: a session may go between the two.
+func (s *Server) CheckUpgrade(path, rawQuery string) error {
+	q, ok := parseQuery(rawQuery)
+	code := Code(-1)
+	switch {
+	case !ok:
+		code = CodeBadRequest
+	case q.transport != WebSocket:
+		code = CodeUnknownTransport
+	case q.sid == "" && q.eio != "4":
+		code = CodeUnsupportedVersion
+	case q.sid != "":
+		if ss := s.lookup(q.sid); ss == nil || ss.pongLate() {
+			code = CodeUnknownSID
+		}
+	}
+	if code < 0 {
+		return nil
+	}
+	b := append([]byte(`{"code":`), strconv.Itoa(int(code))...)
+	b = append(b, `,"message":`...)
+	b = appendJSONString(b, code.Message())
+	b = append(b, '}')
+	return wsframe.RejectWith(code.Status(), "Content-Type: application/json\r\n", string(b))
 }
