@@ -56,15 +56,22 @@ test('polling upgraded to websocket under a continuous stream: nothing lost or d
     }
   })();
   const s = connect(h);
-  const upgraded = new Promise((resolve) => s.io.on('open', () => s.io.engine.once('upgrade', (tr) => resolve(tr.name))));
-  await connected(s);
-  assert.equal(s.io.engine.transport.name, 'polling', 'opens over polling');
-  const ok = await s.timeout(5000).emitWithAck('subscribe', topic);
-  assert.equal(ok.op, 'ok');
-  assert.equal(await upgraded, 'websocket');
-  await waitFor(() => s.got.length > 0 && s.got.at(-1).seq > sent / 2 + 20, { message: 'stream continues after the upgrade' });
-  publishing = false;
-  await pump;
+  let opened; // the transport the session opened with (the upgrade may follow at once)
+  const upgraded = new Promise((resolve) => s.io.on('open', () => {
+    opened = s.io.engine.transport.name;
+    s.io.engine.once('upgrade', (tr) => resolve(tr.name));
+  }));
+  try {
+    await connected(s);
+    assert.equal(opened, 'polling', 'opens over polling');
+    const ok = await s.timeout(5000).emitWithAck('subscribe', topic);
+    assert.equal(ok.op, 'ok');
+    assert.equal(await upgraded, 'websocket');
+    await waitFor(() => s.got.length > 0 && s.got.at(-1).seq > sent / 2 + 20, { message: 'stream continues after the upgrade' });
+  } finally {
+    publishing = false; // a failed assertion must not leave the pump running
+    await pump;
+  }
   await waitFor(() => s.got.length > 0 && s.got.at(-1).seq === sent, { message: `all ${sent} messages` });
   const seqs = s.got.map((m) => m.seq);
   const first = seqs[0];
@@ -95,8 +102,7 @@ test('heartbeat: the client answers the server pings and stays connected', async
     await connected(s);
     let pings = 0;
     s.io.engine.on('ping', () => pings++);
-    await new Promise((r) => setTimeout(r, 800));
-    assert.ok(pings >= 4, `${transports}: ${pings} pings`);
+    await waitFor(() => pings >= 4, { message: `${transports}: 4 pings (every 100 ms)` });
     assert.ok(s.connected, `${transports}: still connected`);
     s.disconnect();
   }
