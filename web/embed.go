@@ -4,7 +4,10 @@
 // The files are plain ES modules with no build step: index.html, app.js,
 // c1m.js, style.css and favicon.svg, plus favicon.ico (rendered from
 // favicon.svg by test/browser/favicon-ico.js) for browsers that ask for
-// /favicon.ico. The server mounts Static at "/".
+// /favicon.ico; and the same ticker over Socket.IO, socketio.html and
+// socketio.js, with the official socket.io-client browser bundle and its
+// licence in vendor/ (copied from the pinned npm package by
+// vendor/update.mjs, never edited). The server mounts Static at "/".
 // The npm package files beside them (package.json, c1m.cjs, c1m.d.ts,
 // README.md) are not embedded: the page does not need them.
 package web
@@ -17,6 +20,7 @@ import (
 // FS holds the embedded static files at its root.
 //
 //go:embed index.html app.js c1m.js style.css favicon.svg favicon.ico
+//go:embed socketio.html socketio.js vendor/socket.io.esm.min.js vendor/socket.io-client.LICENSE
 var FS embed.FS
 
 // Static returns the embedded files for http.FileServerFS. The returned file

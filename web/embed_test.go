@@ -19,6 +19,10 @@ func TestStaticServesDemo(t *testing.T) {
 		{"/style.css", "text/css", "--bg"},
 		{"/favicon.svg", "image/svg+xml", "<svg"},
 		{"/favicon.ico", "image/", "PNG"},
+		{"/socketio.html", "text/html", `<script type="module" src="socketio.js">`},
+		{"/socketio.js", "javascript", "from './vendor/socket.io.esm.min.js'"},
+		{"/vendor/socket.io.esm.min.js", "javascript", "Released under the MIT License"},
+		{"/vendor/socket.io-client.LICENSE", "", "Permission is hereby granted"},
 	} {
 		resp, err := http.Get(srv.URL + tc.path)
 		if err != nil {
@@ -45,7 +49,8 @@ func TestStaticOnlyAssets(t *testing.T) {
 		}
 		return nil
 	})
-	if strings.Join(names, ",") != "app.js,c1m.js,favicon.ico,favicon.svg,index.html,style.css" {
+	if strings.Join(names, ",") != "app.js,c1m.js,favicon.ico,favicon.svg,index.html,socketio.html,socketio.js,style.css," +
+		"vendor/socket.io-client.LICENSE,vendor/socket.io.esm.min.js" {
 		t.Fatalf("embedded files = %v", names)
 	}
 }
