@@ -17,11 +17,12 @@ const socket = io({
 
 socket.on('connect', () => {
   setState('open', 'connected');
+  log('connected', 'ok');
   showTransport();
   socket.io.engine.on('upgrade', showTransport); // polling -> websocket
   // A recovered session (Socket.IO connection state recovery) keeps its
   // subscriptions; otherwise subscribe again after every reconnect.
-  if (socket.recovered) return log('reconnected: session recovered', 'ok');
+  if (socket.recovered) return log('session recovered: subscription kept, missed events replayed', 'ok');
   sio.subscribes++;
   socket.timeout(5000).emit('subscribe', pattern, (err, ack) => {
     if (err) return log(`subscribe: no answer (${err.message})`, 'bad');
@@ -41,6 +42,7 @@ socket.on('disconnect', (reason) => {
   if (reason === 'io server disconnect') socket.connect(); // the only case the client does not retry by itself
 });
 socket.io.on('reconnect_attempt', (n) => setState('reconnecting', `reconnecting (attempt ${n})`));
+socket.io.on('reconnect', (n) => log(`reconnected after ${n} attempt${n > 1 ? 's' : ''}`));
 socket.on('connect_error', (e) => log(`connect error: ${e.message}`, 'bad'));
 
 function showTransport() {

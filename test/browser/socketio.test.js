@@ -140,6 +140,13 @@ test('?transport=polling keeps the Socket.IO page on polling: no upgrade is aske
   assert.equal(await transportShown(page), 'polling');
   assert.ok(proxy.heads.every((h) => /^(GET|POST) \/(socket\.io\/\?EIO=4&transport=polling|socketio\.(html|js)|vendor\/|style\.css|favicon)/.test(h)),
     proxy.heads.map((h) => h.split('\r\n')[0]).join('\n'));
+  // On a phone the header and the table fit the width.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForFunction(() => ['#pattern', '#transport', '#conn', '#ticker'].every((s) => {
+    const r = document.querySelector(s).getBoundingClientRect();
+    return r.left >= 0 && r.right <= innerWidth && r.width >= 30;
+  }), null, { timeout: 5000 });
+  await page.screenshot({ path: `${SHOTS}/sio-390.png`, fullPage: true });
   assert.deepEqual(b.errors.map(String), []);
 });
 
