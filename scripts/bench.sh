@@ -6,35 +6,40 @@
 # WebSocket) and PNG plots.
 #
 #   scripts/bench.sh --quick   CI smoke test: small N, ~1 s per measurement,
-#                              c1m and the peers (no Centrifugo), c1m's SSE
-#                              when it has /sse; fails unless every scenario
-#                              produced every number for every server that
-#                              ran it (about 40 s of runs on 2 cores)
+#                              c1m and the peers (no Centrifugo, no Node), c1m's
+#                              SSE when it has /sse and Socket.IO (socketio,
+#                              idle_sio over both transports); fails unless
+#                              every scenario produced every number for every
+#                              server that ran it (about 45 s of runs on 2 cores)
 #   scripts/bench.sh --full    real numbers, Centrifugo included: idle at
 #                              1k/10k/19k, broadcast at 1k and 19k subscribers
 #                              (max, half of max, fixed rates), SSE streams
-#                              (sse, idle_sse), slow consumers (about 20
-#                              minutes; 2026-11-30 took 28 on a loaded
-#                              machine; building Centrifugo once adds ~5)
+#                              (sse, idle_sse), slow consumers, Socket.IO
+#                              (socketio, idle_sio) against Node's socket.io
+#                              (about 20 minutes; 2026-11-30 took 28 on a
+#                              loaded machine; building Centrifugo once adds ~5)
 #   scripts/bench.sh --replot DIR   redraw DIR's plots (replaces *.dat, *.png,
 #                              plots.gp) from DIR/results.jsonl, offline, in
 #                              seconds; report.md is left as it is
-#   options: --servers c1m,gorilla,gws,nbio,centrifugo (default: all in --full,
-#              all but centrifugo in --quick)
-#            --scenarios connect,idle,broadcast,slow,sse,idle_sse
+#   options: --servers c1m,gorilla,gws,nbio,centrifugo,node-socketio (default:
+#              all in --full, all but centrifugo and node-socketio in --quick)
+#            --scenarios connect,idle,broadcast,slow,sse,idle_sse,socketio,idle_sio
 #            --out DIR   --port-base 19100
 #   env: CENTRIFUGO=/path/to/centrifugo (default: built once with go install
 #        into ${XDG_CACHE_HOME:-~/.cache}/c1m-bench/centrifugo-v6.9.1/)
+#   node-socketio (Node's own socket.io server, bench/peers/node-socketio) needs
+#   node and npm: `npm ci` installs its pinned packages there when it runs.
 #
 # Every server gets a fresh process per scenario (memory baselines are then
 # comparable) and is pinned to CPU 0; the load generator to CPU 1 (taskset).
-# The peers have no SSE and Centrifugo runs no slow scenario: each server runs
-# the scenarios it supports, and the check expects exactly those.
+# The peers have no SSE and Centrifugo runs no slow scenario; node-socketio
+# runs only the Socket.IO scenarios: each server runs the scenarios it
+# supports, and the check expects exactly those.
 set -euo pipefail
 
 mode=quick
 servers=
-scenarios=connect,idle,broadcast,slow,sse,idle_sse
+scenarios=connect,idle,broadcast,slow,sse,idle_sse,socketio,idle_sio
 out=
 port_base=19100
 while [ $# -gt 0 ]; do
@@ -53,7 +58,7 @@ while [ $# -gt 0 ]; do
 done
 
 if [ -z "$servers" ]; then
-  if [ "$mode" = full ]; then servers=c1m,gorilla,gws,nbio,centrifugo; else servers=c1m,gorilla,gws,nbio; fi
+  if [ "$mode" = full ]; then servers=c1m,gorilla,gws,nbio,centrifugo,node-socketio; else servers=c1m,gorilla,gws,nbio; fi
 fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -80,6 +85,26 @@ ensure_centrifugo() { # logfile
   mkdir -p "$(dirname "$cf_bin")"
   mv "$gobin/centrifugo" "$cf_bin"
   rm -rf "$gobin"
+}
+
+# Node's socket.io server: its packages pinned by package-lock.json, installed
+# with npm ci into bench/peers/node-socketio/node_modules (seconds; again only
+# when the lock file changed).
+nsio_dir=bench/peers/node-socketio
+ensure_node_socketio() { # logfile
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "bench.sh: node-socketio needs node and npm" >&2
+    return 1
+  fi
+  if [ -f "$nsio_dir/node_modules/.package-lock.json" ] && [ -d "$nsio_dir/node_modules/socket.io" ] &&
+    [ ! "$nsio_dir/package-lock.json" -nt "$nsio_dir/node_modules/.package-lock.json" ]; then
+    return 0
+  fi
+  echo "== npm ci in $nsio_dir"
+  if ! (cd "$nsio_dir" && npm ci --no-audit --no-fund) >"$1" 2>&1; then
+    echo "bench.sh: npm ci in $nsio_dir failed (see $1)" >&2
+    return 1
+  fi
 }
 
 # gnuplot renders the plots; quick runs do without (CI stays fast), full runs
@@ -155,6 +180,11 @@ if [[ ",$servers," == *",centrifugo,"* ]] && ! ensure_centrifugo "$logdir/centri
   notes+=("Centrifugo could not be built (logs/centrifugo-build.log): not measured")
   failures=$((failures + 1))
 fi
+if [[ ",$servers," == *",node-socketio,"* ]] && ! ensure_node_socketio "$logdir/node-socketio-npm.log"; then
+  servers=$(echo ",$servers," | sed 's/,node-socketio,/,/; s/^,//; s/,$//')
+  notes+=("Node's socket.io server could not be installed (logs/node-socketio-npm.log): not measured")
+  failures=$((failures + 1))
+fi
 cf_key=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n') # Centrifugo's HTTP API key for this run
 
 # CPU pinning: the server on CPU 0, the load generator on the others.
@@ -171,6 +201,7 @@ server_cmd() { # name port
   case "$1" in
     c1m) echo "$bin/c1m --addr 127.0.0.1:$2 --demo=false" ;;
     gorilla|gws|nbio) echo "$bin/peers --server $1 --addr 127.0.0.1:$2" ;;
+    node-socketio) echo "node --expose-gc $root/$nsio_dir/server.js --addr 127.0.0.1:$2" ;;
     centrifugo)
       "$bin/c1mbench" centrifugo-config -addr "127.0.0.1:$2" -api-key "$cf_key" >"$bin/centrifugo-$2.json"
       echo "$cf_bin --config $bin/centrifugo-$2.json" ;;
@@ -184,6 +215,8 @@ supports() { # server scenario
   case "$1:$2" in
     gorilla:sse|gorilla:idle_sse|gws:sse|gws:idle_sse|nbio:sse|nbio:idle_sse) return 1 ;;
     centrifugo:slow) return 1 ;;
+    c1m:*|node-socketio:socketio|node-socketio:idle_sio) return 0 ;;
+    *:socketio|*:idle_sio|node-socketio:*) return 1 ;;
   esac
   return 0
 }
@@ -278,6 +311,9 @@ for s in "${list[@]}"; do
     run "$s" "$port" slow -conns 200 -slow-rate 200 -duration 1s
     run "$s" "$port" sse -conns 100 -payloads 64 -rates max,half -duration 1s
     run "$s" "$port" idle_sse -conns 100,300
+    run "$s" "$port" socketio -conns 100 -payloads 64 -rates max,half -duration 1s
+    run "$s" "$port" idle_sio -conns 100,300 -sio-transport websocket
+    run "$s" "$port" idle_sio -conns 100,300 -sio-transport polling
   else
     run "$s" "$port" connect -conns 1000,10000,19000 -workers 2
     run "$s" "$port" idle -conns 1000,10000,19000 -workers 2
@@ -287,6 +323,9 @@ for s in "${list[@]}"; do
     run "$s" "$port" sse -conns 1000 -payloads 64,256,1024 -rates max,half,1000 -duration 5s
     run "$s" "$port" sse -conns 19000 -payloads 256 -rates max,half,10 -duration 5s -workers 2
     run "$s" "$port" idle_sse -conns 1000,10000,19000 -workers 2
+    run "$s" "$port" socketio -conns 1000 -payloads 64,256,1024 -rates max,half,1000 -duration 5s
+    run "$s" "$port" idle_sio -conns 1000,10000,19000 -workers 2 -sio-transport websocket
+    run "$s" "$port" idle_sio -conns 1000,10000,19000 -workers 2 -sio-transport polling
   fi
 done
 
@@ -306,6 +345,12 @@ header=$(mktemp)
     echo "  Centrifugo has no publish timestamp: its latency is from the publisher's clock, stamped when the publish"
     echo "  request is built, so it includes the HTTP API request (the others' ts is the server's own at publish)."
   fi
+  if [[ ",$servers," == *",node-socketio,"* ]]; then
+    echo "- node-socketio: Node $(node --version 2>/dev/null) with socket.io $(node -p 'require("./'"$nsio_dir"'/node_modules/socket.io/package.json").version' 2>/dev/null)"
+    echo "  (bench/peers/node-socketio, pinned by its package-lock.json), every option default, one process (single-threaded"
+    echo "  JavaScript), run with --expose-gc so that /stats?gc=1 measures live memory; pinned like the others."
+  fi
+  echo "- load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15-minute load average at the end of the run, $ncpu CPUs)"
   for n in "${notes[@]}"; do echo "- note: $n"; done
   echo
   echo "Units: *_us microseconds, *_ms milliseconds, *_per_conn bytes, *_mb MiB. Latency is receipt time minus"

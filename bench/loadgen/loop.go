@@ -32,6 +32,7 @@ type clientConn struct {
 	start   int64
 	accept  string
 	sse     *SSEStream // the event-stream body parser, once the header is in
+	sio     *sioState  // Socket.IO client state (nil: not Socket.IO)
 	pending []byte     // unparsed bytes carried over between reads
 	out     []byte     // bytes not yet written (EAGAIN)
 	frag    []byte     // payload of a fragmented message being assembled
@@ -44,6 +45,7 @@ type DialSpec struct {
 	Path        string   `json:"path"`        // request path (and query), e.g. /ws
 	Proto       string   `json:"proto"`       // ProtoNative (default) or ProtoCentrifugo
 	SSE         bool     `json:"sse"`         // GET an event stream at Path instead of a WebSocket upgrade
+	SIO         string   `json:"sio"`         // Socket.IO at Path over SIOWebSocket or SIOPolling ("": not Socket.IO)
 	Sources     []string `json:"sources"`     // local source addresses, bound before connect
 	N           int      `json:"n"`           // connections to open
 	Topic       string   `json:"topic"`       // subscribe to this topic when not empty
@@ -320,14 +322,24 @@ func (l *Loop) connect(d *DialSpec, idx int) (*clientConn, error) {
 	}
 	c := &clientConn{fd: fd, state: stConnecting, slow: slow, start: time.Now().UnixNano(),
 		cent: d.Proto == ProtoCentrifugo, isSSE: d.SSE}
-	if d.SSE {
-		c.out = AppendSSERequest(c.out, d.Addrs[idx%len(d.Addrs)], d.Path)
-	} else {
+	host := d.Addrs[idx%len(d.Addrs)]
+	switch {
+	case d.SIO == SIOPolling:
+		c.sio = &sioState{polling: true, topic: d.Topic, host: host, path: d.Path}
+		c.out = AppendPollRequest(c.out, host, d.Path, "", nil)
+	case d.SSE:
+		c.out = AppendSSERequest(c.out, host, d.Path)
+	default:
+		path := d.Path
+		if d.SIO != "" {
+			c.sio = &sioState{topic: d.Topic, host: host, path: d.Path}
+			path = sioWSPath(d.Path)
+		}
 		var raw [16]byte
 		rand.Read(raw[:])
 		key := base64.StdEncoding.EncodeToString(raw[:])
 		c.accept = AcceptKey(key)
-		c.out = AppendUpgradeRequest(c.out, d.Addrs[idx%len(d.Addrs)], d.Path, key)
+		c.out = AppendUpgradeRequest(c.out, host, path, key)
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd)}
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
@@ -448,6 +460,9 @@ func (l *Loop) consume(c *clientConn, data []byte, now int64) int {
 	if c.isSSE {
 		return l.consumeSSE(c, data, now)
 	}
+	if c.sio != nil && c.sio.polling {
+		return l.consumePoll(c, data, now)
+	}
 	used := 0
 	if c.state == stHandshaking {
 		n, err := CheckUpgradeResponse(data, c.accept)
@@ -464,7 +479,9 @@ func (l *Loop) consume(c *clientConn, data []byte, now int64) int {
 		if l.dial != nil {
 			topic = l.dial.Topic
 		}
-		if c.cent {
+		if c.sio != nil {
+			c.state = stSubscribing // until CONNECT (and subscribe) are answered
+		} else if c.cent {
 			// Centrifugo closes a connection that does not connect: connect
 			// (and subscribe) in the first frame; ready at the last reply.
 			c.state = stSubscribing
@@ -510,9 +527,12 @@ func (l *Loop) consume(c *clientConn, data []byte, now int64) int {
 				f.Payload = c.frag
 				c.frag = c.frag[:0:0]
 			}
-			if c.cent {
+			switch {
+			case c.sio != nil:
+				l.sioPacket(c, f.Payload, now)
+			case c.cent:
 				l.centMessages(c, f.Payload, now)
-			} else {
+			default:
 				l.message(c, f.Payload, now)
 			}
 		case OpPing:
@@ -706,7 +726,7 @@ func (l *Loop) closeConn(c *clientConn, err error) {
 
 func (l *Loop) pingAll() {
 	for _, c := range l.conns {
-		if c != nil && c.state == stOpen && !c.isSSE && !(c.slow && l.paused) {
+		if c != nil && c.state == stOpen && !c.isSSE && (c.sio == nil || !c.sio.polling) && !(c.slow && l.paused) {
 			l.send(c, OpPing, nil)
 		}
 	}

@@ -54,6 +54,8 @@ var requiredMetrics = map[string][]string{
 	"broadcast": {"deliveries_per_s", "lat_p50_us", "lat_p99_us", "lat_p999_us", "fanout_p99_ms", "cpu_s_per_m_deliv"},
 	"sse":       {"deliveries_per_s", "lat_p50_us", "lat_p99_us", "lat_p999_us", "fanout_p99_ms", "cpu_s_per_m_deliv"},
 	"slow":      {"lat_p99_before_us", "lat_p99_after_us", "server_rss_before_mb", "server_rss_after_mb"},
+	"socketio":  {"deliveries_per_s", "lat_p50_us", "lat_p99_us", "lat_p999_us", "fanout_p99_ms", "cpu_s_per_m_deliv"},
+	"idle_sio":  {"heap_alloc_per_conn", "rss_per_conn", "kernel_slab_per_conn"},
 }
 
 // Check returns one line per missing number when every server ran every
@@ -173,6 +175,7 @@ func WriteReport(results []Result, dir, baseline string, header string) error {
 	var b strings.Builder
 	b.WriteString(header)
 	b.WriteString(SSEvsWS(results))
+	b.WriteString(SIOvsNode(results, baseline))
 	for _, k := range order {
 		rs := byKey[k]
 		sc, _, _ := strings.Cut(k, " ")
@@ -364,4 +367,122 @@ func fmtOr(v float64, ok bool) string {
 		return "missing"
 	}
 	return fmtNum(v)
+}
+
+// NodeSocketIO is the server label of Node's own socket.io server
+// (bench/peers/node-socketio), the peer of the Socket.IO scenarios.
+const NodeSocketIO = "node-socketio"
+
+// Goals of c1m's Socket.IO against Node's socket.io (issue 10): at least
+// SIOCPUGoal times the deliveries per server CPU-second, at most SIOMemGoal
+// of the memory per connection.
+const (
+	SIOCPUGoal = 5.0
+	SIOMemGoal = 0.25
+)
+
+// SIOvsNode is the markdown summary of baseline's Socket.IO against Node's
+// socket.io server where both ran the same socketio or idle_sio parameters:
+// deliveries per server CPU-second and latency of the broadcast, memory per
+// idle client over each transport, with the ratios and the goal verdicts.
+// "" when they share no result.
+func SIOvsNode(results []Result, baseline string) string {
+	type pair struct{ base, node Result }
+	pairs := map[string]*pair{}
+	var keys []string
+	for _, r := range results {
+		if (r.Scenario != "socketio" && r.Scenario != "idle_sio") || (r.Server != baseline && r.Server != NodeSocketIO) {
+			continue
+		}
+		k := r.Scenario + " " + ParamKey(r.Params)
+		p := pairs[k]
+		if p == nil {
+			p = &pair{}
+			pairs[k] = p
+			keys = append(keys, k)
+		}
+		if r.Server == baseline {
+			p.base = r
+		} else {
+			p.node = r
+		}
+	}
+	verdict := func(ok bool, v float64) string {
+		if ok {
+			return fmt.Sprintf("yes (%.2fx)", v)
+		}
+		return fmt.Sprintf("no (%.2fx)", v)
+	}
+	var bc, idle strings.Builder
+	for _, k := range keys {
+		p := pairs[k]
+		if p.base.Metrics == nil || p.node.Metrics == nil {
+			continue
+		}
+		c, n := p.base.Metrics, p.node.Metrics
+		params := k[strings.IndexByte(k, ' ')+1:]
+		if strings.HasPrefix(k, "idle_sio ") {
+			cr, crok := c["rss_per_conn"]
+			nr, nrok := n["rss_per_conn"]
+			ch, chok := c["heap_alloc_per_conn"]
+			nh, nhok := n["heap_alloc_per_conn"]
+			goal := "-"
+			if crok && nrok && nr > 0 && cr > 0 {
+				goal = verdict(cr/nr <= SIOMemGoal, cr/nr)
+			}
+			fmt.Fprintf(&idle, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", params,
+				fmtOr(cr, crok), fmtOr(nr, nrok), ratioStr(cr, nr, crok, nrok),
+				fmtOr(ch, chok), fmtOr(nh, nhok), ratioStr(ch, nh, chok, nhok), goal)
+			continue
+		}
+		cc, ccok := c["cpu_s_per_m_deliv"]
+		nc, ncok := n["cpu_s_per_m_deliv"]
+		ccok, ncok = ccok && cc > 0, ncok && nc > 0
+		cd, nd := 1e6/cc, 1e6/nc
+		c50, c50ok := c["lat_p50_us"]
+		n50, n50ok := n["lat_p50_us"]
+		c99, c99ok := c["lat_p99_us"]
+		n99, n99ok := n["lat_p99_us"]
+		cr, crok := c["publish_per_s"]
+		nr, nrok := n["publish_per_s"]
+		goal := "-"
+		if ccok && ncok {
+			goal = verdict(cd/nd >= SIOCPUGoal, cd/nd)
+		}
+		fmt.Fprintf(&bc, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s |\n", params,
+			fmtOr(cd, ccok), fmtOr(nd, ncok), ratioStr(cd, nd, ccok, ncok),
+			fmtOr(c50/1000, c50ok), fmtOr(n50/1000, n50ok), ratioStr(c50, n50, c50ok, n50ok),
+			fmtOr(c99/1000, c99ok), fmtOr(n99/1000, n99ok), ratioStr(c99, n99, c99ok, n99ok),
+			fmtOr(cr, crok), fmtOr(nr, nrok), goal)
+	}
+	if bc.Len() == 0 && idle.Len() == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n## %s Socket.IO against Node's socket.io (%s)\n", baseline, NodeSocketIO)
+	if bc.Len() > 0 {
+		fmt.Fprintf(&b, "\nBroadcast to N Socket.IO clients over WebSocket (scenario socketio), same parameters for both.\n"+
+			"deliv/CPU-s is deliveries per server CPU-second (1e6 / cpu_s_per_m_deliv); ratios are %[1]s/node, so above 1\n"+
+			"means %[1]s delivers more per CPU-second and, for latency, is slower. Goal: at least %.0fx Node's deliveries per\n"+
+			"CPU-second. At rate=max latency is queueing by construction; at rate=half each server runs at half of its own\n"+
+			"max rate (the publish rates are in the pub/s column); a fixed rate compares latency at equal load when both reach it.\n\n", baseline, SIOCPUGoal)
+		fmt.Fprintf(&b, "| params | %[1]s deliv/CPU-s | node deliv/CPU-s | %[1]s/node | %[1]s p50 ms | node p50 ms | %[1]s/node | %[1]s p99 ms | node p99 ms | %[1]s/node | pub/s %[1]s / node | >= %.0fx |\n", baseline, SIOCPUGoal)
+		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+		b.WriteString(bc.String())
+	}
+	if idle.Len() > 0 {
+		fmt.Fprintf(&b, "\nMemory per idle Socket.IO client (scenario idle_sio: connected to / and subscribed to the bench topic), bytes,\n"+
+			"(server after N clients - empty server) / N. Node's heap is V8's heapUsed plus external memory (Buffers), after a\n"+
+			"full GC; Go's is heap_alloc after a GC. Goal: %s's RSS per client at most %.2f of Node's.\n\n", baseline, SIOMemGoal)
+		fmt.Fprintf(&b, "| params | %[1]s RSS | node RSS | %[1]s/node | %[1]s heap | node heap | %[1]s/node | RSS <= %.2fx |\n|---|---:|---:|---:|---:|---:|---:|---|\n", baseline, SIOMemGoal)
+		b.WriteString(idle.String())
+	}
+	return b.String()
+}
+
+func ratioStr(a, b float64, aok, bok bool) string {
+	if !aok || !bok || b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", a/b)
 }

@@ -139,3 +139,48 @@ func TestWriteSSEPlots(t *testing.T) {
 		t.Errorf("mem.dat:\n%s", mem)
 	}
 }
+
+// The Socket.IO summary pairs c1m's and Node's socketio and idle_sio results
+// with the same parameters and judges the goals.
+func TestSIOvsNode(t *testing.T) {
+	idleSIO := func(server, transport string, rss, heap float64) Result {
+		r := idleResult(server, "idle_sio", rss, heap)
+		r.Params["transport"] = transport
+		return r
+	}
+	results := []Result{
+		bcastResult("c1m", "socketio", "max", 1, 1000, 4000),
+		bcastResult(NodeSocketIO, "socketio", "max", 20, 5000, 9000), // 20x the deliveries per CPU-second
+		bcastResult("c1m", "socketio", "half", 4, 500, 1000),
+		bcastResult(NodeSocketIO, "socketio", "half", 12, 500, 1000), // 3x: not the goal
+		bcastResult("c1m", "socketio", "1000", 4, 500, 1000),         // no Node result: no row
+		idleSIO("c1m", "websocket", 4000, 3000),
+		idleSIO(NodeSocketIO, "websocket", 20000, 10000), // 0.2
+		idleSIO("c1m", "polling", 6000, 3000),
+		idleSIO(NodeSocketIO, "polling", 20000, 10000), // 0.3
+		bcastResult("gws", "broadcast", "max", 3, 1000, 3000),
+	}
+	got := SIOvsNode(results, "c1m")
+	for _, want := range []string{
+		"## c1m Socket.IO against Node's socket.io (node-socketio)",
+		"| conns=1000 payload=64 rate=max | 1000000 | 50000 | 20.00 | 1.00 | 5.00 | 0.20 | 4.00 | 9.00 | 0.44 | 100 / 100 | yes (20.00x) |",
+		"| conns=1000 payload=64 rate=half | 250000 | 83333 | 3.00 |",
+		"| no (3.00x) |",
+		"| conns=1000 transport=websocket | 4000 | 20000 | 0.20 | 3000 | 10000 | 0.30 | yes (0.20x) |",
+		"| conns=1000 transport=polling | 6000 | 20000 | 0.30 | 3000 | 10000 | 0.30 | no (0.30x) |",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("summary lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "rate=1000") {
+		t.Errorf("a row without Node's result:\n%s", got)
+	}
+	if s := SIOvsNode(results[:1], "c1m"); s != "" {
+		t.Errorf("summary without pairs: %q", s)
+	}
+	plan, _ := ParsePlan("c1m:socketio,c1m:idle_sio")
+	if m := CheckPlan(results, plan); len(m) != 0 {
+		t.Errorf("CheckPlan: %q", m)
+	}
+}

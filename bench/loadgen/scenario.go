@@ -32,7 +32,7 @@ type Result struct {
 type Config struct {
 	Server      string        // label written into results
 	URL         string        // server base URL, e.g. http://127.0.0.1:8080
-	Scenario    string        // connect, idle, broadcast, slow, sse, idle_sse, hold
+	Scenario    string        // connect, idle, broadcast, slow, sse, idle_sse, socketio, idle_sio, hold
 	Conns       []int         // connection counts (steps for connect/idle, subscriber counts for broadcast/slow)
 	Payloads    []int         // broadcast payload sizes in bytes; default 64,256,1024
 	Rates       []string      // broadcast rates in msg/s; "max" floods, "half" is half the max measured before; default max,half
@@ -46,6 +46,8 @@ type Config struct {
 	Proto       string        // ProtoNative (default: c1m, bench/peers) or ProtoCentrifugo
 	APIKey      string        // Centrifugo's HTTP API key (publishing, /api/info)
 	SSEPath     string        // event-stream request path and query; default by Proto (see ssePath)
+	SIOPath     string        // Socket.IO path (socketio, idle_sio); default DefaultSIOPath
+	SIO         string        // Socket.IO transport of idle_sio: SIOWebSocket (default) or SIOPolling; socketio is WebSocket only
 	Out         io.Writer
 	Log         *slog.Logger
 }
@@ -78,7 +80,16 @@ func (c *Config) defaults() {
 	if c.Proto == "" {
 		c.Proto = ProtoNative
 	}
+	if c.SIOPath == "" {
+		c.SIOPath = DefaultSIOPath
+	}
+	if c.SIO == "" {
+		c.SIO = SIOWebSocket
+	}
 }
+
+// sio tells whether the scenario's clients speak Socket.IO.
+func (c *Config) sio() bool { return c.Scenario == "socketio" || c.Scenario == "idle_sio" }
 
 // wsPath is the WebSocket endpoint of the server's protocol.
 func (c *Config) wsPath() string {
@@ -139,13 +150,19 @@ func Run(ctx context.Context, cfg Config) error {
 	} else if cfg.Proto != ProtoNative {
 		return fmt.Errorf("unknown protocol %q (%s or %s)", cfg.Proto, ProtoNative, ProtoCentrifugo)
 	}
-	if cfg.Proto == ProtoCentrifugo && (cfg.Scenario == "slow" || cfg.Scenario == "hold") {
+	if cfg.Proto == ProtoCentrifugo && (cfg.Scenario == "slow" || cfg.Scenario == "hold" || cfg.sio()) {
 		return fmt.Errorf("scenario %s: bench protocol servers only", cfg.Scenario)
 	}
+	if cfg.SIO != SIOWebSocket && cfg.SIO != SIOPolling {
+		return fmt.Errorf("unknown Socket.IO transport %q (%s or %s)", cfg.SIO, SIOWebSocket, SIOPolling)
+	}
+	if cfg.Scenario == "socketio" && cfg.SIO != SIOWebSocket {
+		return errors.New("scenario socketio: WebSocket transport only")
+	}
 	switch cfg.Scenario {
-	case "connect", "idle", "idle_sse":
+	case "connect", "idle", "idle_sse", "idle_sio":
 		return r.connectIdle(ctx)
-	case "broadcast", "sse":
+	case "broadcast", "sse", "socketio":
 		return r.broadcast(ctx)
 	case "slow":
 		return r.slow(ctx)
@@ -200,6 +217,11 @@ func (r *runner) dialSpec(topic string) DialSpec {
 	if r.cfg.sse() {
 		d.SSE, d.Path, d.Topic = true, r.cfg.ssePath(), r.cfg.Topic
 	}
+	if r.cfg.sio() {
+		// Idle Socket.IO clients are subscribed too, like event streams:
+		// a connected socket that joined the bench topic's room.
+		d.SIO, d.Path, d.Topic = r.cfg.SIO, r.cfg.SIOPath, r.cfg.Topic
+	}
 	return d
 }
 
@@ -230,6 +252,9 @@ func (r *runner) connectIdle(ctx context.Context) error {
 		}
 		held += res.OK
 		params := map[string]string{"conns": strconv.Itoa(step)}
+		if r.cfg.sio() {
+			params["transport"] = r.cfg.SIO
+		}
 		if res.Failed > 0 {
 			r.cfg.Log.Warn("dial failures", "failed", res.Failed, "first", res.FirstErr)
 		}
@@ -255,6 +280,9 @@ func (r *runner) connectIdle(ctx context.Context) error {
 		note := "kernel_slab_per_conn is machine-wide and counts both socket ends (client and server are on this host)"
 		if r.cfg.sse() {
 			note += "; each SSE stream is subscribed to " + r.cfg.Topic
+		}
+		if r.cfg.sio() {
+			note += "; each Socket.IO client is connected to / and subscribed to " + r.cfg.Topic
 		}
 		r.emit(Result{Scenario: r.cfg.Scenario, Params: params, Metrics: map[string]float64{
 			"held":                 float64(held),

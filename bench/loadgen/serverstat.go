@@ -23,14 +23,15 @@ type ServerSample struct {
 	Poller struct {
 		Streams int64 `json:"streams"` // c1m: open SSE streams, which its conns does not count
 	} `json:"poller"`
-	Goroutines int64  `json:"goroutines"`
-	HeapAlloc  uint64 `json:"heap_alloc"`
-	HeapInuse  uint64 `json:"heap_inuse"`
-	HeapSys    uint64 `json:"heap_sys"`
-	RSS        uint64 // bytes, VmRSS of /proc/PID/status
-	CPUTicks   uint64 // utime+stime of /proc/PID/stat, in clock ticks
-	Slab       uint64 // bytes, /proc/meminfo Slab (whole machine)
-	TCPMem     uint64 // bytes, /proc/net/sockstat TCP mem pages (whole machine)
+	EIOSessions int64  `json:"eio_sessions"` // c1m: Engine.IO (Socket.IO) sessions, either transport
+	Goroutines  int64  `json:"goroutines"`
+	HeapAlloc   uint64 `json:"heap_alloc"`
+	HeapInuse   uint64 `json:"heap_inuse"`
+	HeapSys     uint64 `json:"heap_sys"`
+	RSS         uint64 // bytes, VmRSS of /proc/PID/status
+	CPUTicks    uint64 // utime+stime of /proc/PID/stat, in clock ticks
+	Slab        uint64 // bytes, /proc/meminfo Slab (whole machine)
+	TCPMem      uint64 // bytes, /proc/net/sockstat TCP mem pages (whole machine)
 }
 
 // ClockTicks is USER_HZ, the unit of /proc/PID/stat times (100 on Linux).
@@ -152,9 +153,10 @@ func sockstatTCPMem() (uint64, error) {
 }
 
 // Clients is the server's count of its clients: connections, or SSE streams
-// where the server counts those apart (c1m's /stats: poller.streams). The
+// or Engine.IO sessions where the server counts those apart (c1m's /stats:
+// poller.streams, eio_sessions). The
 // larger of the two, so a server that counts streams as conns too is right.
-func (s ServerSample) Clients() int64 { return max(s.Conns, s.Poller.Streams) }
+func (s ServerSample) Clients() int64 { return max(s.Conns, s.Poller.Streams, s.EIOSessions) }
 
 // WaitConns polls /stats until the server reports clients (see
 // ServerSample.Clients) satisfying ok, or the deadline.

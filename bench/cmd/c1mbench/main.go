@@ -5,6 +5,8 @@
 //
 //	c1mbench -server c1m -url http://127.0.0.1:8080 -scenario broadcast -conns 1000 -rates max,half
 //	c1mbench -server c1m -url http://127.0.0.1:8080 -scenario sse -conns 1000 -rates max,half
+//	c1mbench -server node-socketio -url http://127.0.0.1:8080 -scenario socketio -conns 1000 -rates max,half
+//	c1mbench -server c1m -url http://127.0.0.1:8080 -scenario idle_sio -sio-transport polling -conns 1000,19000
 //	c1mbench -server centrifugo -proto centrifugo -api-key KEY -url http://127.0.0.1:8000 -scenario broadcast
 //	c1mbench report -in results.jsonl -out bench/results/DATE -baseline c1m
 //	c1mbench plot -in bench/results/DATE/results.jsonl -out bench/results/DATE   (*.dat, plots.gp only)
@@ -79,7 +81,7 @@ func run() int {
 	)
 	flag.StringVar(&cfg.Server, "server", "server", "label of the server under test")
 	flag.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080", "base URL of the server")
-	flag.StringVar(&cfg.Scenario, "scenario", "broadcast", "connect, idle, broadcast, slow, sse (broadcast to event streams), idle_sse (memory per event stream) or hold")
+	flag.StringVar(&cfg.Scenario, "scenario", "broadcast", "connect, idle, broadcast, slow, sse (broadcast to event streams), idle_sse (memory per event stream), socketio (broadcast to Socket.IO clients over WebSocket), idle_sio (memory per Socket.IO client, -sio-transport) or hold")
 	flag.StringVar(&conns, "conns", "1000", "comma-separated connection counts")
 	flag.StringVar(&payloads, "payloads", "64,256,1024", "broadcast payload sizes, bytes")
 	flag.StringVar(&rates, "rates", "max,half", "broadcast rates: msg/s, max, half (of max)")
@@ -92,6 +94,8 @@ func run() int {
 	flag.StringVar(&cfg.Proto, "proto", loadgen.ProtoNative, "server protocol: native (c1m, bench/peers) or centrifugo (JSON over /connection/websocket, uni_sse, HTTP API)")
 	flag.StringVar(&cfg.APIKey, "api-key", "", "Centrifugo HTTP API key (-proto centrifugo)")
 	flag.StringVar(&cfg.SSEPath, "sse-path", "", "event-stream request path and query (default: /sse?topics=TOPIC, or Centrifugo's /connection/uni_sse)")
+	flag.StringVar(&cfg.SIOPath, "sio-path", loadgen.DefaultSIOPath, "Socket.IO path (socketio, idle_sio)")
+	flag.StringVar(&cfg.SIO, "sio-transport", loadgen.SIOWebSocket, "Socket.IO transport of idle_sio: websocket or polling (socketio: websocket)")
 	flag.StringVar(&o, "o", "", "append results to this file (default stdout)")
 	timeout := flag.Duration("timeout", 30*time.Minute, "abort the run after this long")
 	flag.Parse()
