@@ -1,6 +1,6 @@
 // The c1m ticker over the official Socket.IO client (socket.io-client 4.x,
 // served by c1m from web/vendor, never from a CDN). Copy it: the Socket.IO
-// part is the first 50 lines; the rest draws the table.
+// part comes first; the rest draws the table.
 //
 // ?transport=polling keeps the client on HTTP long-polling; ?sub=<pattern>
 // subscribes to another pattern (default "md.>").
