@@ -16,6 +16,9 @@
 #                              (max, half of max, fixed rates), SSE streams
 #                              (sse, idle_sse), slow consumers, Socket.IO
 #                              (socketio, idle_sio) against Node's socket.io
+#                              (socketio also at 10 msg/s, a rate Node's
+#                              server reaches at 1k subscribers: latency at
+#                              equal load)
 #                              (about 20 minutes; 2026-11-30 took 28 on a
 #                              loaded machine; building Centrifugo once adds ~5)
 #   scripts/bench.sh --replot DIR   redraw DIR's plots (replaces *.dat, *.png,
@@ -323,7 +326,7 @@ for s in "${list[@]}"; do
     run "$s" "$port" sse -conns 1000 -payloads 64,256,1024 -rates max,half,1000 -duration 5s
     run "$s" "$port" sse -conns 19000 -payloads 256 -rates max,half,10 -duration 5s -workers 2
     run "$s" "$port" idle_sse -conns 1000,10000,19000 -workers 2
-    run "$s" "$port" socketio -conns 1000 -payloads 64,256,1024 -rates max,half,1000 -duration 5s
+    run "$s" "$port" socketio -conns 1000 -payloads 64,256,1024 -rates max,half,1000,10 -duration 5s
     run "$s" "$port" idle_sio -conns 1000,10000,19000 -workers 2 -sio-transport websocket
     run "$s" "$port" idle_sio -conns 1000,10000,19000 -workers 2 -sio-transport polling
   fi
