@@ -49,7 +49,7 @@ func TestStaticOnlyAssets(t *testing.T) {
 		}
 		return nil
 	})
-	if strings.Join(names, ",") != "app.js,c1m.js,favicon.ico,favicon.svg,index.html,socketio.html,socketio.js,style.css," +
+	if strings.Join(names, ",") != "app.js,c1m.js,favicon.ico,favicon.svg,index.html,socketio.html,socketio.js,style.css,"+
 		"vendor/socket.io-client.LICENSE,vendor/socket.io.esm.min.js" {
 		t.Fatalf("embedded files = %v", names)
 	}
