@@ -4,7 +4,8 @@
 // a TCP proxy: normally (polling, then the upgrade to WebSocket), with
 // WebSocket refused by the network, with ?transport=polling, and with no
 // WebSocket in the browser at all; each time the rows fill and update, and
-// after a cut the page reconnects and subscribes again by itself.
+// after a cut the page reconnects by itself (and subscribes again unless the
+// server recovered its session), and after a server restart it subscribes again.
 // Screenshots go to /tmp/sio-*.png.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -81,6 +82,23 @@ async function cutAndRecover(page, proxy, shot) {
   assert.equal(states.at(-1), 'open', `states after the cut: ${states}`);
   assert.match(await page.textContent('#log'), /disconnected: transport (close|error)/);
   await waitPricesChange(page, 'prices after the cut');
+  return page.evaluate(() => (window.sio.socket.recovered ? 'recovered' : 'subscribed again'));
+}
+
+/**
+ * Kills the server and starts another behind the proxy: nothing to recover
+ * from (a new epoch, no session), so the page must subscribe again by itself.
+ */
+async function restartAndResubscribe(page, proxy) {
+  const n = await page.evaluate(() => window.sio.subscribes);
+  await srv.kill();
+  await page.waitForSelector('#conn[data-state="reconnecting"]', { timeout: 15000 });
+  srv = await startServer({ args: demoArgs });
+  proxy.target = srv.port;
+  await page.waitForSelector('#conn[data-state="open"]', { timeout: 20000 });
+  await page.waitForFunction((k) => window.sio.subscribes > k, n, { timeout: 10000 });
+  assert.ok(!(await page.evaluate(() => window.sio.socket.recovered)), 'nothing to recover after a restart');
+  await waitPricesChange(page, 'prices after the restart');
 }
 
 test('the vendored socket.io-client is the pinned npm package\'s file, served by c1m', async () => {
@@ -97,7 +115,7 @@ test('the vendored socket.io-client is the pinned npm package\'s file, served by
   assert.match(want.subarray(0, 200).toString(), new RegExp(`Socket\\.IO v${pinned().replace(/\./g, '\\.')}[\\s\\S]*MIT License`));
 });
 
-test('the Socket.IO page upgrades to WebSocket, shows the live ticker and reconnects by itself after a cut', async () => {
+test('the Socket.IO page upgrades to WebSocket, shows the live ticker and reconnects by itself after a cut and a restart', async (t) => {
   const { page, proxy } = await fresh();
   await page.goto(`${proxy.http}/socketio.html`);
   await live(page, 'prices over Socket.IO');
@@ -108,13 +126,15 @@ test('the Socket.IO page upgrades to WebSocket, shows the live ticker and reconn
   assert.match(await page.textContent('#log'), /subscribed to md\.>: \d+ topics/);
   await page.screenshot({ path: `${SHOTS}/sio-websocket.png`, fullPage: true });
 
-  await cutAndRecover(page, proxy, 'sio-websocket-reconnecting.png');
+  t.diagnostic(`after the cut: ${await cutAndRecover(page, proxy, 'sio-websocket-reconnecting.png')}`);
   await page.waitForFunction(() => document.getElementById('transport').textContent === 'websocket', null, { timeout: 10000 });
   await page.screenshot({ path: `${SHOTS}/sio-websocket-after-cut.png`, fullPage: true });
+  await restartAndResubscribe(page, proxy);
+  await page.waitForFunction(() => document.getElementById('transport').textContent === 'websocket', null, { timeout: 10000 });
   assert.deepEqual(b.errors.map(String), []);
 });
 
-test('with WebSocket refused on the way, the Socket.IO page stays on polling, shows the ticker and reconnects after a cut', async () => {
+test('with WebSocket refused on the way, the Socket.IO page stays on polling, shows the ticker and reconnects after a cut and a restart', async (t) => {
   const { page, proxy } = await fresh({ refuseUpgrades: true });
   await page.goto(`${proxy.http}/socketio.html`);
   await live(page, 'prices over polling');
@@ -124,10 +144,12 @@ test('with WebSocket refused on the way, the Socket.IO page stays on polling, sh
   assert.equal(await page.evaluate(() => window.sio.socket.io.engine.transport.name), 'polling');
   await page.screenshot({ path: `${SHOTS}/sio-polling.png`, fullPage: true });
 
-  await cutAndRecover(page, proxy, 'sio-polling-reconnecting.png');
+  t.diagnostic(`after the cut: ${await cutAndRecover(page, proxy, 'sio-polling-reconnecting.png')}`);
   assert.equal(await transportShown(page), 'polling');
   assert.equal(await page.evaluate(() => window.sio.socket.io.engine.transport.name), 'polling');
   await page.screenshot({ path: `${SHOTS}/sio-polling-after-cut.png`, fullPage: true });
+  await restartAndResubscribe(page, proxy);
+  assert.equal(await transportShown(page), 'polling');
   assert.deepEqual(b.errors.map(String), []);
 });
 
@@ -150,14 +172,14 @@ test('?transport=polling keeps the Socket.IO page on polling: no upgrade is aske
   assert.deepEqual(b.errors.map(String), []);
 });
 
-test('in a browser without WebSocket the Socket.IO page runs on polling and reconnects after a cut', async () => {
+test('in a browser without WebSocket the Socket.IO page runs on polling and reconnects after a cut', async (t) => {
   const { page, proxy } = await fresh({ noWebSocket: true });
   await page.goto(`${proxy.http}/socketio.html`);
   assert.equal(await page.evaluate(() => typeof window.WebSocket), 'undefined');
   await live(page, 'prices without WebSocket');
   assert.equal(await transportShown(page), 'polling');
   assert.equal(proxy.upgrades, 0, 'no WebSocket, no upgrade request');
-  await cutAndRecover(page, proxy, 'sio-nows-reconnecting.png');
+  t.diagnostic(`after the cut: ${await cutAndRecover(page, proxy, 'sio-nows-reconnecting.png')}`);
   assert.equal(await transportShown(page), 'polling');
   assert.deepEqual(b.errors.map(String), []);
 });
