@@ -28,6 +28,11 @@ type SocketIOConfig struct {
 	// Namespaces lists the namespaces clients may connect to; empty means
 	// "/" only.
 	Namespaces []string
+	// Recovery is connection state recovery's maxDisconnectionDuration
+	// (socketio.Config.Recovery); zero means off. RecoveryLog bounds the
+	// deliveries a socket remembers (zero: 1024).
+	Recovery    time.Duration
+	RecoveryLog int
 }
 
 // newSocketIO builds the Engine.IO server with the Socket.IO layer on top.
@@ -40,6 +45,8 @@ func (s *Server) newSocketIO() *engineio.Server {
 		ClientPublish:   s.cfg.ClientPublish,
 		MaxPublishBytes: s.cfg.MaxPublishBytes,
 		ConnectTimeout:  c.ConnectTimeout,
+		Recovery:        c.Recovery,
+		RecoveryLog:     c.RecoveryLog,
 		Connect:         s.sioConnect,
 		Logger:          s.log,
 	})

@@ -125,6 +125,8 @@ func run(args []string, stderr io.Writer) int {
 	sioPath := e.str("sio-path", "/socket.io/", "Engine.IO path of Socket.IO")
 	sioNamespaces := e.str("sio-namespaces", "/", "comma-separated Socket.IO namespaces clients may connect to")
 	sioConnectTimeout := e.duration("sio-connect-timeout", 45*time.Second, "close a Socket.IO connection that joins no namespace in this time")
+	sioRecovery := e.duration("sio-recovery", 2*time.Minute, "Socket.IO connection state recovery: how long a disconnected socket's subscriptions and position wait for its client (maxDisconnectionDuration); 0 = off (no pid, no offsets)")
+	sioRecoveryLog := e.integer("sio-recovery-log", 1024, "Socket.IO recovery: deliveries each socket remembers (16 bytes each); a client cut with more queued after its last one resubscribes")
 	eioPingInterval := e.duration("eio-ping-interval", 25*time.Second, "Engine.IO ping interval")
 	eioPingTimeout := e.duration("eio-ping-timeout", 20*time.Second, "Engine.IO: close a session that does not answer a ping in this time")
 	conformanceAddr := e.str("conformance-addr", "", "address of a second listener that behaves like the reference servers of the Engine.IO and Socket.IO test suites (/engine.io/ echo, /socket.io/); empty = off")
@@ -191,7 +193,8 @@ func run(args []string, stderr io.Writer) int {
 	cfg.Hub.ConflateDefault = splitList(*conflate)
 	cfg.ConformanceAddr = *conformanceAddr
 	cfg.SocketIO = server.SocketIOConfig{Off: *sioOff, Path: *sioPath, Namespaces: splitList(*sioNamespaces),
-		ConnectTimeout: *sioConnectTimeout, PingInterval: *eioPingInterval, PingTimeout: *eioPingTimeout, MaxPayload: *eioMaxPayload}
+		ConnectTimeout: *sioConnectTimeout, PingInterval: *eioPingInterval, PingTimeout: *eioPingTimeout, MaxPayload: *eioMaxPayload,
+		Recovery: *sioRecovery, RecoveryLog: *sioRecoveryLog}
 
 	srv, err := server.New(cfg)
 	if err != nil {

@@ -89,6 +89,7 @@ func (so *Socket) subscribe(args []json.RawMessage) []byte {
 	if gone {
 		return errReply(badRequest("the socket left its namespace"))
 	}
+	opt.Format = so.srv.format
 	all := map[string]hub.TopicState{}
 	h := so.srv.cfg.Hub
 	for _, t := range topics {
@@ -98,6 +99,18 @@ func (so *Socket) subscribe(args []json.RawMessage) []byte {
 		}
 		for k, v := range states {
 			all[k] = v
+		}
+		if so.rec {
+			so.mu.Lock()
+			if so.subs != nil {
+				so.subs[t] = subSpec{conflate: req.Conflate, maxRate: opt.MaxRate}
+			}
+			if so.tr != nil {
+				for k, v := range states {
+					so.tr.note(k, v.Seq)
+				}
+			}
+			so.mu.Unlock()
 		}
 	}
 	so.mu.Lock()
@@ -132,6 +145,11 @@ func (so *Socket) unsubscribe(args []json.RawMessage) []byte {
 	for _, t := range topics {
 		if err := so.srv.cfg.Hub.Unsubscribe(so, t); err != nil {
 			return errReply(so.srv.cfg.Errors.HubError(err, t, true))
+		}
+		if so.rec {
+			so.mu.Lock()
+			delete(so.subs, t)
+			so.mu.Unlock()
 		}
 	}
 	return okReply

@@ -84,6 +84,16 @@ func TestIdleMemory(t *testing.T) {
 		per["socket.io websocket"] = float64(int64(testutil.HeapAfterGC())-int64(before)) / float64(n)
 		closeAll(fds)
 
+		// Socket.IO over WebSocket with connection state recovery (c1m's
+		// default: --sio-recovery 2m).
+		s = startServerWith(t, server.Config{SocketIO: server.SocketIOConfig{Recovery: 2 * time.Minute}})
+		before = testutil.HeapAfterGC()
+		fds = testutil.DialSyscall(t, s.Addr().String(), n, "GET "+path+"?EIO=4&transport=websocket "+upgrade+
+			string(maskedText("40"))+string(maskedText(`42["subscribe","mem.a"]`)))
+		testutil.WaitFor(t, 60*time.Second, "socket.io websocket (recovery) subscribed", func() bool { return s.Hub().Stats().Subscriptions == n })
+		per["socket.io websocket, recovery"] = float64(int64(testutil.HeapAfterGC())-int64(before)) / float64(n)
+		closeAll(fds)
+
 		// Socket.IO over polling: each connection ends with a held GET.
 		s = startServer(t)
 		buf := make([]byte, 4096)
@@ -109,7 +119,7 @@ func TestIdleMemory(t *testing.T) {
 		per["socket.io polling"] = float64(int64(testutil.HeapAfterGC())-int64(before)) / float64(n)
 		closeAll(fds)
 
-		for _, k := range []string{"native websocket", "socket.io websocket", "socket.io polling"} {
+		for _, k := range []string{"native websocket", "socket.io websocket", "socket.io websocket, recovery", "socket.io polling"} {
 			t.Logf("%d idle %s connections, subscribed: %.0f B of Go heap each (%.2fx native)", n, k, per[k], per[k]/per["native websocket"])
 		}
 		if r := per["socket.io websocket"] / per["native websocket"]; r > 2 {
@@ -129,7 +139,13 @@ func closeAll(fds []int) {
 
 func startServer(t *testing.T) *server.Server {
 	t.Helper()
-	s, err := server.New(server.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	return startServerWith(t, server.Config{})
+}
+
+func startServerWith(t *testing.T, cfg server.Config) *server.Server {
+	t.Helper()
+	cfg.Addr, cfg.Logger = "127.0.0.1:0", slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,6 +62,18 @@ type Config struct {
 	// ConnectTimeout closes an Engine.IO session that connected to no
 	// namespace in time. Zero means 45s (the reference's).
 	ConnectTimeout time.Duration
+	// Recovery turns on connection state recovery (Socket.IO 4.6+'s
+	// connectionStateRecovery) and is its maxDisconnectionDuration: how
+	// long a disconnected socket's state waits for its client. Zero means
+	// off: no pid, no offsets.
+	Recovery time.Duration
+	// RecoveryLog bounds the deliveries a socket remembers (16 bytes each,
+	// grown on demand): recovery is exact while fewer were queued after
+	// the last one the client got. Zero means 1024.
+	RecoveryLog int
+	// RecoverySessions bounds the disconnected sockets kept at once. Zero
+	// means 100,000.
+	RecoverySessions int
 	// Logger, nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -69,9 +81,14 @@ type Config struct {
 // Server is the Socket.IO layer: an engineio.Handler. Safe for concurrent
 // use.
 type Server struct {
-	cfg  Config
-	log  *slog.Logger
-	nsps map[string]bool
+	cfg    Config
+	log    *slog.Logger
+	nsps   map[string]bool
+	format hub.Format
+
+	recMu   sync.Mutex
+	records map[string]*record // disconnected sockets, by pid
+	live    map[string]*Socket // connected sockets, by pid
 }
 
 // New returns a Server for cfg.
@@ -88,7 +105,18 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, nsps: make(map[string]bool)}
+	if cfg.RecoveryLog <= 0 {
+		cfg.RecoveryLog = 1024
+	}
+	if cfg.RecoverySessions <= 0 {
+		cfg.RecoverySessions = 100_000
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, nsps: make(map[string]bool), format: Format}
+	if cfg.Recovery > 0 {
+		s.format = format{epoch: cfg.Hub.Epoch()}
+		s.records = make(map[string]*record)
+		s.live = make(map[string]*Socket)
+	}
 	for _, n := range cfg.Namespaces {
 		s.nsps[n] = true
 	}
@@ -132,7 +160,7 @@ func (s *Server) OnClose(sess *engineio.Session, reason string) {
 	cl.pending, cl.pjson, cl.atts = nil, nil, nil
 	cl.mu.Unlock()
 	for _, so := range socks {
-		s.leave(so)
+		s.leave(so, true)
 	}
 	if s.debug() {
 		s.log.Debug("socket.io close", "sid", sess.ID(), "reason", reason)
@@ -245,6 +273,18 @@ func (s *Server) connect(cl *client, p *packet) {
 		grant = g
 	}
 	so := &Socket{srv: s, cl: cl, nsp: p.nsp, id: newID(), grant: grant, auth: append(json.RawMessage(nil), p.data...)}
+	var rec *record
+	var offset string
+	if s.cfg.Recovery > 0 {
+		so.rec, so.pid = true, newID()
+		so.tr = &tracker{max: s.cfg.RecoveryLog}
+		so.subs = make(map[string]subSpec)
+		if cp := parseConnectPayload(p.data); cp.Pid != "" {
+			if rec = s.takeRecord(cp.Pid, p.nsp, cl); rec != nil {
+				so.id, so.tr, so.holding, offset = rec.id, rec.tr, true, cp.Offset
+			}
+		}
+	}
 	cl.mu.Lock()
 	if _, dup := cl.sockets[p.nsp]; dup || cl.closed {
 		cl.mu.Unlock()
@@ -253,16 +293,43 @@ func (s *Server) connect(cl *client, p *packet) {
 	cl.sockets[p.nsp] = so
 	cl.mu.Unlock()
 	cl.sess.CancelClose()
+	recovered := false
+	if rec != nil {
+		if recovered = s.restore(so, rec, offset); recovered {
+			so.pid = rec.pid
+		} else {
+			// Start afresh: what the restore subscribed goes, and the
+			// client subscribes again.
+			s.cfg.Hub.UnsubscribeAll(so)
+			so.mu.Lock()
+			so.id = newID()
+			so.tr = &tracker{max: s.cfg.RecoveryLog}
+			clear(so.subs)
+			so.mu.Unlock()
+		}
+	}
+	if so.rec {
+		s.recMu.Lock()
+		s.live[so.pid] = so
+		s.recMu.Unlock()
+	}
 	b := appendHead(make([]byte, 0, 64), TypeConnect, 0, p.nsp, 0, false)
 	b = append(b, `{"sid":"`...)
 	b = append(b, so.id...)
+	if so.rec {
+		b = append(b, `","pid":"`...)
+		b = append(b, so.pid...)
+	}
 	b = append(b, `"}`...)
 	so.sendText(b)
+	if rec != nil {
+		so.release(recovered)
+	}
 	if s.cfg.OnSocket != nil {
 		s.cfg.OnSocket(so)
 	}
 	if s.debug() {
-		s.log.Debug("socket.io connect", "sid", cl.sess.ID(), "nsp", p.nsp, "socket", so.id)
+		s.log.Debug("socket.io connect", "sid", cl.sess.ID(), "nsp", p.nsp, "socket", so.id, "recovered", recovered)
 	}
 }
 
@@ -278,12 +345,26 @@ func (s *Server) connectError(sess *engineio.Session, nsp string, ce *ConnectErr
 }
 
 // leave ends a socket: its subscriptions go, its pending acks are dropped.
-func (s *Server) leave(so *Socket) {
+// With recovery, a socket whose session ended (keep) waits for its client
+// (persist); one that left its namespace is forgotten.
+func (s *Server) leave(so *Socket, keep bool) {
 	so.mu.Lock()
 	so.gone = true
 	clear(so.acks)
 	so.mu.Unlock()
 	s.cfg.Hub.UnsubscribeAll(so)
+	if !so.rec {
+		return
+	}
+	if keep {
+		s.persist(so)
+		return
+	}
+	s.recMu.Lock()
+	if s.live[so.pid] == so {
+		delete(s.live, so.pid)
+	}
+	s.recMu.Unlock()
 }
 
 func newID() string {

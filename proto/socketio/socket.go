@@ -20,10 +20,20 @@ type Socket struct {
 	grant Grant
 	auth  json.RawMessage // the CONNECT payload, nil if none
 
+	// rec: connection state recovery is on (Config.Recovery): deliveries
+	// are tracked under mu. pid is the private session id.
+	rec bool
+	pid string
+
 	mu     sync.Mutex
 	gone   bool
 	nextID uint64
 	acks   map[uint64]func(args []json.RawMessage)
+	// Recovery (rec only).
+	tr      *tracker           // nil once persisted
+	subs    map[string]subSpec // the subscriptions, by pattern
+	holding bool               // restoring: deliveries wait in held
+	held    []*wsframe.Prepared
 }
 
 // ID returns the socket id sent in the CONNECT answer.
@@ -35,11 +45,41 @@ func (so *Socket) Auth() json.RawMessage { return so.auth }
 // Namespace returns the socket's namespace.
 func (so *Socket) Namespace() string { return so.nsp }
 
-// Send implements hub.Subscriber.
-func (so *Socket) Send(p *wsframe.Prepared) error { return so.cl.sess.Send(p) }
+// Send implements hub.Subscriber. With recovery, the delivery is tracked
+// and queued under mu, so that the tracker's order is the queue's.
+func (so *Socket) Send(p *wsframe.Prepared) error {
+	if !so.rec {
+		return so.cl.sess.Send(p)
+	}
+	so.mu.Lock()
+	if so.holding {
+		so.held = append(so.held, p)
+		so.mu.Unlock()
+		return nil
+	}
+	if so.tr != nil && p.Topic != "" {
+		so.tr.push(p.Topic, p.Seq)
+	}
+	err := so.cl.sess.Send(p)
+	so.mu.Unlock()
+	return err
+}
 
-// SendSlot implements hub.Subscriber.
+// SendSlot implements hub.Subscriber. A conflated delivery may be replaced
+// before it is sent, so a socket that gets one is not recoverable.
 func (so *Socket) SendSlot(s *poller.Slot, p *wsframe.Prepared) error {
+	if !so.rec {
+		return so.cl.sess.SendSlot(s, p)
+	}
+	so.mu.Lock()
+	defer so.mu.Unlock()
+	if so.tr != nil {
+		so.tr.inexact = true
+	}
+	if so.holding {
+		so.held = append(so.held, p)
+		return nil
+	}
 	return so.cl.sess.SendSlot(s, p)
 }
 
@@ -91,7 +131,7 @@ func (so *Socket) Disconnect() {
 	delete(cl.sockets, so.nsp)
 	cl.mu.Unlock()
 	so.sendText(appendHead(nil, TypeDisconnect, 0, so.nsp, 0, false))
-	so.srv.leave(so)
+	so.srv.leave(so, false)
 }
 
 // ack answers the client's event id with the JSON value v (one argument).
@@ -135,7 +175,7 @@ func (so *Socket) onPacket(p *packet, atts [][]byte) {
 			delete(cl.sockets, so.nsp)
 		}
 		cl.mu.Unlock()
-		so.srv.leave(so)
+		so.srv.leave(so, false)
 	}
 }
 

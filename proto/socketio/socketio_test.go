@@ -37,10 +37,16 @@ type rig struct {
 
 // newRig serves Socket.IO with polling and WebSocket on one reactor, both
 // on one path.
-func newRig(t *testing.T, cfg socketio.Config, ecfg engineio.Config) *rig {
+func newRig(t testing.TB, cfg socketio.Config, ecfg engineio.Config) *rig {
+	t.Helper()
+	return newRigHub(t, hub.Config{}, cfg, ecfg)
+}
+
+// newRigHub is newRig with a hub configured by hcfg.
+func newRigHub(t testing.TB, hcfg hub.Config, cfg socketio.Config, ecfg engineio.Config) *rig {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r := &rig{hub: hub.New(hub.Config{})}
+	r := &rig{hub: hub.New(hcfg)}
 	t.Cleanup(r.hub.Close)
 	cfg.Hub = r.hub
 	cfg.Errors = native.New(native.Config{Hub: r.hub})
@@ -227,7 +233,7 @@ func (c *client) expectPrefix(prefix string) string {
 	return got
 }
 
-func (r *rig) publish(t *testing.T, topic, data string) {
+func (r *rig) publish(t testing.TB, topic, data string) {
 	t.Helper()
 	if _, err := r.hub.Publish(topic, []byte(data), 7); err != nil {
 		t.Fatal(err)
