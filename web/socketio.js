@@ -22,7 +22,7 @@ socket.on('connect', () => {
   socket.io.engine.on('upgrade', showTransport); // polling -> websocket
   // A recovered session (Socket.IO connection state recovery) keeps its
   // subscriptions; otherwise subscribe again after every reconnect.
-  if (socket.recovered) return log('session recovered: subscription kept, missed events replayed', 'ok');
+  if (socket.recovered) return log('session recovered: missed events replayed', 'ok');
   sio.subscribes++;
   socket.timeout(5000).emit('subscribe', pattern, (err, ack) => {
     if (err) return log(`subscribe: no answer (${err.message})`, 'bad');
