@@ -102,10 +102,8 @@ func (so *Socket) subscribe(args []json.RawMessage) []byte {
 		}
 		if so.rec {
 			so.mu.Lock()
-			if so.subs != nil {
-				so.subs[t] = subSpec{conflate: req.Conflate, maxRate: opt.MaxRate}
-			}
-			if so.tr != nil {
+			if so.tr != nil { // not persisted
+				so.subs.set(subSpec{pattern: t, conflate: req.Conflate, maxRate: opt.MaxRate})
 				for k, v := range states {
 					so.tr.note(k, v.Seq)
 				}
@@ -148,7 +146,7 @@ func (so *Socket) unsubscribe(args []json.RawMessage) []byte {
 		}
 		if so.rec {
 			so.mu.Lock()
-			delete(so.subs, t)
+			so.subs.del(t)
 			so.mu.Unlock()
 		}
 	}

@@ -65,26 +65,51 @@ type tracker struct {
 	inexact bool // a delivery could not be tracked (conflation, too many topics)
 }
 
+// smallTopics is how many topics a tracker scans before it keeps an index.
+const smallTopics = 8
+
+// find returns the index of topic name, or -1.
+func (tr *tracker) find(name string) int32 {
+	if tr.idx != nil {
+		if i, ok := tr.idx[name]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range tr.topics {
+		if tr.topics[i].name == name {
+			return int32(i)
+		}
+	}
+	return -1
+}
+
+// topic returns the index of topic name, adding it if needed; -1 when
+// maxTrackedTopics are known.
 func (tr *tracker) topic(name string) int32 {
-	if i, ok := tr.idx[name]; ok {
+	if i := tr.find(name); i >= 0 {
 		return i
 	}
 	if len(tr.topics) >= maxTrackedTopics {
 		return -1
 	}
-	if tr.idx == nil {
-		tr.idx = make(map[string]int32)
-	}
 	i := int32(len(tr.topics))
 	tr.topics = append(tr.topics, ttopic{name: name})
-	tr.idx[name] = i
+	if tr.idx == nil && len(tr.topics) > smallTopics {
+		tr.idx = make(map[string]int32, 2*smallTopics)
+		for j := range tr.topics {
+			tr.idx[tr.topics[j].name] = int32(j)
+		}
+	} else if tr.idx != nil {
+		tr.idx[name] = i
+	}
 	return i
 }
 
 // note records that the socket subscribed to name when it was at seq, for
 // a topic that got no delivery yet.
 func (tr *tracker) note(name string, seq uint64) {
-	if _, ok := tr.idx[name]; ok {
+	if tr.find(name) >= 0 {
 		return
 	}
 	i := tr.topic(name)
@@ -104,7 +129,7 @@ func (tr *tracker) push(name string, seq uint64) {
 	}
 	if tr.n == len(tr.ring) {
 		if len(tr.ring) < tr.max {
-			r := make([]entry, min(max(2*len(tr.ring), 16), tr.max))
+			r := make([]entry, min(max(2*len(tr.ring), 4), tr.max))
 			for j := 0; j < tr.n; j++ {
 				r[j] = tr.ring[(tr.head+j)%len(tr.ring)]
 			}
@@ -137,9 +162,9 @@ func (tr *tracker) resolve(offset, epoch string) (map[string]hub.Position, bool)
 		if !ok || ep != epoch || eq < 0 {
 			return nil, false
 		}
-		ti, ok := tr.idx[pair[:eq]]
+		ti := tr.find(pair[:eq])
 		seq, err := strconv.ParseUint(pair[eq+1:], 10, 64)
-		if !ok || err != nil {
+		if ti < 0 || err != nil {
 			return nil, false
 		}
 		for j := tr.n - 1; j >= 0; j-- {
@@ -191,17 +216,40 @@ func (tr *tracker) resolve(offset, epoch string) (map[string]hub.Position, bool)
 	return since, true
 }
 
-// subSpec is what restores a subscription: its options.
+// subSpec is what restores a subscription: its pattern and options.
 type subSpec struct {
+	pattern  string
 	conflate *bool
 	maxRate  float64
+}
+
+// subSpecs are a socket's subscriptions (a slice: most sockets have few).
+type subSpecs []subSpec
+
+func (ss *subSpecs) set(sp subSpec) {
+	for i := range *ss {
+		if (*ss)[i].pattern == sp.pattern {
+			(*ss)[i] = sp
+			return
+		}
+	}
+	*ss = append(*ss, sp)
+}
+
+func (ss *subSpecs) del(pattern string) {
+	for i := range *ss {
+		if (*ss)[i].pattern == pattern {
+			*ss = append((*ss)[:i], (*ss)[i+1:]...)
+			return
+		}
+	}
 }
 
 // record is a disconnected socket waiting for its client.
 type record struct {
 	pid, id, nsp string
 	tr           *tracker
-	subs         map[string]subSpec
+	subs         subSpecs
 	timer        *time.Timer
 }
 
@@ -278,14 +326,14 @@ func (s *Server) restore(so *Socket, rec *record, offset string) bool {
 	if !ok {
 		return false
 	}
-	for pattern, spec := range rec.subs {
+	for _, spec := range rec.subs {
 		opt := hub.SubOptions{Conflate: spec.conflate, MaxRate: spec.maxRate, Since: since, Format: s.format, Variant: so.nsp}
-		states, err := h.Subscribe(so, pattern, opt)
+		states, err := h.Subscribe(so, spec.pattern, opt)
 		if err != nil {
 			return false
 		}
 		so.mu.Lock()
-		so.subs[pattern] = spec
+		so.subs.set(spec)
 		so.mu.Unlock()
 		for _, st := range states {
 			if st.Recovered == nil || !*st.Recovered {

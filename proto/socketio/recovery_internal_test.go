@@ -69,3 +69,27 @@ func BenchmarkTrack(b *testing.B) {
 		so.mu.Unlock()
 	}
 }
+
+// TestTrackerManyTopics: past smallTopics the tracker indexes its topics;
+// positions stay exact.
+func TestTrackerManyTopics(t *testing.T) {
+	tr := &tracker{max: 1024}
+	for round := uint64(1); round <= 3; round++ {
+		for i := 0; i < 20; i++ {
+			tr.push("t"+strconv.Itoa(i), round)
+		}
+	}
+	since, ok := tr.resolve("E/t9=3", "E")
+	if !ok || len(since) != 20 {
+		t.Fatalf("since %v, ok %v", since, ok)
+	}
+	for i := 0; i < 20; i++ {
+		want := uint64(3)
+		if i > 9 {
+			want = 2
+		}
+		if got := since["t"+strconv.Itoa(i)].Seq; got != want {
+			t.Fatalf("t%d: %d, want %d", i, got, want)
+		}
+	}
+}

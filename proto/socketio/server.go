@@ -278,7 +278,6 @@ func (s *Server) connect(cl *client, p *packet) {
 	if s.cfg.Recovery > 0 {
 		so.rec, so.pid = true, newID()
 		so.tr = &tracker{max: s.cfg.RecoveryLog}
-		so.subs = make(map[string]subSpec)
 		if cp := parseConnectPayload(p.data); cp.Pid != "" {
 			if rec = s.takeRecord(cp.Pid, p.nsp, cl); rec != nil {
 				so.id, so.tr, so.holding, offset = rec.id, rec.tr, true, cp.Offset
@@ -304,7 +303,7 @@ func (s *Server) connect(cl *client, p *packet) {
 			so.mu.Lock()
 			so.id = newID()
 			so.tr = &tracker{max: s.cfg.RecoveryLog}
-			clear(so.subs)
+			so.subs = nil
 			so.mu.Unlock()
 		}
 	}

@@ -30,9 +30,9 @@ type Socket struct {
 	nextID uint64
 	acks   map[uint64]func(args []json.RawMessage)
 	// Recovery (rec only).
-	tr      *tracker           // nil once persisted
-	subs    map[string]subSpec // the subscriptions, by pattern
-	holding bool               // restoring: deliveries wait in held
+	tr      *tracker // nil once persisted
+	subs    subSpecs // the subscriptions
+	holding bool     // restoring: deliveries wait in held
 	held    []*wsframe.Prepared
 }
 
