@@ -147,6 +147,7 @@ results=$out/results.jsonl
 : >"$results"
 logdir=$out/logs
 mkdir -p "$logdir"
+rm -f -- "$logdir"/*.log # logs are appended per scenario: start with none of an earlier run into the same --out
 started=$(date +%s)
 
 server_pid=
