@@ -235,3 +235,50 @@ func TestRecoveryOffMeansNoOffsets(t *testing.T) {
 		t.Fatalf("CONNECT answer %q has a pid", pkt)
 	}
 }
+
+// TestRecoveryBinaryOffset: a binary delivery carries its offset after the
+// delivery object too, in namespace /md as in /.
+func TestRecoveryBinaryOffset(t *testing.T) {
+	r := newRig(t, socketio.Config{Recovery: time.Minute, Namespaces: []string{"/", "/md"}}, engineio.Config{})
+	epoch := r.hub.Epoch()
+	c := r.websocket(t)
+	topic := topicPrefix(c.sid) + ".bin"
+	c.send("40/md,")
+	c.expectPrefix(`40/md,{"sid":"`)
+	c.send(`42/md,1["subscribe","` + topic + `"]`)
+	c.expectPrefix(`43/md,1[{"op":"ok"`)
+	if _, err := r.hub.PublishBinary(topic, []byte{0, 1, 2}, 7); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(`451-/md,["msg",{"op":"msg","topic":"` + topic + `","seq":1,"ts":7,"binary":true,"data":{"_placeholder":true,"num":0}},"` + epoch + "/" + topic + `=1"]`)
+	c.expect("bAAEC")
+}
+
+// TestRecoveryTakesOver: a CONNECT with the pid of a socket whose
+// connection the server still has (a polling client between requests, a
+// half-open TCP connection) ends that socket and recovers its state.
+func TestRecoveryTakesOver(t *testing.T) {
+	r := newRig(t, socketio.Config{Recovery: time.Minute}, engineio.Config{})
+	old := r.websocket(t)
+	topic := topicPrefix(old.sid) + ".to"
+	old.send("40")
+	sid, pid := connectAnswer(t, old)
+	old.send(`420["subscribe","` + topic + `"]`)
+	old.expectPrefix(`430[{"op":"ok"`)
+	for i := 1; i <= 5; i++ {
+		r.publish(t, topic, strconv.Itoa(i))
+	}
+	parseDelivery(t, old.next())
+	d := parseDelivery(t, old.next()) // got 1 and 2; 3..5 are queued
+	c := r.websocket(t)
+	c.send(`40{"pid":"` + pid + `","offset":"` + d.Offset + `"}`)
+	if s2, p2 := connectAnswer(t, c); s2 != sid || p2 != pid {
+		t.Fatalf("CONNECT answer sid %q pid %q, want %q %q (recovered)", s2, p2, sid, pid)
+	}
+	for want := uint64(3); want <= 5; want++ {
+		if d := parseDelivery(t, c.next()); d.Seq != want {
+			t.Fatalf("got seq %d, want %d", d.Seq, want)
+		}
+	}
+	testutil.WaitFor(t, 5*time.Second, "the old session closed", func() bool { return r.eio.Sessions() == 1 })
+}
