@@ -6,3 +6,10 @@ func Records(s *Server) int {
 	defer s.recMu.Unlock()
 	return len(s.records)
 }
+
+// RecordBytes returns the bytes counted for the records s keeps.
+func RecordBytes(s *Server) int64 {
+	s.recMu.Lock()
+	defer s.recMu.Unlock()
+	return s.recBytes
+}

@@ -251,6 +251,16 @@ type record struct {
 	tr           *tracker
 	subs         subSpecs
 	timer        *time.Timer
+	size         int64 // bytes counted against Config.RecoveryMaxBytes
+}
+
+// recordSize estimates the heap a record holds.
+func recordSize(tr *tracker, subs subSpecs) int64 {
+	n := 256 + 16*cap(tr.ring) + 64*len(tr.topics) + 48*len(subs)
+	if tr.idx != nil {
+		n += 48 * len(tr.topics)
+	}
+	return int64(n)
 }
 
 // connectPayload is what a recovering client's CONNECT carries.
@@ -279,15 +289,17 @@ func (s *Server) persist(so *Socket) {
 	if tr == nil {
 		return
 	}
-	rec := &record{pid: so.pid, id: so.id, nsp: so.nsp, tr: tr, subs: subs}
-	if len(s.records) >= s.cfg.RecoverySessions {
+	rec := &record{pid: so.pid, id: so.id, nsp: so.nsp, tr: tr, subs: subs, size: recordSize(tr, subs)}
+	if len(s.records) >= s.cfg.RecoverySessions || s.recBytes+rec.size > s.cfg.RecoveryMaxBytes {
 		return // memory bound: this one will not be recovered
 	}
 	s.records[rec.pid] = rec
+	s.recBytes += rec.size
 	rec.timer = time.AfterFunc(s.cfg.Recovery, func() {
 		s.recMu.Lock()
 		if s.records[rec.pid] == rec {
 			delete(s.records, rec.pid)
+			s.recBytes -= rec.size
 		}
 		s.recMu.Unlock()
 	})
@@ -310,6 +322,7 @@ func (s *Server) takeRecord(pid, nsp string, cl *client) *record {
 		return nil
 	}
 	delete(s.records, pid)
+	s.recBytes -= rec.size
 	rec.timer.Stop()
 	return rec
 }

@@ -130,7 +130,7 @@ func TestRecoveryExact(t *testing.T) {
 			if s2, p2 := connectAnswer(t, c); s2 != sid || p2 != pid {
 				t.Fatalf("round %d: CONNECT answer sid %q pid %q, want %q %q (recovered)", round, s2, p2, sid, pid)
 			}
-			if socketio.Records(srv) != 0 {
+			if socketio.Records(srv) != 0 || socketio.RecordBytes(srv) != 0 {
 				t.Fatal("the record outlived its recovery")
 			}
 			// Everything published so far, exactly once, in order per topic.
@@ -172,6 +172,7 @@ func TestRecoveryRefused(t *testing.T) {
 		{name: "history gone", hcfg: hub.Config{HistorySize: 4}, cfg: socketio.Config{Recovery: time.Minute}, before: 2, after: 10},
 		{name: "offset forgotten", cfg: socketio.Config{Recovery: time.Minute, RecoveryLog: 4}, before: 20, after: 1},
 		{name: "expired", cfg: socketio.Config{Recovery: 200 * time.Millisecond}, before: 2, after: 1},
+		{name: "memory bound", cfg: socketio.Config{Recovery: time.Minute, RecoveryMaxBytes: 1}, before: 2, after: 1},
 		{name: "unknown pid", cfg: socketio.Config{Recovery: time.Minute}, before: 2, after: 1, pid: func(string) string { return "restarted" }},
 	}
 	for _, tc := range cases {
@@ -189,8 +190,16 @@ func TestRecoveryRefused(t *testing.T) {
 				}
 				d := parseDelivery(t, c.next()) // only the first is received
 				kept := socketio.Records(srv)
+				sessions := r.eio.Sessions()
 				cut(t, c)
-				testutil.WaitFor(t, 5*time.Second, "the state kept", func() bool { return socketio.Records(srv) == kept+1 })
+				if tc.name == "memory bound" {
+					testutil.WaitFor(t, 5*time.Second, "the session closed", func() bool { return r.eio.Sessions() == sessions-1 })
+					if n := socketio.Records(srv); n != 0 {
+						t.Fatalf("%d records kept past the memory bound", n)
+					}
+				} else {
+					testutil.WaitFor(t, 5*time.Second, "the state kept", func() bool { return socketio.Records(srv) == kept+1 })
+				}
 				if tc.name == "expired" {
 					testutil.WaitFor(t, 5*time.Second, "the state dropped", func() bool { return socketio.Records(srv) == 0 })
 				}

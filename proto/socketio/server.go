@@ -71,9 +71,11 @@ type Config struct {
 	// grown on demand): recovery is exact while fewer were queued after
 	// the last one the client got. Zero means 1024.
 	RecoveryLog int
-	// RecoverySessions bounds the disconnected sockets kept at once. Zero
-	// means 100,000.
+	// RecoverySessions bounds the disconnected sockets kept at once, and
+	// RecoveryMaxBytes the memory their logs hold (estimated). Zero means
+	// 100,000 and 256 MiB. A socket past either bound is not kept.
 	RecoverySessions int
+	RecoveryMaxBytes int64
 	// Logger, nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -86,9 +88,10 @@ type Server struct {
 	nsps   map[string]bool
 	format hub.Format
 
-	recMu   sync.Mutex
-	records map[string]*record // disconnected sockets, by pid
-	live    map[string]*Socket // connected sockets, by pid
+	recMu    sync.Mutex
+	records  map[string]*record // disconnected sockets, by pid
+	recBytes int64              // their recordSize
+	live     map[string]*Socket // connected sockets, by pid
 }
 
 // New returns a Server for cfg.
@@ -110,6 +113,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.RecoverySessions <= 0 {
 		cfg.RecoverySessions = 100_000
+	}
+	if cfg.RecoveryMaxBytes <= 0 {
+		cfg.RecoveryMaxBytes = 256 << 20
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, nsps: make(map[string]bool), format: Format}
 	if cfg.Recovery > 0 {
