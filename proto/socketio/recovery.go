@@ -273,7 +273,7 @@ type connectPayload struct {
 // the hub.
 func (s *Server) persist(so *Socket) {
 	so.mu.Lock()
-	tr, subs := so.tr, so.subs
+	tr, subs, pid, id := so.tr, so.subs, so.pid, so.id
 	so.tr, so.subs = nil, nil
 	for i, p := range so.held {
 		p.Release()
@@ -283,13 +283,13 @@ func (s *Server) persist(so *Socket) {
 	so.mu.Unlock()
 	s.recMu.Lock()
 	defer s.recMu.Unlock()
-	if s.live[so.pid] == so {
-		delete(s.live, so.pid)
+	if s.live[pid] == so {
+		delete(s.live, pid)
 	}
 	if tr == nil {
 		return
 	}
-	rec := &record{pid: so.pid, id: so.id, nsp: so.nsp, tr: tr, subs: subs, size: recordSize(tr, subs)}
+	rec := &record{pid: pid, id: id, nsp: so.nsp, tr: tr, subs: subs, size: recordSize(tr, subs)}
 	if len(s.records) >= s.cfg.RecoverySessions || s.recBytes+rec.size > s.cfg.RecoveryMaxBytes {
 		return // memory bound: this one will not be recovered
 	}

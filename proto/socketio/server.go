@@ -300,23 +300,35 @@ func (s *Server) connect(cl *client, p *packet) {
 	cl.sess.CancelClose()
 	recovered := false
 	if rec != nil {
-		if recovered = s.restore(so, rec, offset); recovered {
-			so.pid = rec.pid
-		} else {
+		recovered = s.restore(so, rec, offset)
+		if !recovered {
 			// Start afresh: what the restore subscribed goes, and the
 			// client subscribes again.
 			s.cfg.Hub.UnsubscribeAll(so)
-			so.mu.Lock()
-			so.id = newID()
-			so.tr = &tracker{max: s.cfg.RecoveryLog}
-			so.subs = nil
-			so.mu.Unlock()
 		}
 	}
 	if so.rec {
+		so.mu.Lock()
+		if so.gone || so.tr == nil {
+			// The session ended meanwhile: nothing this CONNECT did may
+			// outlive it.
+			so.mu.Unlock()
+			s.cfg.Hub.UnsubscribeAll(so)
+			so.release(false)
+			return
+		}
+		switch {
+		case recovered:
+			so.pid = rec.pid
+		case rec != nil:
+			so.id = newID()
+			so.tr = &tracker{max: s.cfg.RecoveryLog}
+			so.subs = nil
+		}
 		s.recMu.Lock()
 		s.live[so.pid] = so
 		s.recMu.Unlock()
+		so.mu.Unlock()
 	}
 	b := appendHead(make([]byte, 0, 64), TypeConnect, 0, p.nsp, 0, false)
 	b = append(b, `{"sid":"`...)
@@ -356,6 +368,7 @@ func (s *Server) leave(so *Socket, keep bool) {
 	so.mu.Lock()
 	so.gone = true
 	clear(so.acks)
+	pid := so.pid
 	so.mu.Unlock()
 	s.cfg.Hub.UnsubscribeAll(so)
 	if !so.rec {
@@ -366,8 +379,8 @@ func (s *Server) leave(so *Socket, keep bool) {
 		return
 	}
 	s.recMu.Lock()
-	if s.live[so.pid] == so {
-		delete(s.live, so.pid)
+	if s.live[pid] == so {
+		delete(s.live, pid)
 	}
 	s.recMu.Unlock()
 }
