@@ -2,7 +2,8 @@
 // socket.io-client, unmodified, through a TCP proxy that cuts connections:
 // a 10,000-message stream on several topics cut twice mid-flight is
 // recovered (socket.recovered === true) with zero lost and zero duplicated
-// deliveries, over WebSocket and over HTTP long-polling; a cut longer than
+// deliveries, over WebSocket, over HTTP long-polling, and over polling
+// upgraded to WebSocket (each session upgrades again); a cut longer than
 // --sio-recovery, and a restart, give socket.recovered === false and the
 // client subscribes again.
 import { test } from 'node:test';
@@ -44,8 +45,8 @@ function assertExact(s, topics, perTopic) {
   }
 }
 
-for (const transports of [['websocket'], ['polling']]) {
-  test(`recovery over a 10,000-message stream cut twice mid-flight (${transports[0]})`, async (t) => {
+for (const transports of [['websocket'], ['polling'], ['polling', 'websocket']]) {
+  test(`recovery over a 10,000-message stream cut twice mid-flight (${transports.join(' then ')})`, async (t) => {
     const srv = await server({ args: ['--history-size', '10000', '--sio-recovery-log', '8192'] });
     const proxy = await startProxy(srv.port);
     const pre = topicPrefix('csr');
