@@ -63,6 +63,11 @@ type tracker struct {
 	max     int
 	evicted bool // an entry was overwritten
 	inexact bool // a delivery could not be tracked (conflation, too many topics)
+	// stale is the offset of the CONNECT that made this socket afresh (a
+	// recovery refused): the client keeps it until a delivery replaces it,
+	// so it names a delivery of the socket before, and one of this socket
+	// only if it is the same message. Ambiguous, it recovers nothing.
+	stale string
 }
 
 // smallTopics is how many topics a tracker scans before it keeps an index.
@@ -156,6 +161,9 @@ func (tr *tracker) at(j int) entry { return tr.ring[(tr.head+j)%len(tr.ring)] }
 // positions the topics' subscribe positions.
 func (tr *tracker) resolve(offset, epoch string) (map[string]hub.Position, bool) {
 	k := -1 // the offset's entry: entries 0..k were received
+	if offset != "" && offset == tr.stale {
+		return nil, false
+	}
 	if offset != "" {
 		ep, pair, ok := strings.Cut(offset, "/")
 		eq := strings.LastIndexByte(pair, '=')
@@ -213,6 +221,7 @@ func (tr *tracker) resolve(offset, epoch string) (map[string]hub.Position, bool)
 		t.subSeq, t.hasSub = seq, true
 	}
 	tr.n = k + 1
+	tr.stale = ""
 	return since, true
 }
 

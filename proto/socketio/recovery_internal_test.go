@@ -93,3 +93,20 @@ func TestTrackerManyTopics(t *testing.T) {
 		}
 	}
 }
+
+// TestTrackerStaleOffset: a socket made afresh after a refused recovery
+// gets the client's old offset again if no delivery replaced it; when that
+// offset also names one of the new socket's deliveries (the same message,
+// e.g. a snapshot), it is ambiguous and recovers nothing.
+func TestTrackerStaleOffset(t *testing.T) {
+	tr := &tracker{max: 16, stale: "E/b=9"}
+	tr.push("a", 5) // snapshots of the new subscriptions
+	tr.push("b", 9)
+	if _, ok := tr.resolve("E/b=9", "E"); ok {
+		t.Fatal("the stale offset was resolved")
+	}
+	tr.push("a", 6)
+	if since, ok := tr.resolve("E/a=6", "E"); !ok || since["a"].Seq != 6 || since["b"].Seq != 9 || tr.stale != "" {
+		t.Fatalf("a fresh offset: %v %v (stale %q)", since, ok, tr.stale)
+	}
+}

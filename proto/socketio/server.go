@@ -280,13 +280,15 @@ func (s *Server) connect(cl *client, p *packet) {
 	}
 	so := &Socket{srv: s, cl: cl, nsp: p.nsp, id: newID(), grant: grant, auth: append(json.RawMessage(nil), p.data...)}
 	var rec *record
-	var offset string
+	var cp connectPayload
 	if s.cfg.Recovery > 0 {
 		so.rec, so.pid = true, newID()
 		so.tr = &tracker{max: s.cfg.RecoveryLog}
-		if cp := parseConnectPayload(p.data); cp.Pid != "" {
+		if cp = parseConnectPayload(p.data); cp.Pid != "" {
 			if rec = s.takeRecord(cp.Pid, p.nsp, cl); rec != nil {
-				so.id, so.tr, so.holding, offset = rec.id, rec.tr, true, cp.Offset
+				so.id, so.tr, so.holding = rec.id, rec.tr, true
+			} else {
+				so.tr.stale = cp.Offset
 			}
 		}
 	}
@@ -300,7 +302,7 @@ func (s *Server) connect(cl *client, p *packet) {
 	cl.sess.CancelClose()
 	recovered := false
 	if rec != nil {
-		recovered = s.restore(so, rec, offset)
+		recovered = s.restore(so, rec, cp.Offset)
 		if !recovered {
 			// Start afresh: what the restore subscribed goes, and the
 			// client subscribes again.
@@ -322,7 +324,7 @@ func (s *Server) connect(cl *client, p *packet) {
 			so.pid = rec.pid
 		case rec != nil:
 			so.id = newID()
-			so.tr = &tracker{max: s.cfg.RecoveryLog}
+			so.tr = &tracker{max: s.cfg.RecoveryLog, stale: cp.Offset}
 			so.subs = nil
 		}
 		s.recMu.Lock()
