@@ -406,7 +406,9 @@ func TestPingTimeoutAnswersHeldGET(t *testing.T) {
 // TestHeartbeat: the server pings; a pong keeps the session, a missing one
 // closes it after pingTimeout.
 func TestHeartbeat(t *testing.T) {
-	r := newRig(t, engineio.Config{PingInterval: 100 * time.Millisecond, PingTimeout: 150 * time.Millisecond})
+	// A pong timeout far above a loaded machine's request time, so that
+	// only a missing pong can close the session.
+	r := newRig(t, engineio.Config{PingInterval: 100 * time.Millisecond, PingTimeout: time.Second})
 	sid := r.handshake(t)
 	for i := 0; i < 3; i++ {
 		if resp := do(t, "GET", r.poll(sid), ""); resp.body != "2" {
