@@ -278,6 +278,7 @@ func WritePlots(results []Result, dir, baseline string) error {
 		achieved(func(c *bcastCfg) string { return "\ntarget " + c.rate + "/s:" }))
 
 	writeSSEPlots(results, servers, &gp, files)
+	writeSIOPlots(results, servers, &gp, files)
 
 	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
