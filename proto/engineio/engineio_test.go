@@ -541,7 +541,14 @@ func TestUpgrade(t *testing.T) {
 	}
 	take((<-pending).body)
 	_ = c.WriteMessage(websocket.TextMessage, []byte("5"))
-	time.Sleep(50 * time.Millisecond)
+	// Let the stream go on over the WebSocket for a while before stopping it.
+	for ws := 0; ws < 20; {
+		_, m := readWS(t, c)
+		if strings.HasPrefix(m, "4") {
+			got = append(got, m[1:])
+			ws++
+		}
+	}
 	close(stop)
 	n := <-sent
 	for len(got) < n {
@@ -643,5 +650,61 @@ func TestWebSocketRefusedBeforeUpgrade(t *testing.T) {
 	c := dialWS(t, r.ws+"?EIO=4&transport=websocket")
 	if _, open := readWS(t, c); open[0] != '0' {
 		t.Fatalf("open %q", open)
+	}
+}
+
+// TestBadSessionRequests: requests that come at the wrong time in a
+// session's life get the reference's answer and harm nothing else: a POST
+// to a closed session, polling after the upgrade, a GET whose head trickles
+// in and never completes (slow loris).
+func TestBadSessionRequests(t *testing.T) {
+	r := newRig(t, engineio.Config{})
+	closed := r.handshake(t)
+	do(t, "POST", r.poll(closed), "1") // the client closes it
+	if resp := do(t, "POST", r.poll(closed), "4late"); resp.status != 400 || resp.body != `{"code":1,"message":"Session ID unknown"}` {
+		t.Errorf("POST to a closed session: %d %q", resp.status, resp.body)
+	}
+
+	up := r.handshake(t)
+	c := dialWS(t, r.ws+"?EIO=4&transport=websocket&sid="+up)
+	_ = c.WriteMessage(websocket.TextMessage, []byte("2probe"))
+	if _, m := readWS(t, c); m != "3probe" {
+		t.Fatalf("probe answer %q", m)
+	}
+	// While upgrading, polling still carries the client's packets.
+	if resp := do(t, "POST", r.poll(up), "4during"); resp.body != "ok" {
+		t.Errorf("POST while upgrading: %d %q", resp.status, resp.body)
+	}
+	_ = c.WriteMessage(websocket.TextMessage, []byte("5"))
+	testutil.WaitFor(t, 5*time.Second, "the upgrade", func() bool {
+		resp := do(t, "POST", r.poll(up), "4after")
+		return resp.status == 400 && resp.body == `{"code":3,"message":"Bad request"}`
+	})
+	_ = c.WriteMessage(websocket.TextMessage, []byte("4over ws"))
+	for {
+		if _, m := readWS(t, c); m == "4over ws" {
+			break // the session, upgraded, still echoes
+		}
+	}
+
+	// A GET whose head never completes is closed at the handshake timeout;
+	// the session it names is unharmed.
+	live := r.handshake(t)
+	addr := strings.TrimPrefix(strings.TrimSuffix(r.http, path), "http://")
+	slow, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	_, _ = slow.Write([]byte("GET " + path + "?EIO=4&transport=polling&sid=" + live + " HTTP/1.1\r\nHo"))
+	_ = slow.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.ReadAll(slow); err != nil {
+		t.Fatalf("the slow GET's connection was not closed: %v", err)
+	}
+	if resp := do(t, "POST", r.poll(live), "4still"); resp.body != "ok" {
+		t.Fatalf("POST after the slow GET: %d %q", resp.status, resp.body)
+	}
+	if resp := do(t, "GET", r.poll(live), ""); resp.body != "4still" {
+		t.Fatalf("GET after the slow one: %q", resp.body)
 	}
 }
