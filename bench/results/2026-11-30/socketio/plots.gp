@@ -8,3 +8,43 @@ set style histogram clustered gap 1
 set style fill solid 1.0 border -1
 set xtics norotate nomirror
 set xlabel ''
+
+set output 'sio_mem.png'
+set title "Server memory per idle Socket.IO client (connected, subscribed to the bench topic), fresh server per transport\nWebSocket: RSS solid, heap dashed; polling (one held GET each): RSS dotted, heap dash-dot; (value - empty server) / N"
+unset logscale
+unset bmargin
+set xlabel 'idle Socket.IO clients N (log scale)'
+set ylabel 'bytes per client (linear, from 0)'
+set logscale x
+set xtics ("1k" 1000, "10k" 10000, "19k" 19000)
+set xrange [666.6666666666666:28500]
+set yrange [0:*]
+set format y '%.0f'
+plot 'sio_mem.dat' using 1:2 with linespoints lw 2 dt 1 pt 7 lc rgb '#1b9e77' title 'c1m ws RSS', \
+  'sio_mem.dat' using 1:3 with linespoints lw 2 dt 2 pt 6 lc rgb '#1b9e77' title 'c1m ws heap', \
+  'sio_mem.dat' using 1:4 with linespoints lw 2 dt 3 pt 5 lc rgb '#1b9e77' title 'c1m polling RSS', \
+  'sio_mem.dat' using 1:5 with linespoints lw 2 dt 4 pt 4 lc rgb '#1b9e77' title 'c1m polling heap', \
+  'sio_mem.dat' using 1:6 with linespoints lw 2 dt 1 pt 7 lc rgb '#d95f02' title 'node-socketio ws RSS', \
+  'sio_mem.dat' using 1:7 with linespoints lw 2 dt 2 pt 6 lc rgb '#d95f02' title 'node-socketio ws heap', \
+  'sio_mem.dat' using 1:8 with linespoints lw 2 dt 3 pt 5 lc rgb '#d95f02' title 'node-socketio polling RSS', \
+  'sio_mem.dat' using 1:9 with linespoints lw 2 dt 4 pt 4 lc rgb '#d95f02' title 'node-socketio polling heap'
+unset logscale x
+set xrange [*:*]
+set format y '%g'
+
+set output 'sio_cpu.png'
+set title "Socket.IO broadcast over WebSocket (scenario socketio): deliveries per server CPU-second, 1 topic;\nsubscribers, payload and publish rate per group; under it, c1m's deliveries per CPU-second divided by node-socketio's"
+unset logscale
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 1.0 border -1
+set xlabel ''
+set xrange [*:*]
+set ylabel 'deliveries per server CPU-second (linear, from 0)'
+set yrange [0:*]
+set format y '%.1s%c'
+set bmargin 6
+set xtics norotate nomirror ("1k subs\n64 B\nmax\n24.9x" 0, "1k subs\n64 B\nhalf\n17.4x" 1, "1k subs\n64 B\n1000/s\n27.9x" 2, "1k subs\n64 B\n10/s\n1.6x" 3, "1k subs\n256 B\nmax\n22.5x" 4, "1k subs\n256 B\nhalf\n9.4x" 5, "1k subs\n256 B\n1000/s\n31.7x" 6, "1k subs\n256 B\n10/s\n1.3x" 7, "1k subs\n1024 B\nmax\n19.0x" 8, "1k subs\n1024 B\nhalf\n19.0x" 9, "1k subs\n1024 B\n1000/s\n16.0x" 10, "1k subs\n1024 B\n10/s\n1.3x" 11)
+plot 'sio_cpu.dat' using 2 lc rgb '#1b9e77' title 'c1m', '' using 3 lc rgb '#d95f02' title 'node-socketio'
+set format y '%g'
+unset bmargin
