@@ -584,3 +584,37 @@ func TestSublistDedupePerConn(t *testing.T) {
 		t.Errorf("nwild %d %d", a.nwild, b.nwild)
 	}
 }
+
+// subSet keeps a conn's subscriptions by pattern in a slice, and indexes
+// them once it holds more than smallSubs.
+func TestSubSet(t *testing.T) {
+	var ss subSet
+	const n = 3 * smallSubs
+	for i := 0; i < n; i++ {
+		ss.add(&subscription{pattern: fmt.Sprintf("p.%d", i)})
+		if (ss.idx != nil) != (ss.len() > smallSubs) {
+			t.Fatalf("%d subscriptions, index %v", ss.len(), ss.idx != nil)
+		}
+	}
+	// Remove every other one, then check every lookup.
+	for i := 0; i < n; i += 2 {
+		if sub := ss.remove(fmt.Sprintf("p.%d", i)); sub == nil || sub.pattern != fmt.Sprintf("p.%d", i) {
+			t.Fatalf("remove p.%d: %v", i, sub)
+		}
+	}
+	if ss.remove("p.0") != nil || ss.remove("nope") != nil {
+		t.Fatal("removed a pattern twice or one never added")
+	}
+	for i := 0; i < n; i++ {
+		got := ss.get(fmt.Sprintf("p.%d", i))
+		if (got != nil) != (i%2 == 1) || (got != nil && got.pattern != fmt.Sprintf("p.%d", i)) {
+			t.Fatalf("get p.%d: %v", i, got)
+		}
+	}
+	for i := 1; i < n; i += 2 {
+		ss.remove(fmt.Sprintf("p.%d", i))
+	}
+	if ss.len() != 0 || ss.list != nil || ss.idx != nil {
+		t.Fatalf("emptied set: %+v", ss)
+	}
+}

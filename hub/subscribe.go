@@ -67,13 +67,13 @@ func (h *Hub) Subscribe(s Subscriber, pattern string, opt SubOptions) (map[strin
 	}
 	c := h.lockConn(s)
 	defer c.mu.Unlock()
-	old := c.subs[pattern]
-	if old == nil && len(c.subs) >= h.maxSubs {
+	old := c.subs.get(pattern)
+	if old == nil && c.subs.len() >= h.maxSubs {
 		return nil, ErrTooManySubs
 	}
 	if old != nil {
 		h.removeSub(old)
-		delete(c.subs, pattern)
+		c.subs.remove(pattern)
 	}
 	sub := &subscription{
 		c:        c,
@@ -95,10 +95,8 @@ func (h *Hub) Subscribe(s Subscriber, pattern string, opt SubOptions) (map[strin
 	if r := opt.MaxRate; r > 0 && !math.IsInf(r, 1) {
 		sub.interval = max(int64(float64(1e9)/r), 1)
 	}
-	for p := range c.subs {
-		sub.others = append(sub.others, p)
-	}
-	c.subs[pattern] = sub
+	sub.others = c.subs.list // no copy: the set does not change until Subscribe returns
+	c.subs.add(sub)
 	h.nsubs.Add(1)
 	states := make(map[string]TopicState)
 	sent := 0
@@ -189,7 +187,7 @@ func (h *Hub) lockConn(s Subscriber) *conn {
 	for {
 		v, ok := h.conns.Load(s)
 		if !ok {
-			v, _ = h.conns.LoadOrStore(s, &conn{s: s, id: h.ids.Add(1), subs: make(map[string]*subscription)})
+			v, _ = h.conns.LoadOrStore(s, &conn{s: s, id: h.ids.Add(1)})
 		}
 		c := v.(*conn)
 		c.mu.Lock()
@@ -234,8 +232,7 @@ func (h *Hub) Unsubscribe(s Subscriber, pattern string) error {
 	c := v.(*conn)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if sub := c.subs[pattern]; sub != nil {
-		delete(c.subs, pattern)
+	if sub := c.subs.remove(pattern); sub != nil {
 		h.removeSub(sub)
 	}
 	return nil
@@ -252,10 +249,10 @@ func (h *Hub) UnsubscribeAll(s Subscriber) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.dead = true
-	for p, sub := range c.subs {
-		delete(c.subs, p)
+	for _, sub := range c.subs.list {
 		h.removeSub(sub)
 	}
+	c.subs = subSet{}
 }
 
 // validJSON reports whether data is exactly one JSON value.

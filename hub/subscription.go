@@ -18,7 +18,78 @@ type conn struct {
 
 	mu   sync.Mutex // serialises Subscribe/Unsubscribe/UnsubscribeAll of s
 	dead bool       // removed by UnsubscribeAll; a new conn replaces it
-	subs map[string]*subscription
+	subs subSet
+}
+
+// smallSubs is how many subscriptions a conn holds in a plain slice before
+// it indexes them with a map: most connections hold a few, and a map costs
+// about 200 bytes even for one.
+const smallSubs = 8
+
+// subSet is a conn's subscriptions by pattern. Guarded by conn.mu.
+type subSet struct {
+	list []*subscription
+	idx  map[string]int // pattern -> position in list; nil while len(list) <= smallSubs
+}
+
+func (ss *subSet) len() int { return len(ss.list) }
+
+func (ss *subSet) find(pattern string) int {
+	if ss.idx != nil {
+		if i, ok := ss.idx[pattern]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, sub := range ss.list {
+		if sub.pattern == pattern {
+			return i
+		}
+	}
+	return -1
+}
+
+func (ss *subSet) get(pattern string) *subscription {
+	if i := ss.find(pattern); i >= 0 {
+		return ss.list[i]
+	}
+	return nil
+}
+
+// add adds sub, whose pattern is not in the set.
+func (ss *subSet) add(sub *subscription) {
+	ss.list = append(ss.list, sub)
+	switch {
+	case ss.idx != nil:
+		ss.idx[sub.pattern] = len(ss.list) - 1
+	case len(ss.list) > smallSubs:
+		ss.idx = make(map[string]int, len(ss.list))
+		for i, s := range ss.list {
+			ss.idx[s.pattern] = i
+		}
+	}
+}
+
+// remove removes the subscription of pattern and returns it (nil if none).
+func (ss *subSet) remove(pattern string) *subscription {
+	i := ss.find(pattern)
+	if i < 0 {
+		return nil
+	}
+	sub, last := ss.list[i], len(ss.list)-1
+	ss.list[i] = ss.list[last]
+	ss.list[last] = nil
+	ss.list = ss.list[:last]
+	if ss.idx != nil {
+		delete(ss.idx, pattern)
+		if i < last {
+			ss.idx[ss.list[i].pattern] = i
+		}
+	}
+	if len(ss.list) == 0 {
+		ss.list, ss.idx = nil, nil
+	}
+	return sub
 }
 
 // subscription is one pattern of one conn. Its immutable fields are set
@@ -52,9 +123,10 @@ type subscription struct {
 	mu     sync.Mutex            // guards the fields below
 	primed map[*topic]TopicState // topics already primed, while priming
 	since  map[string]Position   // SubOptions.Since, while priming
-	// others are the conn's other patterns, while priming: topics they match
+	// others are the conn's other subscriptions, while priming (a view of
+	// its subSet, which does not change while Subscribe holds conn.mu): topics they match
 	// already stream to the conn and get no snapshot.
-	others []string
+	others []*subscription
 	states map[*topic]*subTopic // per-topic conflation/rate state
 	one    *subTopic            // the state used last: a one-topic subscription skips the map
 }

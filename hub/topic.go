@@ -225,7 +225,7 @@ func (h *Hub) prime(t *topic, sub *subscription, since map[string]Position, now 
 	s := sub.c.s
 	pos, named := since[t.name]
 	for _, o := range sub.others {
-		if matchPattern(o, t.name) {
+		if matchPattern(o.pattern, t.name) {
 			if named {
 				rec := pos.Epoch == h.epoch && pos.Seq <= t.seq
 				st.Recovered = &rec
