@@ -387,6 +387,7 @@ func TestStatsCountEngineIOSessions(t *testing.T) {
 		}
 		mb, _ := io.ReadAll(m.Body)
 		m.Body.Close()
-		return st.EIO == 1 && strings.Contains(string(mb), "\nc1m_engineio_sessions 1\n")
+		return st.EIO == 1 && strings.Contains(string(mb), "\nc1m_engineio_sessions 1\n") &&
+			strings.Contains(string(mb), "\nc1m_http_streams 0\n") && strings.Contains(string(mb), "\nc1m_http_held_requests 0\n")
 	})
 }

@@ -268,6 +268,8 @@ var (
 	descBacklogged  = prometheus.NewDesc("c1m_backlogged_connections", "Connections waiting for the kernel to take bytes.", nil, nil)
 	descPublished   = prometheus.NewDesc("c1m_published_total", "Messages published.", nil, nil)
 	descDeliveries  = prometheus.NewDesc("c1m_deliveries_total", "Messages queued to subscribers.", nil, nil)
+	descStreams     = prometheus.NewDesc("c1m_http_streams", "Open HTTP streams on the reactor (SSE).", nil, nil)
+	descHeld        = prometheus.NewDesc("c1m_http_held_requests", "HTTP requests held on the reactor, waiting for their answer (long-polling).", nil, nil)
 	descEIO         = prometheus.NewDesc("c1m_engineio_sessions", "Open Engine.IO (Socket.IO) sessions, over polling or WebSocket.", nil, nil)
 	descTopics      = prometheus.NewDesc("c1m_topics", "Topics that hold data (published to; counted against --max-topics).", nil, nil)
 	descEmptyTopics = prometheus.NewDesc("c1m_empty_topics", "Topics that exist only for exact subscriptions (never published).", nil, nil)
@@ -279,7 +281,7 @@ var (
 
 var allDescs = []*prometheus.Desc{descConns, descTCPConns, descUpgrades, descRejected, descCloses,
 	descDropped, descFramesOut, descWrites, descQueued, descBacklogged, descPublished, descDeliveries,
-	descEIO, descTopics, descEmptyTopics, descReclaimed, descSubs, descHistory, descPoolOutSize}
+	descStreams, descHeld, descEIO, descTopics, descEmptyTopics, descReclaimed, descSubs, descHistory, descPoolOutSize}
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range allDescs {
@@ -309,6 +311,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	g(descBacklogged, float64(ps.Backlogged))
 	ct(descPublished, float64(hs.Published))
 	ct(descDeliveries, float64(hs.Deliveries))
+	g(descStreams, float64(ps.Streams))
+	g(descHeld, float64(ps.HeldRequests))
 	g(descEIO, float64(c.s.eioSessions()))
 	g(descTopics, float64(hs.Topics))
 	g(descEmptyTopics, float64(hs.EmptyTopics))
