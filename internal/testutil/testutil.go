@@ -1,15 +1,19 @@
 // Package testutil holds the helpers that tests of several packages share:
 // waiting for a condition, measuring the live heap, opening many bare
-// sockets. It is imported by tests only.
+// sockets, serving a reactor. It is imported by tests only (not by the
+// poller's internal tests, which it imports).
 package testutil
 
 import (
+	"context"
 	"net"
 	"runtime"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/c1mhq/c1m/poller"
 )
 
 // WaitFor polls cond until it holds, failing t after d.
@@ -60,4 +64,24 @@ func DialSyscall(t testing.TB, addr string, n int, req string) []int {
 		}
 	}
 	return fds
+}
+
+// ServePoller starts a poller.Server for pc on 127.0.0.1 (any free port),
+// shuts it down when the test ends, and returns its address.
+func ServePoller(t testing.TB, pc poller.Config) string {
+	t.Helper()
+	p, err := poller.New(pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.Serve() }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = p.Shutdown(ctx)
+	})
+	return p.Addr().String()
 }

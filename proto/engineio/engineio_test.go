@@ -1,7 +1,6 @@
 package engineio_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -91,20 +90,7 @@ func newRig(t *testing.T, cfg engineio.Config) *rig {
 	start := func(pc poller.Config) string {
 		pc.Logger = cfg.Logger
 		pc.HandshakeTimeout = time.Second // TestSlowPost
-		p, err := poller.New(pc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.Listen("127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		go func() { _ = p.Serve() }()
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = p.Shutdown(ctx)
-		})
-		return p.Addr().String()
+		return testutil.ServePoller(t, pc)
 	}
 	wsh := e.WebSocket()
 	addr := start(poller.Config{

@@ -1,7 +1,6 @@
 package socketio_test
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -67,20 +66,7 @@ func newRigHub(t testing.TB, hcfg hub.Config, cfg socketio.Config, ecfg engineio
 	t.Cleanup(r.eio.Close)
 	start := func(pc poller.Config) string {
 		pc.Logger = log
-		p, err := poller.New(pc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.Listen("127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		go func() { _ = p.Serve() }()
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = p.Shutdown(ctx)
-		})
-		return p.Addr().String()
+		return testutil.ServePoller(t, pc)
 	}
 	wsh := r.eio.WebSocket()
 	addr := start(poller.Config{
