@@ -334,6 +334,9 @@ func TestMaxConnsRefusesWith503(t *testing.T) {
 	if !strings.Contains(string(body), "connection limit") {
 		t.Fatalf("503 body %q does not say why", body)
 	}
+	if resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("503 without Retry-After: %v", resp.Header)
+	}
 }
 
 func TestSlowLorisDoesNotDelayOthers(t *testing.T) {

@@ -232,11 +232,11 @@ func New(cfg Config) (*Server, error) {
 	s.upgrader.Admit = func() error {
 		if s.closing.Load() {
 			s.stats.refused503.Add(1)
-			return wsframe.Reject(http.StatusServiceUnavailable, "server shutting down")
+			return wsframe.RejectRetry(http.StatusServiceUnavailable, retryAfter, "server shutting down")
 		}
 		if s.atCapacity() {
 			s.stats.refused503.Add(1)
-			return wsframe.Reject(http.StatusServiceUnavailable, "connection limit reached")
+			return wsframe.RejectRetry(http.StatusServiceUnavailable, retryAfter, "connection limit reached")
 		}
 		if appAdmit != nil {
 			return appAdmit()

@@ -106,6 +106,16 @@ func Reject(status int, reason string) error {
 	return ws.RejectConnectionError(ws.RejectionStatus(status), ws.RejectionReason(reason))
 }
 
+// RejectRetry is Reject with a Retry-After header (seconds, or an HTTP
+// date): for 503s that say when to come back.
+func RejectRetry(status int, retryAfter, reason string) error {
+	return ws.RejectConnectionError(
+		ws.RejectionStatus(status),
+		ws.RejectionHeader(ws.HandshakeHeaderString("Retry-After: "+retryAfter+"\r\n")),
+		ws.RejectionReason(reason),
+	)
+}
+
 // RejectWith returns an error that makes Upgrader.Upgrade answer, from
 // Check, with exactly the given status, header lines ("Key: Value\r\n",
 // e.g. "Content-Type: application/json\r\n"; nil for none) and body.
