@@ -136,16 +136,15 @@ type httpState struct {
 	idle        chan struct{} // closed when the write queue is empty (handoff waits for it)
 
 	// Owned by the token holder.
-	in        *bytebufferpool.ByteBuffer // unparsed input from a request boundary
-	phase     httpPhase
-	scanned   int // bytes of the head already searched for its end
-	headLen   int
-	need      int // phBody: head and body length
-	continued bool
-	ck        chunkState
-	routed    HTTPHandler // set by the first request's routing (onHandshakeData)
-	handler   HTTPHandler // of the request being read
-	req       Request
+	in      *bytebufferpool.ByteBuffer // unparsed input from a request boundary
+	phase   httpPhase
+	scanned int // bytes of the head already searched for its end
+	headLen int
+	need    int // phBody: head and body length
+	ck      chunkState
+	routed  HTTPHandler // set by the first request's routing (onHandshakeData)
+	handler HTTPHandler // of the request being read
+	req     Request
 }
 
 func appendBuf(b *bytebufferpool.ByteBuffer, data []byte) *bytebufferpool.ByteBuffer {

@@ -35,7 +35,6 @@ type httpHandler struct {
 	served atomic.Int64
 	held   chan *poller.Conn
 	stream chan *poller.Conn
-	hb     atomic.Pointer[string] // heartbeat text, nil: none
 
 	mu     sync.Mutex
 	closes []poller.CloseReason

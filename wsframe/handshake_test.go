@@ -403,7 +403,8 @@ func TestUpgradeCheck(t *testing.T) {
 	head := func(q string) []byte {
 		return []byte(strings.Replace(string(request()), "GET /ws?x=1 ", "GET /chat?"+q+" ", 1))
 	}
-	_, err, resp, raw := upgrade(t, u, head("sid=nope"))
+	_, err, _, raw := upgrade(t, u, head("sid=nope"))
+	var resp *http.Response
 	want := "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 41\r\n\r\n{\"code\":1,\"message\":\"Session ID unknown\"}"
 	var rej *ws.ConnectionRejectedError
 	if string(raw) != want || !errors.As(err, &rej) || rej.StatusCode() != 400 || gotPath != "/chat" || gotQuery != "sid=nope" {

@@ -116,12 +116,11 @@ func (c *Config) ssePath() string {
 func (c *Config) sse() bool { return c.Scenario == "sse" || c.Scenario == "idle_sse" }
 
 type runner struct {
-	cfg    Config
-	http   *http.Client
-	addr   string
-	stats  statsSource
-	outMu  sync.Mutex
-	failed bool
+	cfg   Config
+	http  *http.Client
+	addr  string
+	stats statsSource
+	outMu sync.Mutex
 }
 
 // Run executes cfg.Scenario and writes one Result per measurement to cfg.Out.

@@ -186,7 +186,7 @@ func TestSSEStreamInPlaceWhenContiguous(t *testing.T) {
 	wire = append(chunk("data: {\"seq\":1}\n", func() int { return 100 }, false, false),
 		chunk("id: 0/bench.0=1\n\n", func() int { return 100 }, false, false)...)
 	s = &SSEStream{Chunked: true}
-	d, n, err = s.Next(wire)
+	d, _, err = s.Next(wire)
 	if err != nil || string(d) != `{"seq":1}` || !inside(d) {
 		t.Fatalf("c1m event %q (in place %v), err %v", d, inside(d), err)
 	}

@@ -88,12 +88,11 @@ func newRigHub(t testing.TB, hcfg hub.Config, cfg socketio.Config, ecfg engineio
 // one (binary ones as "b" and base64, as polling writes them); it answers
 // pings.
 type client struct {
-	t    *testing.T
-	url  string // polling: with sid
-	ws   *websocket.Conn
-	sid  string
-	got  []string
-	gets chan string
+	t   *testing.T
+	url string // polling: with sid
+	ws  *websocket.Conn
+	sid string
+	got []string
 }
 
 func (r *rig) polling(t *testing.T) *client {
