@@ -1,6 +1,9 @@
 package socketio
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Conformance sets cfg up to behave as the reference server the Socket.IO
 // protocol's test suite is written against: namespaces "/" and "/custom";
@@ -8,6 +11,14 @@ import "encoding/json"
 // "message" sent back as "message-back" with the same arguments,
 // attachments included; "message-with-ack" acknowledged with the same
 // arguments (both in "/" only). It replaces cfg.Namespaces, cfg.OnSocket and cfg.OnEvent.
+//
+// One event is c1m's own, for testing acknowledgements from server to
+// client, which the reference suite does not cover: "server-ack" with
+// arguments (timeoutMs, args...) makes the server emit "server-ack-question"
+// with args, waiting timeoutMs for the client's ack as the reference's
+// socket.timeout(ms).emit does, then emit "server-ack-result" with
+// {"args":[...]} (the client's ack arguments) or {"error":"operation has
+// timed out"}.
 func Conformance(cfg *Config) {
 	cfg.Namespaces = []string{"/", "/custom"}
 	cfg.OnSocket = func(so *Socket) {
@@ -26,9 +37,36 @@ func Conformance(cfg *Config) {
 			so.EmitRaw("message-back", e.Args, e.Attachments)
 		case "message-with-ack":
 			e.Ack(e.Args, e.Attachments)
+		case "server-ack":
+			serverAck(so, e.Args)
 		default:
 			return false
 		}
 		return true
 	}
+}
+
+// serverAck handles the conformance listener's "server-ack" event.
+func serverAck(so *Socket, args []json.RawMessage) {
+	var ms float64
+	if len(args) == 0 || json.Unmarshal(args[0], &ms) != nil || ms < 0 || ms > 60000 {
+		so.EmitRaw("server-ack-result", []json.RawMessage{json.RawMessage(`{"error":"the first argument must be a timeout in milliseconds, at most 60000"}`)}, nil)
+		return
+	}
+	q := make([]any, 0, len(args)-1)
+	for _, a := range args[1:] {
+		q = append(q, a)
+	}
+	_ = so.EmitTimeout(time.Duration(ms*float64(time.Millisecond)), func(got []json.RawMessage, err error) {
+		res := json.RawMessage(`{"error":"operation has timed out"}`)
+		if err == nil {
+			if got == nil {
+				got = []json.RawMessage{}
+			}
+			res, _ = json.Marshal(struct {
+				Args []json.RawMessage `json:"args"`
+			}{got})
+		}
+		so.EmitRaw("server-ack-result", []json.RawMessage{res}, nil)
+	}, "server-ack-question", q...)
 }

@@ -2,7 +2,9 @@ package socketio
 
 import (
 	"encoding/json"
+	"errors"
 	"sync"
+	"time"
 
 	"github.com/gobwas/ws"
 
@@ -92,6 +94,14 @@ func (so *Socket) sendText(b []byte) {
 // is not nil the client's acknowledgement calls it with the arguments as
 // raw JSON. Acks pending when the socket leaves are dropped.
 func (so *Socket) Emit(ack func(args []json.RawMessage), name string, args ...any) error {
+	so.mu.Lock()
+	defer so.mu.Unlock()
+	return so.emitLocked(ack, name, args, nil)
+}
+
+// emitLocked is Emit with so.mu held; registered, when set, is called with
+// the ack id once the ack is registered (not when the socket is gone).
+func (so *Socket) emitLocked(ack func(args []json.RawMessage), name string, args []any, registered func(id uint64)) error {
 	arr := make([]any, 0, len(args)+1)
 	arr = append(arr, name)
 	arr = append(arr, args...)
@@ -101,9 +111,7 @@ func (so *Socket) Emit(ack func(args []json.RawMessage), name string, args ...an
 	}
 	var id uint64
 	if ack != nil {
-		so.mu.Lock()
 		if so.gone {
-			so.mu.Unlock()
 			return nil
 		}
 		so.nextID++
@@ -112,11 +120,53 @@ func (so *Socket) Emit(ack func(args []json.RawMessage), name string, args ...an
 			so.acks = make(map[uint64]func([]json.RawMessage))
 		}
 		so.acks[id] = ack
-		so.mu.Unlock()
+		if registered != nil {
+			registered(id)
+		}
 	}
 	b := appendHead(make([]byte, 0, 16+len(so.nsp)+len(j)), TypeEvent, 0, so.nsp, id, ack != nil)
 	so.sendText(append(b, j...))
 	return nil
+}
+
+// ErrAckTimeout is what EmitTimeout's callback gets when the client did not
+// acknowledge in time; ErrSocketGone is what EmitTimeout returns for a
+// socket that has left.
+var (
+	ErrAckTimeout = errors.New("socketio: operation has timed out")
+	ErrSocketGone = errors.New("socketio: the socket has left")
+)
+
+// EmitTimeout sends the event name with args and waits at most timeout for
+// the client's acknowledgement, like the reference server's
+// socket.timeout(ms).emit(name, ...args, cb): ack is called exactly once,
+// with the client's arguments, or with ErrAckTimeout when the client did
+// not answer in time (also when the socket left meanwhile). A socket that
+// has already left gets nothing: EmitTimeout returns ErrSocketGone and ack
+// is not called. ack runs on a
+// timer goroutine or on the goroutine that read the acknowledgement; it
+// must not block.
+func (so *Socket) EmitTimeout(timeout time.Duration, ack func(args []json.RawMessage, err error), name string, args ...any) error {
+	var once sync.Once
+	done := func(a []json.RawMessage, err error) { once.Do(func() { ack(a, err) }) }
+	var t *time.Timer
+	so.mu.Lock() // the timer must not fire before its id is known
+	defer so.mu.Unlock()
+	err := so.emitLocked(func(a []json.RawMessage) {
+		t.Stop()
+		done(a, nil)
+	}, name, args, func(id uint64) {
+		t = time.AfterFunc(timeout, func() {
+			so.mu.Lock()
+			delete(so.acks, id)
+			so.mu.Unlock()
+			done(nil, ErrAckTimeout)
+		})
+	})
+	if err == nil && t == nil {
+		return ErrSocketGone
+	}
+	return err
 }
 
 // Disconnect makes the server leave the namespace: the client gets

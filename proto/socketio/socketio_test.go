@@ -369,6 +369,23 @@ func TestServerAck(t *testing.T) {
 		if a := <-got; a != `[{"_placeholder":true,"num":0}]` {
 			t.Fatalf("binary ack args %s", a)
 		}
+		errc := make(chan error, 1)
+		if err := so.EmitTimeout(50*time.Millisecond, func(args []json.RawMessage, err error) { errc <- err }, "late", 1); err != nil {
+			t.Fatal(err)
+		}
+		c.expect(`423["late",1]`)
+		if err := <-errc; !errors.Is(err, socketio.ErrAckTimeout) {
+			t.Fatalf("unanswered EmitTimeout: %v", err)
+		}
+		c.send(`433[]`) // too late: ignored, the callback ran once
+		if err := so.EmitTimeout(5*time.Second, func(args []json.RawMessage, err error) { errc <- err }, "fast"); err != nil {
+			t.Fatal(err)
+		}
+		c.expect(`424["fast"]`)
+		c.send(`434["yes"]`)
+		if err := <-errc; err != nil {
+			t.Fatalf("answered EmitTimeout: %v", err)
+		}
 	})
 }
 

@@ -84,6 +84,35 @@ test('acks time out for an event nobody answers; the server acks subscribe withi
   assert.ok(s.connected, 'an unanswered event does not harm the connection');
 });
 
+// The conformance listener's "server-ack" event makes the server emit with an
+// ack and a timeout (socket.timeout(ms).emit on the reference server).
+for (const transports of [['polling'], ['websocket']]) {
+  test(`server-to-client acks with a timeout: answered, then left unanswered (${transports})`, async (t) => {
+    const srv = await server({ args: ['--conformance-addr', '127.0.0.1:0'] });
+    const m = await waitFor(() => /conformance_addr=127\.0\.0\.1:(\d+)/.exec(srv.stderr()), { message: 'the conformance listener' });
+    const s = connect(`http://127.0.0.1:${m[1]}`, { transports });
+    t.after(() => s.disconnect());
+    await connected(s);
+    const results = [];
+    s.on('server-ack-result', (r) => results.push(r));
+    let answer = true;
+    s.on('server-ack-question', (...args) => {
+      const cb = args.pop();
+      if (answer) cb({ got: args }, 'second');
+    });
+    s.emit('server-ack', 2000, 'q', 1);
+    await waitFor(() => results.length === 1, { message: 'the answered ack result' });
+    assert.deepEqual(results[0], { args: [{ got: ['q', 1] }, 'second'] });
+    answer = false;
+    const asked = Date.now();
+    s.emit('server-ack', 200, 'never');
+    await waitFor(() => results.length === 2, { message: 'the timed-out ack result' });
+    assert.deepEqual(results[1], { error: 'operation has timed out' });
+    assert.ok(Date.now() - asked >= 190, 'the server waited for its timeout');
+    assert.ok(s.connected, 'an unanswered ack does not harm the connection');
+  });
+}
+
 test('binary: a Buffer published with emit arrives as a binary attachment of msg', async (t) => {
   const srv = await server({ args: ['--client-publish'] });
   const topic = topicPrefix('sio') + '.bin';
