@@ -80,6 +80,10 @@ type Upgrader struct {
 	// Protocols lists supported subprotocols in server preference order; the first
 	// one the client offers is selected. Empty selects none.
 	Protocols []string
+	// ProtocolsFor, when set, gives the subprotocols of each path instead of
+	// Protocols (e.g. STOMP's v12.stomp only on /stomp). It must return a
+	// list it keeps unchanged; nil selects none.
+	ProtocolsFor func(path string) []string
 	// Check, when set, is called with the path and raw query of a request
 	// for a WebSocket route, before any other check of the head's headers
 	// by gobwas; a non-nil error (made by Reject or RejectWith) refuses the
@@ -237,7 +241,7 @@ func (u *Upgrader) Upgrade(head []byte, w io.Writer) (Handshake, error) {
 	_ = hs // the protocol is written by st.WriteTo, not by gobwas
 	out := Handshake{Path: st.path, Query: st.query, Authorization: st.auth}
 	if st.proto >= 0 {
-		out.Protocol = u.Protocols[st.proto]
+		out.Protocol = st.protos[st.proto]
 	}
 	return out, nil
 }
@@ -260,7 +264,8 @@ type upgradeState struct {
 	query    string
 	auth     string
 	custom   *customReject // Check refused with RejectWith
-	proto    int           // index in u.Protocols of the selected subprotocol, -1 none
+	protos   []string      // the path's subprotocols (Protocols or ProtocolsFor)
+	proto    int           // index in protos of the selected subprotocol, -1 none
 	admitErr error
 }
 
@@ -309,6 +314,10 @@ func (st *upgradeState) Write(p []byte) (int, error) {
 func (st *upgradeState) onRequest(uri []byte) error {
 	path, query := httplex.SplitTarget(uri)
 	st.path = string(path)
+	st.protos = st.u.Protocols
+	if f := st.u.ProtocolsFor; f != nil {
+		st.protos = f(st.path)
+	}
 	if len(query) > 0 {
 		st.query = string(query)
 	}
@@ -363,7 +372,7 @@ func (st *upgradeState) selectProtocol(v []byte) (string, bool) {
 		if !httplex.IsToken(e) {
 			return "", false
 		}
-		for i, p := range st.u.Protocols {
+		for i, p := range st.protos {
 			if (st.proto < 0 || i < st.proto) && string(e) == p {
 				st.proto = i
 				break
@@ -401,7 +410,7 @@ func (st *upgradeState) beforeUpgrade() (ws.HandshakeHeader, error) {
 // allocating.
 func (st *upgradeState) WriteTo(w io.Writer) (int64, error) {
 	var total int64
-	for _, s := range [...]string{"Sec-WebSocket-Protocol: ", st.u.Protocols[st.proto], "\r\n"} {
+	for _, s := range [...]string{"Sec-WebSocket-Protocol: ", st.protos[st.proto], "\r\n"} {
 		n, err := io.WriteString(w, s)
 		total += int64(n)
 		if err != nil {

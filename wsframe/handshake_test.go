@@ -240,6 +240,32 @@ func TestUpgradeSubprotocols(t *testing.T) {
 	}
 }
 
+// TestUpgradeProtocolsFor: subprotocols per path; a path without any
+// selects none even when Protocols lists the offer.
+func TestUpgradeProtocolsFor(t *testing.T) {
+	stomp := []string{"v12.stomp", "v11.stomp", "v10.stomp"}
+	u := &Upgrader{Protocols: []string{"v10.stomp"}, ProtocolsFor: func(path string) []string {
+		if path == "/stomp" {
+			return stomp
+		}
+		return nil
+	}}
+	for _, tc := range []struct{ target, want string }{
+		{"/stomp", "v12.stomp"},
+		{"/stomp?x=1", "v12.stomp"},
+		{"/ws", ""},
+	} {
+		head := bytes.Replace(request("Sec-WebSocket-Protocol: v10.stomp, v12.stomp"), []byte("/ws?x=1"), []byte(tc.target), 1)
+		hs, err, resp, _ := upgrade(t, u, head)
+		if err != nil || resp.StatusCode != 101 {
+			t.Fatalf("%s: err=%v status=%d", tc.target, err, resp.StatusCode)
+		}
+		if hs.Protocol != tc.want || resp.Header.Get("Sec-WebSocket-Protocol") != tc.want {
+			t.Fatalf("%s: selected %q, header %q, want %q", tc.target, hs.Protocol, resp.Header.Get("Sec-WebSocket-Protocol"), tc.want)
+		}
+	}
+}
+
 func TestUpgradeOrigins(t *testing.T) {
 	cases := []struct {
 		origins []string
