@@ -1,9 +1,11 @@
 package hub
 
-// Message is one item of a batch publish: data is one JSON value.
+// Message is one item of a batch publish: data is one JSON value, or raw
+// bytes published as by PublishBinary when Binary is set.
 type Message struct {
-	Topic string
-	Data  []byte
+	Topic  string
+	Data   []byte // one JSON value, or any bytes when Binary
+	Binary bool
 }
 
 // PublishBatch publishes msgs in order, all or nothing: every topic and every
@@ -20,7 +22,7 @@ func (h *Hub) PublishBatch(msgs []Message) ([]uint64, error) {
 		if _, err := checkTopic(m.Topic, false); err != nil {
 			return nil, err
 		}
-		if !validJSON(m.Data) {
+		if !m.Binary && !validJSON(m.Data) {
 			return nil, ErrBadData
 		}
 	}
@@ -34,7 +36,7 @@ func (h *Hub) PublishBatch(msgs []Message) ([]uint64, error) {
 	}
 	seqs := make([]uint64, len(msgs))
 	for i, m := range msgs {
-		seq, err := h.publishTo(m.Topic, m.Data, 0, false)
+		seq, err := h.publishTo(m.Topic, m.Data, 0, m.Binary)
 		if err != nil {
 			return seqs[:i], err
 		}
