@@ -196,6 +196,7 @@ type StatsReply struct {
 	RSS         uint64  `json:"rss"`
 	NumGC       uint32  `json:"num_gc"`
 	EIOSessions int     `json:"eio_sessions"` // Engine.IO (Socket.IO) sessions, either transport
+	Stomp       any     `json:"stomp"`        // STOMP sessions, subscriptions and errors (stomp.Stats)
 	Poller      any     `json:"poller"`
 	Hub         any     `json:"hub"`
 	Pool        any     `json:"pool"`
@@ -221,6 +222,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 		RSS:         readRSS(),
 		NumGC:       ms.NumGC,
 		EIOSessions: s.eioSessions(),
+		Stomp:       s.stompStats(),
 		Poller:      ps,
 		Hub:         s.hub.Stats(),
 		Pool:        wsframe.ReadPoolStats(),
@@ -271,6 +273,8 @@ var (
 	descStreams     = prometheus.NewDesc("c1m_http_streams", "Open HTTP streams on the reactor (SSE).", nil, nil)
 	descHeld        = prometheus.NewDesc("c1m_http_held_requests", "HTTP requests held on the reactor, waiting for their answer (long-polling).", nil, nil)
 	descEIO         = prometheus.NewDesc("c1m_engineio_sessions", "Open Engine.IO (Socket.IO) sessions, over polling or WebSocket.", nil, nil)
+	descStomp       = prometheus.NewDesc("c1m_stomp_sessions", "Connected STOMP sessions.", nil, nil)
+	descStompErrors = prometheus.NewDesc("c1m_stomp_errors_total", "STOMP ERROR frames sent (each closed its connection).", nil, nil)
 	descTopics      = prometheus.NewDesc("c1m_topics", "Topics that hold data (published to; counted against --max-topics).", nil, nil)
 	descEmptyTopics = prometheus.NewDesc("c1m_empty_topics", "Topics that exist only for exact subscriptions (never published).", nil, nil)
 	descReclaimed   = prometheus.NewDesc("c1m_topics_reclaimed_total", "Idle topics reclaimed (no subscriber, history expired, last value older than --last-value-ttl).", nil, nil)
@@ -281,7 +285,7 @@ var (
 
 var allDescs = []*prometheus.Desc{descConns, descTCPConns, descUpgrades, descRejected, descCloses,
 	descDropped, descFramesOut, descWrites, descQueued, descBacklogged, descPublished, descDeliveries,
-	descStreams, descHeld, descEIO, descTopics, descEmptyTopics, descReclaimed, descSubs, descHistory, descPoolOutSize}
+	descStreams, descHeld, descEIO, descStomp, descStompErrors, descTopics, descEmptyTopics, descReclaimed, descSubs, descHistory, descPoolOutSize}
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range allDescs {
@@ -314,6 +318,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	g(descStreams, float64(ps.Streams))
 	g(descHeld, float64(ps.HeldRequests))
 	g(descEIO, float64(c.s.eioSessions()))
+	st := c.s.stompStats()
+	g(descStomp, float64(st.Sessions))
+	ct(descStompErrors, float64(st.Errors))
 	g(descTopics, float64(hs.Topics))
 	g(descEmptyTopics, float64(hs.EmptyTopics))
 	ct(descReclaimed, float64(hs.Reclaimed))

@@ -1,6 +1,7 @@
 // Package server wires c1m together: the poller reactor, the hub, the native
 // pub/sub protocol on /ws, Server-Sent Events on /sse (on the reactor),
-// Socket.IO on /socket.io/ (both transports, on the reactor), the echo
+// Socket.IO on /socket.io/ (both transports, on the reactor), STOMP over
+// WebSocket on /stomp, the echo
 // endpoint on /echo, and the HTTP endpoints
 // (/publish, /healthz, /stats, /metrics and the demo page at /).
 //
@@ -25,6 +26,7 @@ import (
 	"github.com/c1mhq/c1m/proto/engineio"
 	"github.com/c1mhq/c1m/proto/native"
 	"github.com/c1mhq/c1m/proto/sse"
+	"github.com/c1mhq/c1m/proto/stomp"
 	"github.com/c1mhq/c1m/web"
 )
 
@@ -53,6 +55,8 @@ type Config struct {
 	DemoSymbol []string
 	// SocketIO configures Socket.IO at /socket.io/ (server/socketio.go).
 	SocketIO SocketIOConfig
+	// Stomp configures STOMP over WebSocket at /stomp (server/stomp.go).
+	Stomp StompConfig
 	// ConformanceAddr, when set, is the address of a second listener that
 	// behaves like the reference servers of the Engine.IO and Socket.IO test
 	// suites (server/conformance.go).
@@ -75,6 +79,7 @@ type Server struct {
 	native  *native.Handler
 	sse     *sse.Handler
 	eio     *engineio.Server // nil when Socket.IO is off
+	stomp   *stomp.Handler   // nil when STOMP is off
 	conf    *conformance     // nil without ConformanceAddr
 	started time.Time
 	cancel  context.CancelFunc
@@ -114,6 +119,12 @@ func New(cfg Config) (*Server, error) {
 		eioPolling, eioWS = s.eio.Polling(), s.eio.WebSocket()
 	}
 	sioPath := s.sioPath()
+	var stompH poller.Handler
+	stompPath := s.stompPath()
+	if !cfg.Stomp.Off {
+		s.stomp = s.newStomp()
+		stompH = s.stomp
+	}
 	pc := cfg.Poller
 	pc.Logger = cfg.Logger
 	pc.Routes = func(path string) poller.Handler {
@@ -123,6 +134,9 @@ func New(cfg Config) (*Server, error) {
 		case "/echo":
 			return echo{}
 		}
+		if stompH != nil && path == stompPath {
+			return stompH
+		}
 		if eioWS != nil && strings.HasPrefix(path, sioPath) {
 			return eioWS
 		}
@@ -130,7 +144,16 @@ func New(cfg Config) (*Server, error) {
 	}
 	pc.Upgrader.Origins = cfg.Origins
 	pc.Upgrader.Route = func(path string) bool {
-		return path == "/ws" || path == "/echo" || eioWS != nil && strings.HasPrefix(path, sioPath)
+		return path == "/ws" || path == "/echo" || eioWS != nil && strings.HasPrefix(path, sioPath) ||
+			stompH != nil && path == stompPath
+	}
+	if stompH != nil {
+		pc.Upgrader.ProtocolsFor = func(path string) []string {
+			if path == stompPath {
+				return stomp.Subprotocols
+			}
+			return nil
+		}
 	}
 	if s.eio != nil {
 		pc.Upgrader.Check = func(path, query string) error {
@@ -153,12 +176,12 @@ func New(cfg Config) (*Server, error) {
 	pc.HTTP = s.routes()
 	p, err := poller.New(pc)
 	if err != nil {
-		s.closeSocketIO()
+		s.closeProtocols()
 		s.hub.Close()
 		return nil, err
 	}
 	if err := p.Listen(cfg.Addr); err != nil {
-		s.closeSocketIO()
+		s.closeProtocols()
 		s.hub.Close()
 		return nil, err
 	}
@@ -167,7 +190,7 @@ func New(cfg Config) (*Server, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_ = p.Shutdown(ctx)
-		s.closeSocketIO()
+		s.closeProtocols()
 		s.hub.Close()
 		return nil, err
 	}
@@ -239,9 +262,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.wg.Wait()
 	s.shutdownConformance(ctx)
 	err := s.poller.Shutdown(ctx)
-	s.closeSocketIO()
+	s.closeProtocols()
 	s.hub.Close()
 	return err
+}
+
+// closeProtocols stops the protocols' own goroutines (the Engine.IO
+// sweeper, STOMP's heart-beats).
+func (s *Server) closeProtocols() {
+	s.closeSocketIO()
+	if s.stomp != nil {
+		s.stomp.Close()
+	}
 }
 
 // Hub returns the server's hub (for embedding and tests).

@@ -130,6 +130,11 @@ func run(args []string, stderr io.Writer) int {
 	eioPingInterval := e.duration("eio-ping-interval", 25*time.Second, "Engine.IO ping interval")
 	eioPingTimeout := e.duration("eio-ping-timeout", 20*time.Second, "Engine.IO: close a session that does not answer a ping in this time")
 	conformanceAddr := e.str("conformance-addr", "", "address of a second listener that behaves like the reference servers of the Engine.IO and Socket.IO test suites (/engine.io/ echo, /socket.io/); empty = off")
+	stompOff := e.boolean("stomp-off", false, "turn STOMP over WebSocket (at --stomp-path) off")
+	stompPath := e.str("stomp-path", "/stomp", "WebSocket path of STOMP 1.2 (subprotocols v12.stomp, v11.stomp, v10.stomp)")
+	stompHB := e.str("stomp-heartbeat", "10s,10s", "STOMP heart-beat offer \"send,receive\": the server sends every send and wants the client's every receive (0 = that direction off); a client silent for twice the negotiated interval is closed")
+	stompPrefetch := e.integer("stomp-max-unacked", 1024, "STOMP client/client-individual acks: unacknowledged MESSAGEs in flight per subscription (the default and ceiling of prefetch-count)")
+	stompPending := e.integer("stomp-max-pending", 4096, "STOMP: MESSAGEs waiting behind a full prefetch window per subscription before the slow-consumer policy applies")
 	eioMaxPayload := e.integer("eio-max-payload", 1_000_000, "Engine.IO maxPayload: largest POST body or WebSocket message, in bytes")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "c1m: WebSocket market-data fanout server\n\nUsage: c1m [flags]\n\nEvery flag can also be set with the environment variable named after it.\n\n")
@@ -196,6 +201,14 @@ func run(args []string, stderr io.Writer) int {
 		ConnectTimeout: *sioConnectTimeout, PingInterval: *eioPingInterval, PingTimeout: *eioPingTimeout, MaxPayload: *eioMaxPayload,
 		Recovery: *sioRecovery, RecoveryLog: *sioRecoveryLog}
 
+	hbSend, hbRecv, err := parseHeartBeat(*stompHB)
+	if err != nil {
+		fmt.Fprintln(stderr, "c1m: --stomp-heartbeat:", err)
+		return 2
+	}
+	cfg.Stomp = server.StompConfig{Off: *stompOff, Path: *stompPath, HeartBeatSend: hbSend, HeartBeatRecv: hbRecv,
+		MaxUnacked: *stompPrefetch, MaxPending: *stompPending}
+
 	srv, err := server.New(cfg)
 	if err != nil {
 		log.Error("start failed", "err", err)
@@ -246,4 +259,32 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("bad --log-format %q (text or json)", format)
+}
+
+// parseHeartBeat parses --stomp-heartbeat, "send,receive" durations; 0
+// turns a direction off.
+func parseHeartBeat(v string) (send, recv time.Duration, err error) {
+	a, b, ok := strings.Cut(v, ",")
+	if !ok {
+		return 0, 0, fmt.Errorf("%q must be two durations, \"send,receive\" (e.g. 10s,10s; 0 for off)", v)
+	}
+	parse := func(s string) (time.Duration, error) {
+		s = strings.TrimSpace(s)
+		if s == "0" {
+			return -1, nil
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return 0, fmt.Errorf("%q must be two durations, \"send,receive\" (e.g. 10s,10s; 0 for off)", v)
+		}
+		if d == 0 {
+			return -1, nil
+		}
+		return d, nil
+	}
+	if send, err = parse(a); err != nil {
+		return 0, 0, err
+	}
+	recv, err = parse(b)
+	return send, recv, err
 }
