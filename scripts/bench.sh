@@ -18,31 +18,35 @@
 #                              (socketio, idle_sio) against Node's socket.io
 #                              (socketio also at 10 msg/s, a rate Node's
 #                              server reaches at 1k subscribers: latency at
-#                              equal load)
+#                              equal load), STOMP over WebSocket (stomp,
+#                              idle_stomp) against RabbitMQ's Web-STOMP
 #                              (about 20 minutes; 2026-11-30 took 28 on a
 #                              loaded machine; building Centrifugo once adds ~5)
 #   scripts/bench.sh --replot DIR   redraw DIR's plots (replaces *.dat, *.png,
 #                              plots.gp) from DIR/results.jsonl, offline, in
 #                              seconds; report.md is left as it is
-#   options: --servers c1m,gorilla,gws,nbio,centrifugo,node-socketio (default:
-#              all in --full, all but centrifugo and node-socketio in --quick)
-#            --scenarios connect,idle,broadcast,slow,sse,idle_sse,socketio,idle_sio
+#   options: --servers c1m,gorilla,gws,nbio,centrifugo,node-socketio,rabbitmq
+#              (default: all in --full, all but centrifugo, node-socketio and
+#              rabbitmq in --quick)
+#            --scenarios connect,idle,broadcast,slow,sse,idle_sse,socketio,idle_sio,stomp,idle_stomp
 #            --out DIR   --port-base 19100
 #   env: CENTRIFUGO=/path/to/centrifugo (default: built once with go install
 #        into ${XDG_CACHE_HOME:-~/.cache}/c1m-bench/centrifugo-v6.9.1/)
 #   node-socketio (Node's own socket.io server, bench/peers/node-socketio) needs
 #   node and npm: `npm ci` installs its pinned packages there when it runs.
+#   rabbitmq (RabbitMQ's Web-STOMP plugin, the peer of the stomp scenario) needs
+#   the Debian package rabbitmq-server: installed with apt-get when root.
 #
 # Every server gets a fresh process per scenario (memory baselines are then
 # comparable) and is pinned to CPU 0; the load generator to CPU 1 (taskset).
 # The peers have no SSE and Centrifugo runs no slow scenario; node-socketio
-# runs only the Socket.IO scenarios: each server runs the scenarios it
-# supports, and the check expects exactly those.
+# runs only the Socket.IO scenarios, rabbitmq only stomp: each server runs the
+# scenarios it supports, and the check expects exactly those.
 set -euo pipefail
 
 mode=quick
 servers=
-scenarios=connect,idle,broadcast,slow,sse,idle_sse,socketio,idle_sio
+scenarios=connect,idle,broadcast,slow,sse,idle_sse,socketio,idle_sio,stomp,idle_stomp
 out=
 port_base=19100
 while [ $# -gt 0 ]; do
@@ -61,7 +65,7 @@ while [ $# -gt 0 ]; do
 done
 
 if [ -z "$servers" ]; then
-  if [ "$mode" = full ]; then servers=c1m,gorilla,gws,nbio,centrifugo,node-socketio; else servers=c1m,gorilla,gws,nbio; fi
+  if [ "$mode" = full ]; then servers=c1m,gorilla,gws,nbio,centrifugo,node-socketio,rabbitmq; else servers=c1m,gorilla,gws,nbio; fi
 fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -108,6 +112,41 @@ ensure_node_socketio() { # logfile
     echo "bench.sh: npm ci in $nsio_dir failed (see $1)" >&2
     return 1
   fi
+}
+
+# RabbitMQ (Debian's rabbitmq-server, with its rabbitmq_web_stomp plugin): a
+# private node per scenario (its own name, data and log directories under
+# $bin, the plugin enabled there, AMQP and plain STOMP listeners off), started
+# from the package's scripts and stopped with rabbitmqctl.
+rmq_server=/usr/lib/rabbitmq/bin/rabbitmq-server
+rmq_ctl=/usr/lib/rabbitmq/bin/rabbitmqctl
+ensure_rabbitmq() { # logfile
+  if [ ! -x "$rmq_server" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== installing rabbitmq-server (apt-get)"
+    (DEBIAN_FRONTEND=noninteractive apt-get install -y rabbitmq-server >"$1" 2>&1 ||
+      { apt-get update >>"$1" 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y rabbitmq-server >>"$1" 2>&1; }) || true
+  fi
+  if [ ! -x "$rmq_server" ] || [ ! -x "$rmq_ctl" ]; then
+    echo "bench.sh: rabbitmq needs the rabbitmq-server package (see $1)" >&2
+    return 1
+  fi
+  if ! compgen -G "/usr/lib/rabbitmq/lib/rabbitmq_server-*/plugins/rabbitmq_web_stomp-*" >/dev/null; then
+    echo "bench.sh: rabbitmq-server has no rabbitmq_web_stomp plugin" >&2
+    return 1
+  fi
+}
+rmq_node= # the node bench.sh started, if running
+rmq_env() { # port: the environment of the node on port (for the server and rabbitmqctl)
+  local d=$bin/rabbitmq-$1
+  echo "RABBITMQ_NODENAME=c1mbench$1@localhost RABBITMQ_DIST_PORT=$(($1 + 10000)) RABBITMQ_MNESIA_BASE=$d/mnesia RABBITMQ_LOG_BASE=$d/log RABBITMQ_CONFIG_FILE=$d/rabbitmq.conf RABBITMQ_ENABLED_PLUGINS_FILE=$d/enabled_plugins"
+}
+rmq_stop() {
+  [ -n "$rmq_node" ] || return 0
+  # shellcheck disable=SC2046
+  env $(rmq_env "$rmq_node") "$rmq_ctl" -n "c1mbench$rmq_node@localhost" stop >/dev/null 2>&1 || true
+  # epmd, which the node started as a daemon, goes when no other node uses it.
+  if command -v epmd >/dev/null && ! epmd -names 2>/dev/null | grep -q '^name '; then epmd -kill >/dev/null 2>&1 || true; fi
+  rmq_node=
 }
 
 # gnuplot renders the plots; quick runs do without (CI stays fast), full runs
@@ -157,6 +196,7 @@ cleanup() {
     kill "$gen_pid" 2>/dev/null || true # it closes its workers on SIGTERM
     wait "$gen_pid" 2>/dev/null || true
   fi
+  rmq_stop
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
     kill "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
@@ -189,6 +229,11 @@ if [[ ",$servers," == *",node-socketio,"* ]] && ! ensure_node_socketio "$logdir/
   notes+=("Node's socket.io server could not be installed (logs/node-socketio-npm.log): not measured")
   failures=$((failures + 1))
 fi
+if [[ ",$servers," == *",rabbitmq,"* ]] && ! ensure_rabbitmq "$logdir/rabbitmq-install.log"; then
+  servers=$(echo ",$servers," | sed 's/,rabbitmq,/,/; s/^,//; s/,$//')
+  notes+=("RabbitMQ (rabbitmq-server with rabbitmq_web_stomp) could not be installed (logs/rabbitmq-install.log): not measured")
+  failures=$((failures + 1))
+fi
 cf_key=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n') # Centrifugo's HTTP API key for this run
 
 # CPU pinning: the server on CPU 0, the load generator on the others.
@@ -206,6 +251,13 @@ server_cmd() { # name port
     c1m) echo "$bin/c1m --addr 127.0.0.1:$2 --demo=false" ;;
     gorilla|gws|nbio) echo "$bin/peers --server $1 --addr 127.0.0.1:$2" ;;
     node-socketio) echo "node --expose-gc $root/$nsio_dir/server.js --addr 127.0.0.1:$2" ;;
+    rabbitmq)
+      local d=$bin/rabbitmq-$2
+      rm -rf "$d" && mkdir -p "$d"
+      printf '%s\n' 'listeners.tcp = none' 'stomp.listeners.tcp = none' "web_stomp.tcp.port = $2" 'web_stomp.tcp.ip = 127.0.0.1' \
+        'log.console = false' 'log.file.level = warning' >"$d/rabbitmq.conf"
+      echo '[rabbitmq_web_stomp].' >"$d/enabled_plugins"
+      echo "env $(rmq_env "$2") $rmq_server" ;;
     centrifugo)
       "$bin/c1mbench" centrifugo-config -addr "127.0.0.1:$2" -api-key "$cf_key" >"$bin/centrifugo-$2.json"
       echo "$cf_bin --config $bin/centrifugo-$2.json" ;;
@@ -219,8 +271,8 @@ supports() { # server scenario
   case "$1:$2" in
     gorilla:sse|gorilla:idle_sse|gws:sse|gws:idle_sse|nbio:sse|nbio:idle_sse) return 1 ;;
     centrifugo:slow) return 1 ;;
-    c1m:*|node-socketio:socketio|node-socketio:idle_sio) return 0 ;;
-    *:socketio|*:idle_sio|node-socketio:*) return 1 ;;
+    c1m:*|node-socketio:socketio|node-socketio:idle_sio|rabbitmq:stomp) return 0 ;;
+    *:socketio|*:idle_sio|node-socketio:*|*:stomp|*:idle_stomp|rabbitmq:*) return 1 ;;
   esac
   return 0
 }
@@ -229,13 +281,15 @@ supports() { # server scenario
 gen_args() { # server
   case "$1" in
     centrifugo) echo "-proto centrifugo -api-key $cf_key" ;;
+    rabbitmq) echo "-proto stomp" ;; # publishes with STOMP SEND, samples beam.smp from /proc
   esac
 }
 
 start_server() { # name port scenario
-  local cmd ready=/stats
+  local cmd ready=/stats wait_s=15
   cmd=$(server_cmd "$1" "$2")
   [ "$1" = centrifugo ] && ready=/health
+  [ "$1" = rabbitmq ] && wait_s=90 # an Erlang node with its plugins: ~7 s here
   # Peers listen with SO_REUSEPORT: a server left on this port (another
   # bench run) would silently share the load. Refuse to measure then.
   if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$2/" 2>/dev/null; then
@@ -245,8 +299,10 @@ start_server() { # name port scenario
   # shellcheck disable=SC2086
   "${pin_server[@]}" $cmd >>"$logdir/$1-$3.log" 2>&1 &
   server_pid=$!
-  local deadline=$((SECONDS + 15))
-  until curl -fsS "http://127.0.0.1:$2$ready" >/dev/null 2>&1; do
+  [ "$1" = rabbitmq ] && rmq_node=$2
+  local deadline=$((SECONDS + wait_s))
+  # Web-STOMP answers plain HTTP with 426 Upgrade Required: any answer will do.
+  until if [ "$1" = rabbitmq ]; then curl -s -o /dev/null "http://127.0.0.1:$2/ws"; else curl -fsS "http://127.0.0.1:$2$ready" >/dev/null 2>&1; fi; do
     if ! kill -0 "$server_pid" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
       echo "bench.sh: $1 did not start (see $logdir/$1-$3.log)" >&2
       return 1
@@ -256,6 +312,7 @@ start_server() { # name port scenario
 }
 
 stop_server() {
+  rmq_stop
   kill "$server_pid" 2>/dev/null || true
   wait "$server_pid" 2>/dev/null || true
   server_pid=
@@ -267,6 +324,16 @@ has_sse() { # port
   local hdr
   hdr=$(curl -s -N --max-time 1 -D - -o /dev/null "http://127.0.0.1:$1/sse?topics=bench.0" 2>/dev/null || true)
   [[ "$hdr" == "HTTP/1.1 200"* ]] && grep -qi '^content-type: *text/event-stream' <<<"$hdr"
+}
+
+# has_stomp tells whether the server on port upgrades GET /stomp to STOMP
+# over WebSocket (c1m's STOMP endpoint is newer than this suite).
+has_stomp() { # port
+  local code
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+    -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Sec-WebSocket-Protocol: v12.stomp' \
+    "http://127.0.0.1:$1/stomp" 2>/dev/null || true)
+  [ "$code" = 101 ]
 }
 
 plan=()
@@ -282,7 +349,13 @@ run() { # server port scenario args...
     stop_server
     return 0
   fi
-  if [ "$s" = c1m ] && [[ "$sc" == sse || "$sc" == idle_sse ]]; then
+  if [ "$s" = c1m ] && [[ "$sc" == stomp || "$sc" == idle_stomp ]] && ! has_stomp "$port"; then
+    echo "-- $s $sc: skipped, c1m does not serve STOMP at /stomp yet"
+    [[ " ${notes[*]} " == *"c1m has no /stomp"* ]] || notes+=("c1m has no /stomp endpoint in this build: its stomp and idle_stomp scenarios were not run")
+    stop_server
+    return 0
+  fi
+  if [ "$s" = c1m ] && [[ "$sc" == sse || "$sc" == idle_sse || "$sc" == stomp || "$sc" == idle_stomp ]]; then
     stop_server # a fresh process for the measurement, as for every scenario
     start_server "$s" "$port" "$sc"
   fi
@@ -318,6 +391,8 @@ for s in "${list[@]}"; do
     run "$s" "$port" socketio -conns 100 -payloads 64 -rates max,half -duration 1s
     run "$s" "$port" idle_sio -conns 100,300 -sio-transport websocket
     run "$s" "$port" idle_sio -conns 100,300 -sio-transport polling
+    run "$s" "$port" stomp -conns 100 -payloads 64 -rates max,half -duration 1s
+    run "$s" "$port" idle_stomp -conns 100,300
   else
     run "$s" "$port" connect -conns 1000,10000,19000 -workers 2
     run "$s" "$port" idle -conns 1000,10000,19000 -workers 2
@@ -330,6 +405,8 @@ for s in "${list[@]}"; do
     run "$s" "$port" socketio -conns 1000 -payloads 64,256,1024 -rates max,half,1000,10 -duration 5s
     run "$s" "$port" idle_sio -conns 1000,10000,19000 -workers 2 -sio-transport websocket
     run "$s" "$port" idle_sio -conns 1000,10000,19000 -workers 2 -sio-transport polling
+    run "$s" "$port" stomp -conns 1000 -payloads 64,256,1024 -rates max,half,1000 -duration 5s
+    run "$s" "$port" idle_stomp -conns 1000,10000,19000 -workers 2
   fi
 done
 
@@ -353,6 +430,13 @@ header=$(mktemp)
     echo "- node-socketio: Node $(node --version 2>/dev/null) with socket.io $(node -p 'require("./'"$nsio_dir"'/node_modules/socket.io/package.json").version' 2>/dev/null)"
     echo "  (bench/peers/node-socketio, pinned by its package-lock.json), every option default, one process (single-threaded"
     echo "  JavaScript), run with --expose-gc so that /stats?gc=1 measures live memory; pinned like the others."
+  fi
+  if [[ ",$servers," == *",rabbitmq,"* ]]; then
+    echo "- rabbitmq: RabbitMQ $(dpkg-query -W -f '${Version}' rabbitmq-server 2>/dev/null) (Debian package) on Erlang/OTP $(dpkg-query -W -f '${Version}' erlang-base 2>/dev/null),"
+    echo "  rabbitmq_web_stomp at /ws, every option default but its port (AMQP and plain STOMP listeners off), a fresh node per"
+    echo "  scenario pinned like the others; clients CONNECT with host:/ (the default vhost, default user); the load generator"
+    echo "  publishes with STOMP SEND to /topic/bench.0 (amq.topic) and stamps the time in the body when it builds the frame,"
+    echo "  so RabbitMQ's latency includes its publisher connection; CPU and RSS are its beam.smp process and children."
   fi
   echo "- load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15-minute load average at the end of the run, $ncpu CPUs)"
   for n in "${notes[@]}"; do echo "- note: $n"; done

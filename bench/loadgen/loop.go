@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -31,11 +32,12 @@ type clientConn struct {
 	wantID  uint64
 	start   int64
 	accept  string
-	sse     *SSEStream // the event-stream body parser, once the header is in
-	sio     *sioState  // Socket.IO client state (nil: not Socket.IO)
-	pending []byte     // unparsed bytes carried over between reads
-	out     []byte     // bytes not yet written (EAGAIN)
-	frag    []byte     // payload of a fragmented message being assembled
+	sse     *SSEStream  // the event-stream body parser, once the header is in
+	sio     *sioState   // Socket.IO client state (nil: not Socket.IO)
+	stomp   *stompState // STOMP client state (nil: not STOMP)
+	pending []byte      // unparsed bytes carried over between reads
+	out     []byte      // bytes not yet written (EAGAIN)
+	frag    []byte      // payload of a fragmented message being assembled
 	fragOp  byte
 }
 
@@ -46,6 +48,8 @@ type DialSpec struct {
 	Proto       string   `json:"proto"`       // ProtoNative (default) or ProtoCentrifugo
 	SSE         bool     `json:"sse"`         // GET an event stream at Path instead of a WebSocket upgrade
 	SIO         string   `json:"sio"`         // Socket.IO at Path over SIOWebSocket or SIOPolling ("": not Socket.IO)
+	STOMP       bool     `json:"stomp"`       // STOMP over WebSocket at Path (subscribes to Topic at CONNECTED)
+	STOMPHost   string   `json:"stomp_host"`  // STOMP CONNECT's host header ("": the server's host:port)
 	Sources     []string `json:"sources"`     // local source addresses, bound before connect
 	N           int      `json:"n"`           // connections to open
 	Topic       string   `json:"topic"`       // subscribe to this topic when not empty
@@ -339,7 +343,12 @@ func (l *Loop) connect(d *DialSpec, idx int) (*clientConn, error) {
 		rand.Read(raw[:])
 		key := base64.StdEncoding.EncodeToString(raw[:])
 		c.accept = AcceptKey(key)
-		c.out = AppendUpgradeRequest(c.out, host, path, key)
+		if d.STOMP {
+			c.stomp = &stompState{host: cmp.Or(d.STOMPHost, host), topic: d.Topic}
+			c.out = AppendSTOMPUpgradeRequest(c.out, host, path, key)
+		} else {
+			c.out = AppendUpgradeRequest(c.out, host, path, key)
+		}
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd)}
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
@@ -481,6 +490,13 @@ func (l *Loop) consume(c *clientConn, data []byte, now int64) int {
 		}
 		if c.sio != nil {
 			c.state = stSubscribing // until CONNECT (and subscribe) are answered
+		} else if c.stomp != nil {
+			c.state = stSubscribing // until CONNECTED
+			l.scratch = AppendSTOMPConnect(l.scratch[:0], c.stomp.host)
+			l.send(c, OpText, l.scratch)
+			if c.state == stClosed {
+				return 0
+			}
 		} else if c.cent {
 			// Centrifugo closes a connection that does not connect: connect
 			// (and subscribe) in the first frame; ready at the last reply.
@@ -530,6 +546,8 @@ func (l *Loop) consume(c *clientConn, data []byte, now int64) int {
 			switch {
 			case c.sio != nil:
 				l.sioPacket(c, f.Payload, now)
+			case c.stomp != nil:
+				l.stompMessage(c, f.Payload, now)
 			case c.cent:
 				l.centMessages(c, f.Payload, now)
 			default:

@@ -20,10 +20,11 @@ type Publisher struct {
 	Client  *http.Client
 	BaseURL string
 	Topic   string
-	Size    int    // bytes of the JSON data, at least 8 (Centrifugo: at least 45)
-	Proto   string // ProtoNative (default) or ProtoCentrifugo
-	APIKey  string // Centrifugo's HTTP API key
-	Subs    int    // subscribers of Topic (Centrifugo: bounds a batch, see batchLimit)
+	Size    int             // bytes of the JSON data, at least 8 (Centrifugo: at least 45)
+	Proto   string          // ProtoNative (default) or ProtoCentrifugo
+	APIKey  string          // Centrifugo's HTTP API key
+	Subs    int             // subscribers of Topic (Centrifugo: bounds a batch, see batchLimit)
+	STOMP   *STOMPPublisher // ProtoSTOMP: the connection SEND frames go out on (see stomp_broker.go)
 
 	once   sync.Once
 	single []byte
@@ -62,6 +63,10 @@ func (p *Publisher) init() {
 // post publishes n messages in one request (n == 1: the single form).
 func (p *Publisher) post(ctx context.Context, n int) error {
 	p.init()
+	if p.Proto == ProtoSTOMP {
+		first := p.seq.Add(uint64(n)) - uint64(n) + 1
+		return p.STOMP.Send(p.Topic, n, p.Size, first, time.Now().UnixNano())
+	}
 	url := p.BaseURL + "/publish"
 	var body []byte
 	if p.Proto == ProtoCentrifugo {

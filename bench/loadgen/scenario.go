@@ -48,6 +48,8 @@ type Config struct {
 	SSEPath     string        // event-stream request path and query; default by Proto (see ssePath)
 	SIOPath     string        // Socket.IO path (socketio, idle_sio); default DefaultSIOPath
 	SIO         string        // Socket.IO transport of idle_sio: SIOWebSocket (default) or SIOPolling; socketio is WebSocket only
+	STOMPPath   string        // STOMP over WebSocket endpoint (stomp, idle_stomp); default DefaultSTOMPPath, or RabbitSTOMPPath with ProtoSTOMP
+	STOMPHost   string        // STOMP CONNECT's host header; default the server's host:port, or "/" (RabbitMQ's default vhost) with ProtoSTOMP
 	Out         io.Writer
 	Log         *slog.Logger
 }
@@ -86,7 +88,19 @@ func (c *Config) defaults() {
 	if c.SIO == "" {
 		c.SIO = SIOWebSocket
 	}
+	if c.STOMPPath == "" {
+		c.STOMPPath = DefaultSTOMPPath
+		if c.Proto == ProtoSTOMP {
+			c.STOMPPath = RabbitSTOMPPath
+		}
+	}
+	if c.STOMPHost == "" && c.Proto == ProtoSTOMP {
+		c.STOMPHost = "/"
+	}
 }
+
+// stomp tells whether the scenario's clients speak STOMP over WebSocket.
+func (c *Config) stomp() bool { return c.Scenario == "stomp" || c.Scenario == "idle_stomp" }
 
 // sio tells whether the scenario's clients speak Socket.IO.
 func (c *Config) sio() bool { return c.Scenario == "socketio" || c.Scenario == "idle_sio" }
@@ -121,6 +135,7 @@ type runner struct {
 	addr  string
 	stats statsSource
 	outMu sync.Mutex
+	spub  *STOMPPublisher // ProtoSTOMP: the publisher's connection, opened once per run
 }
 
 // Run executes cfg.Scenario and writes one Result per measurement to cfg.Out.
@@ -146,10 +161,24 @@ func Run(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("-url %s: no port", cfg.URL)
 		}
 		r.stats = &centrifugoStats{client: r.http, url: cfg.URL, key: cfg.APIKey, port: port}
+	} else if cfg.Proto == ProtoSTOMP {
+		port, err := strconv.Atoi(u.Port())
+		if err != nil {
+			return fmt.Errorf("-url %s: no port", cfg.URL)
+		}
+		if cfg.Scenario != "stomp" {
+			return fmt.Errorf("scenario %s: -proto %s (a STOMP broker) runs only the stomp scenario", cfg.Scenario, ProtoSTOMP)
+		}
+		r.stats = &brokerStats{port: port}
+		defer func() {
+			if r.spub != nil {
+				r.spub.Close()
+			}
+		}()
 	} else if cfg.Proto != ProtoNative {
-		return fmt.Errorf("unknown protocol %q (%s or %s)", cfg.Proto, ProtoNative, ProtoCentrifugo)
+		return fmt.Errorf("unknown protocol %q (%s, %s or %s)", cfg.Proto, ProtoNative, ProtoCentrifugo, ProtoSTOMP)
 	}
-	if cfg.Proto == ProtoCentrifugo && (cfg.Scenario == "slow" || cfg.Scenario == "hold" || cfg.sio()) {
+	if cfg.Proto == ProtoCentrifugo && (cfg.Scenario == "slow" || cfg.Scenario == "hold" || cfg.sio() || cfg.stomp()) {
 		return fmt.Errorf("scenario %s: bench protocol servers only", cfg.Scenario)
 	}
 	if cfg.SIO != SIOWebSocket && cfg.SIO != SIOPolling {
@@ -159,9 +188,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return errors.New("scenario socketio: WebSocket transport only")
 	}
 	switch cfg.Scenario {
-	case "connect", "idle", "idle_sse", "idle_sio":
+	case "connect", "idle", "idle_sse", "idle_sio", "idle_stomp":
 		return r.connectIdle(ctx)
-	case "broadcast", "sse", "socketio":
+	case "broadcast", "sse", "socketio", "stomp":
 		return r.broadcast(ctx)
 	case "slow":
 		return r.slow(ctx)
@@ -220,6 +249,10 @@ func (r *runner) dialSpec(topic string) DialSpec {
 		// Idle Socket.IO clients are subscribed too, like event streams:
 		// a connected socket that joined the bench topic's room.
 		d.SIO, d.Path, d.Topic = r.cfg.SIO, r.cfg.SIOPath, r.cfg.Topic
+	}
+	if r.cfg.stomp() {
+		// Idle STOMP clients are subscribed too: CONNECTED, then SUBSCRIBE.
+		d.STOMP, d.Path, d.Topic, d.STOMPHost = true, r.cfg.STOMPPath, r.cfg.Topic, r.cfg.STOMPHost
 	}
 	return d
 }
@@ -283,6 +316,9 @@ func (r *runner) connectIdle(ctx context.Context) error {
 		if r.cfg.sio() {
 			note += "; each Socket.IO client is connected to / and subscribed to " + r.cfg.Topic
 		}
+		if r.cfg.stomp() {
+			note += "; each STOMP client is CONNECTED and subscribed to /topic/" + r.cfg.Topic
+		}
 		r.emit(Result{Scenario: r.cfg.Scenario, Params: params, Metrics: map[string]float64{
 			"held":                 float64(held),
 			"failed":               float64(res.Failed),
@@ -314,6 +350,9 @@ func (r *runner) subscribe(ctx context.Context, n, slowEvery int) (*Pool, DialRe
 	}
 	if err == nil {
 		_, err = waitConns(ctx, r.stats, func(c int64) bool { return c >= int64(res.OK) }, 30*time.Second)
+	}
+	if err == nil && r.cfg.Scenario == "stomp" {
+		err = r.stompProbe(ctx, p, res.OK)
 	}
 	if err != nil {
 		p.Close()
@@ -462,7 +501,10 @@ func (r *runner) broadcastN(ctx context.Context, n int) error {
 	}
 	defer func() { p.Close() }() // p may be replaced below
 	for _, size := range r.cfg.Payloads {
-		pub := &Publisher{Client: r.http, BaseURL: r.cfg.URL, Topic: r.cfg.Topic, Size: size, Proto: r.cfg.Proto, APIKey: r.cfg.APIKey, Subs: n}
+		pub, err := r.publisher(ctx, size, n)
+		if err != nil {
+			return err
+		}
 		maxRate := 0.0
 		for _, label := range r.cfg.Rates {
 			var rate float64
@@ -492,6 +534,9 @@ func (r *runner) broadcastN(ctx context.Context, n int) error {
 				}
 			}
 			met := m.metrics()
+			if r.cfg.Proto == ProtoSTOMP {
+				delete(met, "server_heap_inuse_mb") // a broker without /stats: no heap figure
+			}
 			if label == "max" {
 				maxRate = met["publish_per_s"]
 			}

@@ -8,6 +8,9 @@
 //	c1mbench -server node-socketio -url http://127.0.0.1:8080 -scenario socketio -conns 1000 -rates max,half
 //	c1mbench -server c1m -url http://127.0.0.1:8080 -scenario idle_sio -sio-transport polling -conns 1000,19000
 //	c1mbench -server centrifugo -proto centrifugo -api-key KEY -url http://127.0.0.1:8000 -scenario broadcast
+//	c1mbench -server c1m -url http://127.0.0.1:8080 -scenario stomp -conns 1000 -rates max,half,1000
+//	c1mbench -server c1m -url http://127.0.0.1:8080 -scenario idle_stomp -conns 1000,10000,19000 -workers 2
+//	c1mbench -server rabbitmq -proto stomp -url http://127.0.0.1:15674 -scenario stomp -conns 1000
 //	c1mbench report -in results.jsonl -out bench/results/DATE -baseline c1m
 //	c1mbench plot -in bench/results/DATE/results.jsonl -out bench/results/DATE   (*.dat, plots.gp only)
 //	c1mbench check -in results.jsonl -servers c1m,gorilla,gws,nbio -scenarios connect,idle,broadcast,slow
@@ -81,7 +84,7 @@ func run() int {
 	)
 	flag.StringVar(&cfg.Server, "server", "server", "label of the server under test")
 	flag.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080", "base URL of the server")
-	flag.StringVar(&cfg.Scenario, "scenario", "broadcast", "connect, idle, broadcast, slow, sse (broadcast to event streams), idle_sse (memory per event stream), socketio (broadcast to Socket.IO clients over WebSocket), idle_sio (memory per Socket.IO client, -sio-transport) or hold")
+	flag.StringVar(&cfg.Scenario, "scenario", "broadcast", "connect, idle, broadcast, slow, sse (broadcast to event streams), idle_sse (memory per event stream), socketio (broadcast to Socket.IO clients over WebSocket), idle_sio (memory per Socket.IO client, -sio-transport), stomp (broadcast to STOMP clients over WebSocket), idle_stomp (memory per STOMP client) or hold")
 	flag.StringVar(&conns, "conns", "1000", "comma-separated connection counts")
 	flag.StringVar(&payloads, "payloads", "64,256,1024", "broadcast payload sizes, bytes")
 	flag.StringVar(&rates, "rates", "max,half", "broadcast rates: msg/s, max, half (of max)")
@@ -91,11 +94,13 @@ func run() int {
 	flag.IntVar(&cfg.SrcBase, "src-base", 2, "worker i binds to 127.0.0.(src-base+i)")
 	flag.IntVar(&cfg.Concurrency, "concurrency", 100, "handshakes in flight per worker")
 	flag.DurationVar(&cfg.Ping, "ping", 0, "client ping interval (0: none)")
-	flag.StringVar(&cfg.Proto, "proto", loadgen.ProtoNative, "server protocol: native (c1m, bench/peers) or centrifugo (JSON over /connection/websocket, uni_sse, HTTP API)")
+	flag.StringVar(&cfg.Proto, "proto", loadgen.ProtoNative, "server protocol: native (c1m, bench/peers), centrifugo (JSON over /connection/websocket, uni_sse, HTTP API) or stomp (a STOMP broker such as RabbitMQ Web-STOMP: publishes with STOMP SEND, samples /proc; stomp scenario only)")
 	flag.StringVar(&cfg.APIKey, "api-key", "", "Centrifugo HTTP API key (-proto centrifugo)")
 	flag.StringVar(&cfg.SSEPath, "sse-path", "", "event-stream request path and query (default: /sse?topics=TOPIC, or Centrifugo's /connection/uni_sse)")
 	flag.StringVar(&cfg.SIOPath, "sio-path", loadgen.DefaultSIOPath, "Socket.IO path (socketio, idle_sio)")
 	flag.StringVar(&cfg.SIO, "sio-transport", loadgen.SIOWebSocket, "Socket.IO transport of idle_sio: websocket or polling (socketio: websocket)")
+	flag.StringVar(&cfg.STOMPPath, "stomp-path", "", "STOMP over WebSocket path (stomp, idle_stomp; default /stomp, or /ws with -proto stomp)")
+	flag.StringVar(&cfg.STOMPHost, "stomp-host", "", "STOMP CONNECT host header (default the server's host:port, or / with -proto stomp: RabbitMQ's default vhost)")
 	flag.StringVar(&o, "o", "", "append results to this file (default stdout)")
 	timeout := flag.Duration("timeout", 30*time.Minute, "abort the run after this long")
 	flag.Parse()
