@@ -46,7 +46,8 @@ func broadcastRig(t testing.TB, n int, ack string) (*rig, []int) {
 			t.Fatal(err)
 		}
 	}
-	testutil.WaitFor(t, 10*time.Second, "subscriptions", func() bool { return r.hub.Stats().Subscriptions == n })
+	// The handler counts a subscription once hub.Subscribe returned.
+	testutil.WaitFor(t, 10*time.Second, "subscriptions", func() bool { return r.h.Stats().Subscriptions == int64(n) })
 	return r, fds
 }
 

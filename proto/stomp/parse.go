@@ -3,6 +3,7 @@ package stomp
 import (
 	"bytes"
 	"strconv"
+	"sync"
 
 	"github.com/valyala/bytebufferpool"
 )
@@ -46,8 +47,9 @@ type Parser struct {
 
 	lim   Limits // Limits with defaults applied; zero before the first Feed
 	buf   *bytebufferpool.ByteBuffer
-	frame Frame
-	spans []span
+	frame Frame  // its Headers are sc's, while p holds sc
+	spans []span // sc's, while p holds sc
+	sc    *scratch
 	err   error // the error that made the parser unusable
 
 	// State of the frame in progress; offsets count from its first byte.
@@ -77,6 +79,11 @@ func (p *Parser) Feed(data []byte, fn func(*Frame) error, heartbeat func()) erro
 	if p.lim.MaxFrameBytes == 0 {
 		p.lim = p.Limits.withDefaults()
 	}
+	if p.sc == nil {
+		p.sc = scratchPool.Get().(*scratch)
+		p.frame.Headers, p.spans = p.sc.headers[:0], p.sc.spans[:0]
+	}
+	defer p.idle()
 	for len(data) > 0 {
 		var (
 			n, res int
@@ -120,6 +127,27 @@ func (p *Parser) Feed(data []byte, fn func(*Frame) error, heartbeat func()) erro
 	return nil
 }
 
+// scratch is the header slices a Parser uses while it parses. An idle
+// Parser (no frame in progress) gives them back, so that the many idle
+// connections of a server hold none.
+type scratch struct {
+	headers []Header
+	spans   []span
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// idle gives the scratch slices back when no frame is in progress.
+func (p *Parser) idle() {
+	if p.buf != nil || p.sc == nil {
+		return
+	}
+	clear(p.frame.Headers)
+	p.sc.headers, p.sc.spans = p.frame.Headers[:0], p.spans[:0]
+	scratchPool.Put(p.sc)
+	p.sc, p.frame.Headers, p.spans = nil, nil, nil
+}
+
 // Buffered returns the number of bytes of an incomplete frame the parser
 // holds.
 func (p *Parser) Buffered() int {
@@ -134,7 +162,9 @@ func (p *Parser) Buffered() int {
 func (p *Parser) Reset() {
 	if p.buf != nil {
 		bufPool.Put(p.buf)
+		p.buf = nil
 	}
+	p.idle()
 	*p = Parser{Limits: p.Limits}
 }
 

@@ -41,7 +41,7 @@ type session struct {
 	version byte // '0', '1' or '2' (STOMP 1.x)
 	counted bool // in Stats.Sessions
 	grant   Grant
-	subs    map[string]*subscription
+	subs    subIndex
 	txs     map[string]*tx
 	txBytes int
 }
@@ -297,10 +297,10 @@ func (s *session) subscribe(f *Frame, receipt []byte, hasReceipt bool) *refusal 
 			return refuse("missing header", "SUBSCRIBE needs a destination header")
 		}
 	}
-	if s.subs[string(id)] != nil {
+	if s.subs.get(string(id)) != nil {
 		return refuse("duplicate subscription", "subscription id "+strconv.Quote(string(id))+" is already in use on this connection")
 	}
-	if len(s.subs) >= s.h.cfg.MaxSubs {
+	if s.subs.len() >= s.h.cfg.MaxSubs {
 		return refuse("too many subscriptions", "at most "+itoa(s.h.cfg.MaxSubs)+" subscriptions per connection")
 	}
 	dest, r := required(f, "destination")
@@ -348,15 +348,12 @@ func (s *session) subscribe(f *Frame, receipt []byte, hasReceipt bool) *refusal 
 		opt.Since = since
 	}
 	sub.conflate = opt.MaxRate > 0 || (opt.Conflate != nil && *opt.Conflate)
-	if s.subs == nil {
-		s.subs = make(map[string]*subscription)
-	}
-	s.subs[sub.id] = sub
-	s.h.stats.subs.Add(1)
+	s.subs.add(sub)
 	states, err := s.h.cfg.Hub.Subscribe(sub, pattern, opt)
-	if err != nil {
-		delete(s.subs, sub.id)
-		s.h.stats.subs.Add(-1)
+	if err == nil {
+		s.h.stats.subs.Add(1) // after Subscribe: a count of n means n took effect
+	} else {
+		s.subs.remove(sub.id)
 		return refuse("subscribe failed", "subscribe to "+strconv.Quote(dest)+": "+err.Error())
 	}
 	if s.h.debug() {
@@ -396,7 +393,7 @@ func (s *session) unsubscribe(f *Frame) *refusal {
 	if !ok || len(id) == 0 {
 		return refuse("missing header", "UNSUBSCRIBE needs an id header")
 	}
-	if sub := s.subs[string(id)]; sub != nil {
+	if sub := s.subs.get(string(id)); sub != nil {
 		s.drop(sub)
 	}
 	return nil
@@ -404,7 +401,7 @@ func (s *session) unsubscribe(f *Frame) *refusal {
 
 // drop ends sub.
 func (s *session) drop(sub *subscription) {
-	delete(s.subs, sub.id)
+	s.subs.remove(sub.id)
 	s.h.cfg.Hub.UnsubscribeAll(sub)
 	sub.close()
 	s.h.stats.subs.Add(-1)
@@ -494,7 +491,7 @@ func (s *session) ack(f *Frame) *refusal {
 		if !ok {
 			return refuse("unknown message", f.Command.String()+" id "+strconv.Quote(v)+" is not the ack header of a MESSAGE sent on this connection")
 		}
-		sub, pos = s.subs[subID], msgPos{topic, seq}
+		sub, pos = s.subs.get(subID), msgPos{topic, seq}
 	default:
 		v, r := required(f, "message-id")
 		if r != nil {
@@ -507,9 +504,9 @@ func (s *session) ack(f *Frame) *refusal {
 		}
 		pos = msgPos{topic, seq}
 		if sid, ok := f.Get("subscription"); ok {
-			sub = s.subs[string(sid)]
+			sub = s.subs.get(string(sid))
 		} else {
-			for _, c := range s.subs { // STOMP 1.0: the message names it
+			for _, c := range s.subs.all() { // STOMP 1.0: the message names it
 				if c.mode != ackAuto && c.pending(pos) {
 					sub = c
 					break
@@ -601,7 +598,7 @@ func (s *session) end() {
 	if s.counted {
 		s.h.stats.sessions.Add(-1)
 	}
-	for _, sub := range s.subs {
+	for _, sub := range s.subs.all() {
 		s.drop(sub)
 	}
 	s.txs = nil

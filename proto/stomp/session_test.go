@@ -547,3 +547,40 @@ func TestConnectTimeout(t *testing.T) {
 		t.Fatalf("close %d %q", code, text)
 	}
 }
+
+// TestManySubscriptions: past the few a session keeps in a list, ids are
+// still found for ACK, UNSUBSCRIBE and duplicates, and MaxSubs holds.
+func TestManySubscriptions(t *testing.T) {
+	r := newRig(t, stomp.Config{MaxSubs: 12})
+	c := r.dial(t)
+	c.connect()
+	for i := range 12 {
+		c.send(frameText("SUBSCRIBE", "", "id:s"+strconv.Itoa(i), "destination:/topic/many."+strconv.Itoa(i), "ack:client-individual"))
+	}
+	c.send(frameText("UNSUBSCRIBE", "", "id:s3"), frameText("UNSUBSCRIBE", "", "id:s10", "receipt:u"))
+	c.expect("RECEIPT")
+	for _, i := range []int{3, 10, 11} {
+		if _, err := r.hub.Publish("many."+strconv.Itoa(i), []byte(strconv.Itoa(i)), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := c.expect("MESSAGE")
+	if m.h["subscription"] != "s11" {
+		t.Fatalf("MESSAGE for %q", m.h["subscription"])
+	}
+	c.send(frameText("ACK", "", "id:"+m.h["ack"], "receipt:a"))
+	c.expect("RECEIPT")
+	c.send(frameText("SUBSCRIBE", "", "id:s3", "destination:/topic/many.3", "receipt:again"))
+	if f := c.expect("MESSAGE"); f.h["subscription"] != "s3" || f.h["x-c1m-snap"] != "true" {
+		t.Fatalf("resubscribed %v", f.h)
+	}
+	c.expect("RECEIPT")
+	c.send(frameText("SUBSCRIBE", "", "id:s4", "destination:/topic/x"))
+	c.expectError("duplicate subscription")
+	c = r.dial(t)
+	c.connect()
+	for i := range 13 {
+		c.send(frameText("SUBSCRIBE", "", "id:s"+strconv.Itoa(i), "destination:/topic/many.x"))
+	}
+	c.expectError("too many subscriptions")
+}

@@ -75,7 +75,7 @@ func (s *session) transaction(f *Frame) *refusal {
 		return nil
 	}
 	for _, a := range t.acks {
-		if !a.sub.pending(a.pos) && s.subs[a.sub.id] == a.sub {
+		if !a.sub.pending(a.pos) && s.subs.get(a.sub.id) == a.sub {
 			return refuse("unknown message", "COMMIT of "+strconv.Quote(string(id))+": an ACK of "+a.pos.topic+"/"+strconv.FormatUint(a.pos.seq, 10)+" names a message no longer unacknowledged")
 		}
 	}

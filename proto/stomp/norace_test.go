@@ -1,0 +1,5 @@
+//go:build !race
+
+package stomp
+
+const raceEnabled = false
