@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestHelpListsEveryFlagWithItsEnvironmentVariable(t *testing.T) {
@@ -66,5 +67,25 @@ func TestStrayArgumentsAreRefused(t *testing.T) {
 	// the stray argument "false": refuse it rather than start with the demo.
 	if code := run([]string{"-demo", "false"}, &out); code != 2 || !strings.Contains(out.String(), `unexpected argument "false"`) {
 		t.Fatalf("exit %d, output %q", code, out.String())
+	}
+}
+
+func TestParseHeartBeat(t *testing.T) {
+	for _, tc := range []struct {
+		in         string
+		send, recv time.Duration
+		ok         bool
+	}{
+		{"10s,10s", 10 * time.Second, 10 * time.Second, true},
+		{"0,5s", -1, 5 * time.Second, true},
+		{" 250ms , 0 ", 250 * time.Millisecond, -1, true},
+		{"10s", 0, 0, false},
+		{"x,1s", 0, 0, false},
+		{"-1s,1s", 0, 0, false},
+	} {
+		send, recv, err := parseHeartBeat(tc.in)
+		if (err == nil) != tc.ok || (tc.ok && (send != tc.send || recv != tc.recv)) {
+			t.Errorf("parseHeartBeat(%q) = %v, %v, %v", tc.in, send, recv, err)
+		}
 	}
 }
