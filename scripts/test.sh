@@ -42,15 +42,16 @@ step "go test (bench/peers module)"
 
 [[ $only_go == 1 ]] && { echo; echo "Go tests passed."; exit 0; }
 
-step "fuzz: frame parser and handshake ($FUZZTIME executions each)"
+step "fuzz: the protocol parsers ($FUZZTIME executions each)"
 # A count, not a duration: a time-based -fuzztime now and then fails with
 # "context deadline exceeded" and no crasher (a race in Go's fuzzing
 # coordinator at the deadline). -fuzzminimizetime bounds the minimisation of
 # each new-coverage input: by default it may take up to 60 s (or half the count)
 # of byte-deletion passes, quadratic in the input's length, during which the
 # workers do not fuzz and the log shows 0 execs/s. About 5 s per target on 2 cores.
-for target in FuzzParser FuzzHandshake; do
-	go test ./wsframe/ -run '^$' -fuzz "^$target\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 100x -parallel 2
+for pt in wsframe:FuzzParser wsframe:FuzzHandshake poller:FuzzChunked proto/stomp:FuzzParse \
+	proto/socketio:FuzzDecode proto/engineio:FuzzSplitPayload; do
+	go test "./${pt%%:*}/" -run '^$' -fuzz "^${pt#*:}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 100x -parallel 2
 done
 
 step "Node and Chromium suites"
