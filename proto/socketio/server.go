@@ -135,7 +135,7 @@ type client struct {
 
 	mu      sync.Mutex
 	closed  bool               // the session ended: no socket may join
-	sockets map[string]*Socket // by namespace
+	sockets sockets // by namespace
 	// A binary packet waiting for its attachments.
 	pending *packet
 	pjson   []byte
@@ -146,7 +146,7 @@ type client struct {
 // OnOpen implements engineio.Handler: the session must CONNECT within
 // ConnectTimeout.
 func (s *Server) OnOpen(sess *engineio.Session) {
-	sess.SetValue(&client{sess: sess, sockets: make(map[string]*Socket)})
+	sess.SetValue(&client{sess: sess})
 	sess.CloseAfter(s.cfg.ConnectTimeout, "connect timeout")
 }
 
@@ -158,11 +158,8 @@ func (s *Server) OnClose(sess *engineio.Session, reason string) {
 	}
 	cl.mu.Lock()
 	cl.closed = true
-	socks := make([]*Socket, 0, len(cl.sockets))
-	for _, so := range cl.sockets {
-		socks = append(socks, so)
-	}
-	clear(cl.sockets)
+	socks := cl.sockets
+	cl.sockets = nil
 	cl.pending, cl.pjson, cl.atts = nil, nil, nil
 	cl.mu.Unlock()
 	for _, so := range socks {
@@ -246,7 +243,7 @@ func (s *Server) fail(sess *engineio.Session, why string) {
 // the connection.
 func (s *Server) onPacket(cl *client, p *packet, atts [][]byte) {
 	cl.mu.Lock()
-	so := cl.sockets[p.nsp]
+	so := cl.sockets.get(p.nsp)
 	cl.mu.Unlock()
 	switch {
 	case so == nil && p.typ == TypeConnect:
@@ -293,11 +290,11 @@ func (s *Server) connect(cl *client, p *packet) {
 		}
 	}
 	cl.mu.Lock()
-	if _, dup := cl.sockets[p.nsp]; dup || cl.closed {
+	if cl.sockets.get(p.nsp) != nil || cl.closed {
 		cl.mu.Unlock()
 		return
 	}
-	cl.sockets[p.nsp] = so
+	cl.sockets = append(cl.sockets, so)
 	cl.mu.Unlock()
 	cl.sess.CancelClose()
 	recovered := false
@@ -394,3 +391,29 @@ func newID() string {
 }
 
 func (s *Server) debug() bool { return s.log.Enabled(context.Background(), slog.LevelDebug) }
+
+// sockets are a session's sockets, one per namespace: a short slice (a
+// session joins one namespace or a few; a map would cost some 200 bytes
+// per idle session).
+type sockets []*Socket
+
+func (ss sockets) get(nsp string) *Socket {
+	for _, so := range ss {
+		if so.nsp == nsp {
+			return so
+		}
+	}
+	return nil
+}
+
+// remove removes so, reporting whether it was there.
+func (ss *sockets) remove(so *Socket) bool {
+	for i, s := range *ss {
+		if s == so {
+			*ss = append((*ss)[:i], (*ss)[i+1:]...)
+			(*ss)[:len(*ss)+1][len(*ss)] = nil
+			return true
+		}
+	}
+	return false
+}

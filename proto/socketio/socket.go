@@ -174,11 +174,10 @@ func (so *Socket) EmitTimeout(timeout time.Duration, ack func(args []json.RawMes
 func (so *Socket) Disconnect() {
 	cl := so.cl
 	cl.mu.Lock()
-	if cl.sockets[so.nsp] != so {
+	if !cl.sockets.remove(so) {
 		cl.mu.Unlock()
 		return
 	}
-	delete(cl.sockets, so.nsp)
 	cl.mu.Unlock()
 	so.sendText(appendHead(nil, TypeDisconnect, 0, so.nsp, 0, false))
 	so.srv.leave(so, false)
@@ -221,9 +220,7 @@ func (so *Socket) onPacket(p *packet, atts [][]byte) {
 	case TypeDisconnect:
 		cl := so.cl
 		cl.mu.Lock()
-		if cl.sockets[so.nsp] == so {
-			delete(cl.sockets, so.nsp)
-		}
+		cl.sockets.remove(so)
 		cl.mu.Unlock()
 		so.srv.leave(so, false)
 	}
