@@ -33,6 +33,38 @@ type Format interface {
 	Encode(p *wsframe.Prepared, m *Msg, variant string)
 }
 
+// NativeFormat is the native WebSocket delivery frame as a Format, for
+// wrapping (Wrapper); a subscription with no Format gets it without any.
+var NativeFormat Format = nativeFormat{}
+
+type nativeFormat struct{}
+
+func (nativeFormat) Encode(p *wsframe.Prepared, m *Msg, _ string) { encodeNative(p, m) }
+
+// Wrapper is implemented by connections that carry a protocol's frames
+// inside a framing of their own (a SockJS session wraps each frame in
+// a["..."]): its deliveries must be encoded by Wrap(f) instead of f, so
+// that the wrapped frame too is encoded once per publish for all such
+// connections. Wrap must return the same Format (a comparable value) every
+// time for the same f: formats are map keys.
+type Wrapper interface {
+	Wrap(f Format) Format
+}
+
+// FormatFor returns the Format for a subscription of conn's protocol, whose
+// own format is f (nil: native): f itself, or, when conn is a Wrapper, its
+// wrapping of f.
+func FormatFor(conn any, f Format) Format {
+	w, ok := conn.(Wrapper)
+	if !ok {
+		return f
+	}
+	if f == nil {
+		f = NativeFormat
+	}
+	return w.Wrap(f)
+}
+
 // encoding is one (format, variant) encoding of a publish.
 type encoding struct {
 	key  uint32 // formatKey of (format, variant)

@@ -218,3 +218,53 @@ type recorder struct {
 }
 
 func (r *recorder) Send(p *wsframe.Prepared) error { r.fn(p); p.Release(); return nil }
+
+// wrapSub is a Subscriber that wraps formats (as a SockJS session does):
+// FormatFor gives it its wrapping of the protocol's format.
+type wrapSub struct {
+	*fakeSub
+	w *tagFormat
+}
+
+func (s wrapSub) Wrap(f Format) Format {
+	if f != NativeFormat {
+		panic("wrapSub: only the native format is wrapped here")
+	}
+	return s.w
+}
+
+// TestFormatFor: a plain subscriber keeps its protocol's format (nil:
+// native); a Wrapper gets its wrapping, encoded once for all such
+// subscribers.
+func TestFormatFor(t *testing.T) {
+	h := New(Config{})
+	defer h.Close()
+	w := &tagFormat{name: "W"}
+	plain := newFake(true)
+	if FormatFor(plain, nil) != nil {
+		t.Fatal("a plain subscriber must keep the native format")
+	}
+	subs := []wrapSub{{newFake(true), w}, {newFake(true), w}}
+	for _, s := range subs {
+		if _, err := h.Subscribe(s, "w.x", SubOptions{Format: FormatFor(s, nil)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := h.Subscribe(plain, "w.x", SubOptions{Format: FormatFor(plain, nil)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Publish("w.x", []byte(`1`), 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range subs {
+		if d := s.waitFor(t, "wrapped delivery", func(d []delivery) bool { return len(d) == 1 }); d[0].Fmt != "W/" {
+			t.Fatalf("delivery %+v", d[0])
+		}
+	}
+	if d := plain.waitFor(t, "native delivery", func(d []delivery) bool { return len(d) == 1 }); d[0].Fmt != "" {
+		t.Fatalf("plain delivery %+v", d[0])
+	}
+	if n := w.encodes.Load(); n != 1 {
+		t.Fatalf("wrapped format encoded %d times for one publish", n)
+	}
+}

@@ -233,7 +233,7 @@ func (s *Server) Start() {
 
 // publishAllowed reports whether a WebSocket connection may publish: with a
 // publish token, only if its upgrade presented it (header or ?token=).
-func (s *Server) publishAllowed(c *poller.Conn) bool {
+func (s *Server) publishAllowed(c poller.Peer) bool {
 	return s.cfg.PublishToken == "" || s.tokenOK(c.Authorization(), c.Query())
 }
 

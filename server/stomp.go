@@ -46,7 +46,7 @@ func (s *Server) newStomp() *stomp.Handler {
 // is off); with a publish token, a session may SEND only if its CONNECT
 // carried the token as passcode or as "authorization: Bearer <token>" (or
 // its upgrade request did).
-func (s *Server) stompConnect(c *poller.Conn, info *stomp.ConnectInfo) (stomp.Grant, error) {
+func (s *Server) stompConnect(c poller.Peer, info *stomp.ConnectInfo) (stomp.Grant, error) {
 	if s.cfg.PublishToken == "" {
 		return stomp.Grant{Publish: true}, nil
 	}

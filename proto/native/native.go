@@ -31,7 +31,7 @@ type Config struct {
 	// PublishAllowed, when set, reports whether connection c may publish
 	// (e.g. its upgrade request presented the publish token); a refused
 	// publish gets err 401. Nil allows every connection.
-	PublishAllowed func(c *poller.Conn) bool
+	PublishAllowed func(c poller.Peer) bool
 	// MaxPublishBytes bounds one published payload. Zero means 1 MiB.
 	MaxPublishBytes int
 	// MaxSubs and MaxTopics are the hub's limits, named in error messages.
@@ -62,20 +62,31 @@ func New(cfg Config) *Handler {
 func (n *Handler) debug() bool { return n.log.Enabled(context.Background(), slog.LevelDebug) }
 
 // remote returns the peer address of c as text.
-func remote(c *poller.Conn) string {
+func remote(c poller.Peer) string {
 	if a := c.RemoteAddr(); a != nil {
 		return a.String()
 	}
 	return ""
 }
 
+// OnOpen implements poller.Handler.
 func (n *Handler) OnOpen(c *poller.Conn) {}
 
-func (n *Handler) OnClose(c *poller.Conn, _ poller.CloseReason) {
+// OnClose implements poller.Handler.
+func (n *Handler) OnClose(c *poller.Conn, _ poller.CloseReason) { n.Closed(c) }
+
+// OnMessage implements poller.Handler.
+func (n *Handler) OnMessage(c *poller.Conn, op ws.OpCode, data []byte) { n.Message(c, op, data) }
+
+// Closed ends peer c's subscriptions: call it once when c closed.
+func (n *Handler) Closed(c poller.Peer) {
 	n.cfg.Hub.UnsubscribeAll(c)
 }
 
-func (n *Handler) OnMessage(c *poller.Conn, op ws.OpCode, data []byte) {
+// Message handles one message from peer c (a text message: a JSON
+// operation; a binary one: a binary publish). Calls for one peer must not
+// be concurrent; data is valid only until Message returns.
+func (n *Handler) Message(c poller.Peer, op ws.OpCode, data []byte) {
 	if op == ws.OpBinary {
 		n.onBinary(c, data)
 		return
@@ -105,7 +116,7 @@ func (n *Handler) OnMessage(c *poller.Conn, op ws.OpCode, data []byte) {
 	}
 }
 
-func (n *Handler) subscribe(c *poller.Conn, m *clientOp) (map[string]hub.TopicState, error) {
+func (n *Handler) subscribe(c poller.Peer, m *clientOp) (map[string]hub.TopicState, error) {
 	if len(m.Topics) == 0 {
 		return nil, &ProtocolError{CodeBadRequest, `sub needs "topics": a non-empty array of topics or patterns`}
 	}
@@ -120,7 +131,7 @@ func (n *Handler) subscribe(c *poller.Conn, m *clientOp) (map[string]hub.TopicSt
 			return nil, &ProtocolError{CodeBadTopic, "malformed pattern " + strconv.Quote(t) + ": " + why}
 		}
 	}
-	opt := hub.SubOptions{Conflate: m.Conflate, MaxRate: m.MaxRate, Since: m.Since}
+	opt := hub.SubOptions{Conflate: m.Conflate, MaxRate: m.MaxRate, Since: m.Since, Format: hub.FormatFor(c, nil)}
 	var all map[string]hub.TopicState
 	for _, t := range m.Topics {
 		states, err := n.cfg.Hub.Subscribe(c, t, opt)
@@ -140,7 +151,7 @@ func (n *Handler) subscribe(c *poller.Conn, m *clientOp) (map[string]hub.TopicSt
 	return all, nil
 }
 
-func (n *Handler) unsubscribe(c *poller.Conn, m *clientOp) error {
+func (n *Handler) unsubscribe(c poller.Peer, m *clientOp) error {
 	if len(m.Topics) == 0 {
 		return &ProtocolError{CodeBadRequest, `unsub needs "topics": a non-empty array of topics or patterns`}
 	}
@@ -157,7 +168,7 @@ func (n *Handler) unsubscribe(c *poller.Conn, m *clientOp) error {
 
 // mayPublish checks that c may publish: client publishing is on and, with a
 // publish token, the upgrade request presented it.
-func (n *Handler) mayPublish(c *poller.Conn) *ProtocolError {
+func (n *Handler) mayPublish(c poller.Peer) *ProtocolError {
 	if !n.cfg.ClientPublish {
 		return errPublishDisabled
 	}
@@ -172,7 +183,7 @@ var (
 	errPublishToken    = &ProtocolError{CodeUnauthorized, "publishing needs the publish token: connect with an Authorization: Bearer header or ?token= in the URL"}
 )
 
-func (n *Handler) publish(c *poller.Conn, m *clientOp) error {
+func (n *Handler) publish(c poller.Peer, m *clientOp) error {
 	if err := n.mayPublish(c); err != nil {
 		return err
 	}
@@ -191,7 +202,7 @@ func (n *Handler) publish(c *poller.Conn, m *clientOp) error {
 
 // onBinary handles a binary publish: byte 1, uvarint topic length, topic,
 // payload (docs/PROTOCOL.md).
-func (n *Handler) onBinary(c *poller.Conn, data []byte) {
+func (n *Handler) onBinary(c poller.Peer, data []byte) {
 	if err := n.mayPublish(c); err != nil {
 		n.reply(c, nil, nil, err)
 		return
@@ -213,7 +224,7 @@ var noStates = map[string]hub.TopicState{}
 
 // reply sends {"op":"ok","id":ID[,"topics":{...}]} or
 // {"op":"err","id":ID,"code":C,"msg":"..."}.
-func (n *Handler) reply(c *poller.Conn, id json.RawMessage, states map[string]hub.TopicState, err error) {
+func (n *Handler) reply(c poller.Peer, id json.RawMessage, states map[string]hub.TopicState, err error) {
 	p := wsframe.AcquirePrepared()
 	b := p.B
 	if err != nil {

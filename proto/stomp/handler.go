@@ -48,7 +48,7 @@ type Config struct {
 	// Authorization header of the CONNECT frame or of the upgrade): an
 	// error refuses it with an ERROR frame whose body is the error's text.
 	// Nil accepts every client and grants publishing.
-	Connect func(c *poller.Conn, info *ConnectInfo) (Grant, error)
+	Connect func(c poller.Peer, info *ConnectInfo) (Grant, error)
 	// MaxPublishBytes bounds a SEND's body. Zero means 1 MiB.
 	MaxPublishBytes int
 	// MaxSubs bounds the subscriptions of one session. Zero means
@@ -195,7 +195,19 @@ func (h *Handler) Format() hub.Format { return h.format }
 func (h *Handler) debug() bool { return h.log.Enabled(context.Background(), slog.LevelDebug) }
 
 // OnOpen implements poller.Handler.
-func (h *Handler) OnOpen(c *poller.Conn) {
+func (h *Handler) OnOpen(c *poller.Conn) { h.Open(c) }
+
+// OnMessage implements poller.Handler: text and binary messages alike
+// carry frames.
+func (h *Handler) OnMessage(c *poller.Conn, _ ws.OpCode, data []byte) { h.Message(c, data) }
+
+// OnClose implements poller.Handler.
+func (h *Handler) OnClose(c *poller.Conn, _ poller.CloseReason) { h.Closed(c) }
+
+// Open starts a STOMP session on peer c (which must wait for its CONNECT).
+// Open, Message and Closed serve peers other than WebSocket connections (a
+// SockJS session); calls for one peer must not be concurrent.
+func (h *Handler) Open(c poller.Peer) {
 	s := &session{h: h, c: c}
 	s.p.Limits = h.cfg.Limits
 	s.lastRecv.Store(time.Now().UnixNano())
@@ -206,16 +218,16 @@ func (h *Handler) OnOpen(c *poller.Conn) {
 	h.mu.Unlock()
 }
 
-// OnMessage implements poller.Handler: text and binary messages alike
-// carry frames.
-func (h *Handler) OnMessage(c *poller.Conn, _ ws.OpCode, data []byte) {
+// Message parses data, the payload of one message from peer c; data is
+// valid only until Message returns and may be modified.
+func (h *Handler) Message(c poller.Peer, data []byte) {
 	if s, ok := c.Value().(*session); ok {
 		s.onData(data)
 	}
 }
 
-// OnClose implements poller.Handler.
-func (h *Handler) OnClose(c *poller.Conn, _ poller.CloseReason) {
+// Closed ends peer c's session: call it once when c closed.
+func (h *Handler) Closed(c poller.Peer) {
 	s, ok := c.Value().(*session)
 	if !ok {
 		return

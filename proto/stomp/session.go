@@ -28,7 +28,7 @@ const (
 // state, opened, lastRecv, hbSend and hbRecv and owns lastBeat.
 type session struct {
 	h *Handler
-	c *poller.Conn
+	c poller.Peer
 	p Parser
 
 	state    atomic.Uint32
@@ -316,7 +316,7 @@ func (s *session) subscribe(f *Frame, receipt []byte, hasReceipt bool) *refusal 
 		return r
 	}
 	sub := &subscription{s: s, id: string(id), pattern: pattern, mode: mode, limit: s.h.cfg.MaxUnacked}
-	opt := hub.SubOptions{Format: s.h.format, Variant: sub.variant(kind)}
+	opt := hub.SubOptions{Format: hub.FormatFor(s.c, s.h.format), Variant: sub.variant(kind)}
 	if v, ok := f.Get("prefetch-count"); ok {
 		n, err := strconv.Atoi(string(v))
 		if err != nil || n < 0 {
@@ -606,7 +606,7 @@ func (s *session) end() {
 }
 
 // remote returns the peer address of c as text.
-func remote(c *poller.Conn) string {
+func remote(c poller.Peer) string {
 	if a := c.RemoteAddr(); a != nil {
 		return a.String()
 	}

@@ -41,7 +41,7 @@ func TestConnectNegotiation(t *testing.T) {
 	}
 	// CONNECT headers are not unescaped: a backslash in a passcode is literal.
 	infos := make(chan stomp.ConnectInfo, 1)
-	r2 := newRig(t, stomp.Config{Connect: func(_ *poller.Conn, info *stomp.ConnectInfo) (stomp.Grant, error) {
+	r2 := newRig(t, stomp.Config{Connect: func(_ poller.Peer, info *stomp.ConnectInfo) (stomp.Grant, error) {
 		infos <- *info
 		return stomp.Grant{}, nil
 	}})
@@ -53,7 +53,7 @@ func TestConnectNegotiation(t *testing.T) {
 }
 
 func TestConnectRefused(t *testing.T) {
-	r := newRig(t, stomp.Config{Connect: func(_ *poller.Conn, info *stomp.ConnectInfo) (stomp.Grant, error) {
+	r := newRig(t, stomp.Config{Connect: func(_ poller.Peer, info *stomp.ConnectInfo) (stomp.Grant, error) {
 		if info.Passcode != "secret" {
 			return stomp.Grant{}, fmt.Errorf("bad login %q", info.Login)
 		}
@@ -172,7 +172,7 @@ func TestPublishRefused(t *testing.T) {
 	if f := c.expectError("publish refused"); f.h["receipt-id"] != "x" {
 		t.Fatalf("ERROR %v", f.h)
 	}
-	r = newRig(t, stomp.Config{ClientPublish: true, Connect: func(*poller.Conn, *stomp.ConnectInfo) (stomp.Grant, error) {
+	r = newRig(t, stomp.Config{ClientPublish: true, Connect: func(poller.Peer, *stomp.ConnectInfo) (stomp.Grant, error) {
 		return stomp.Grant{}, nil
 	}})
 	c = r.dial(t)
