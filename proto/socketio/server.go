@@ -134,7 +134,7 @@ type client struct {
 	sess *engineio.Session
 
 	mu      sync.Mutex
-	closed  bool               // the session ended: no socket may join
+	closed  bool    // the session ended: no socket may join
 	sockets sockets // by namespace
 	// A binary packet waiting for its attachments.
 	pending *packet
