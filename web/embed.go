@@ -6,8 +6,11 @@
 // favicon.svg by test/browser/favicon-ico.js) for browsers that ask for
 // /favicon.ico; and the same ticker over Socket.IO, socketio.html and
 // socketio.js, with the official socket.io-client browser bundle and its
-// licence in vendor/ (copied from the pinned npm package by
-// vendor/update.mjs, never edited). The server mounts Static at "/".
+// licence in vendor/; and sockjs-client's browser build (vendor/sockjs.min.js,
+// at /vendor/sockjs.min.js: the demo page's SockJS transport and the
+// server's SockJS iframe page load it from there) with its licence. The
+// vendor/ files are copied from the pinned npm packages by vendor/update.mjs,
+// never edited. The server mounts Static at "/".
 // The npm package files beside them (package.json, c1m.cjs, c1m.d.ts,
 // README.md) are not embedded: the page does not need them.
 package web
@@ -21,6 +24,7 @@ import (
 //
 //go:embed index.html app.js c1m.js style.css favicon.svg favicon.ico
 //go:embed socketio.html socketio.js vendor/socket.io.esm.min.js vendor/socket.io-client.LICENSE
+//go:embed vendor/sockjs.min.js vendor/sockjs-client.LICENSE
 var FS embed.FS
 
 // Static returns the embedded files for http.FileServerFS. The returned file

@@ -23,6 +23,8 @@ func TestStaticServesDemo(t *testing.T) {
 		{"/socketio.js", "javascript", "from './vendor/socket.io.esm.min.js'"},
 		{"/vendor/socket.io.esm.min.js", "javascript", "Released under the MIT License"},
 		{"/vendor/socket.io-client.LICENSE", "", "Permission is hereby granted"},
+		{"/vendor/sockjs.min.js", "javascript", "sockjs-client v1."},
+		{"/vendor/sockjs-client.LICENSE", "", "Permission is hereby granted"},
 	} {
 		resp, err := http.Get(srv.URL + tc.path)
 		if err != nil {
@@ -50,7 +52,7 @@ func TestStaticOnlyAssets(t *testing.T) {
 		return nil
 	})
 	if strings.Join(names, ",") != "app.js,c1m.js,favicon.ico,favicon.svg,index.html,socketio.html,socketio.js,style.css,"+
-		"vendor/socket.io-client.LICENSE,vendor/socket.io.esm.min.js" {
+		"vendor/socket.io-client.LICENSE,vendor/socket.io.esm.min.js,vendor/sockjs-client.LICENSE,vendor/sockjs.min.js" {
 		t.Fatalf("embedded files = %v", names)
 	}
 }

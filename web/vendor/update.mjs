@@ -1,11 +1,18 @@
-// Copies the official Socket.IO browser client into this directory from the
-// socket.io-client package pinned (exact version) in test/browser/package.json,
-// so that c1m serves it itself (/vendor/socket.io.esm.min.js) and no page
-// depends on a CDN. The files are copied byte for byte, never edited:
+// Copies the official browser clients c1m serves itself into this directory,
+// from the packages pinned (exact versions) in test/browser/package.json, so
+// that no page depends on a CDN. The files are copied byte for byte, never
+// edited:
 //
-//   socket.io.esm.min.js       the package's dist/socket.io.esm.min.js (ES module,
-//                              MIT licence header at the top)
-//   socket.io-client.LICENSE   the package's LICENSE
+//   socket.io.esm.min.js       socket.io-client's dist/socket.io.esm.min.js (ES
+//                              module, MIT licence header at the top), served at
+//                              /vendor/socket.io.esm.min.js (socketio.html)
+//   socket.io-client.LICENSE   socket.io-client's LICENSE
+//   sockjs.min.js              sockjs-client's dist/sockjs.min.js (UMD: a script
+//                              tag defines window.SockJS; MIT licence header),
+//                              served at /vendor/sockjs.min.js, the URL the
+//                              demo page and the server's SockJS iframe page
+//                              (<prefix>/iframe.html) load it from
+//   sockjs-client.LICENSE      sockjs-client's LICENSE
 //
 // To move to another version: change the pin in test/browser/package.json,
 // then
@@ -20,34 +27,52 @@ import { fileURLToPath } from 'node:url';
 const here = (name) => fileURLToPath(new URL(name, import.meta.url));
 const tests = (name) => here(`../../test/browser/${name}`);
 
-/** The pinned version: test/browser/package.json, an exact version. */
-export function pinned() {
+/** The vendored packages: npm name -> {copy name: file in the package}. */
+export const PACKAGES = {
+  'socket.io-client': {
+    'socket.io.esm.min.js': 'dist/socket.io.esm.min.js',
+    'socket.io-client.LICENSE': 'LICENSE',
+  },
+  'sockjs-client': {
+    'sockjs.min.js': 'dist/sockjs.min.js',
+    'sockjs-client.LICENSE': 'LICENSE',
+  },
+};
+
+/**
+ * The pinned version of package (default socket.io-client):
+ * test/browser/package.json, an exact version.
+ */
+export function pinned(pkgName = 'socket.io-client') {
   const pkg = JSON.parse(readFileSync(tests('package.json'), 'utf8'));
-  const v = pkg.devDependencies?.['socket.io-client'] ?? pkg.dependencies?.['socket.io-client'];
-  if (!/^\d+\.\d+\.\d+$/.test(v ?? '')) throw new Error(`test/browser/package.json: socket.io-client must be pinned to an exact version, not ${v}`);
+  const v = pkg.devDependencies?.[pkgName] ?? pkg.dependencies?.[pkgName];
+  if (!/^\d+\.\d+\.\d+$/.test(v ?? '')) throw new Error(`test/browser/package.json: ${pkgName} must be pinned to an exact version, not ${v}`);
   return v;
 }
 
-/** The vendored files: name -> {from, bytes}, read from the installed pinned package. */
+/** The vendored files: name -> {from, bytes}, read from the installed pinned packages. */
 export function sources() {
-  const version = pinned();
-  const dir = tests('node_modules/socket.io-client/');
-  let installed;
-  try {
-    installed = JSON.parse(readFileSync(`${dir}package.json`, 'utf8')).version;
-  } catch {
-    throw new Error('socket.io-client is not installed: run npm ci in test/browser');
+  const out = {};
+  for (const [pkgName, files] of Object.entries(PACKAGES)) {
+    const version = pinned(pkgName);
+    const dir = tests(`node_modules/${pkgName}/`);
+    let installed;
+    try {
+      installed = JSON.parse(readFileSync(`${dir}package.json`, 'utf8')).version;
+    } catch {
+      throw new Error(`${pkgName} is not installed: run npm ci in test/browser`);
+    }
+    if (installed !== version) {
+      throw new Error(`test/browser/node_modules has ${pkgName} ${installed}, package.json pins ${version}: run npm ci in test/browser`);
+    }
+    for (const [name, file] of Object.entries(files)) {
+      out[name] = { from: `${pkgName}@${version}/${file}`, bytes: readFileSync(`${dir}${file}`) };
+    }
   }
-  if (installed !== version) {
-    throw new Error(`test/browser/node_modules has socket.io-client ${installed}, package.json pins ${version}: run npm ci in test/browser`);
-  }
-  return {
-    'socket.io.esm.min.js': { from: `socket.io-client@${version}/dist/socket.io.esm.min.js`, bytes: readFileSync(`${dir}dist/socket.io.esm.min.js`) },
-    'socket.io-client.LICENSE': { from: `socket.io-client@${version}/LICENSE`, bytes: readFileSync(`${dir}LICENSE`) },
-  };
+  return out;
 }
 
-/** The names of the vendored copies that differ from the pinned package's files. */
+/** The names of the vendored copies that differ from the pinned packages' files. */
 export function stale() {
   const out = [];
   for (const [name, { bytes }] of Object.entries(sources())) {
