@@ -138,7 +138,8 @@ ensure_rabbitmq() { # logfile
 rmq_node= # the node bench.sh started, if running
 rmq_env() { # port: the environment of the node on port (for the server and rabbitmqctl)
   local d=$bin/rabbitmq-$1
-  echo "RABBITMQ_NODENAME=c1mbench$1@localhost RABBITMQ_DIST_PORT=$(($1 + 10000)) RABBITMQ_MNESIA_BASE=$d/mnesia RABBITMQ_LOG_BASE=$d/log RABBITMQ_CONFIG_FILE=$d/rabbitmq.conf RABBITMQ_ENABLED_PLUGINS_FILE=$d/enabled_plugins"
+  # The node's own log (warnings and errors) goes with the run's logs.
+  echo "RABBITMQ_NODENAME=c1mbench$1@localhost RABBITMQ_DIST_PORT=$(($1 + 10000)) RABBITMQ_MNESIA_BASE=$d/mnesia RABBITMQ_LOG_BASE=$logdir/rabbitmq-node RABBITMQ_CONFIG_FILE=$d/rabbitmq.conf RABBITMQ_ENABLED_PLUGINS_FILE=$d/enabled_plugins"
 }
 rmq_stop() {
   [ -n "$rmq_node" ] || return 0
@@ -187,6 +188,7 @@ results=$out/results.jsonl
 logdir=$out/logs
 mkdir -p "$logdir"
 rm -f -- "$logdir"/*.log # logs are appended per scenario: start with none of an earlier run into the same --out
+rm -rf -- "$logdir/rabbitmq-node"
 started=$(date +%s)
 
 server_pid=
@@ -330,7 +332,7 @@ has_sse() { # port
 # over WebSocket (c1m's STOMP endpoint is newer than this suite).
 has_stomp() { # port
   local code
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 0.5 -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
     -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Sec-WebSocket-Protocol: v12.stomp' \
     "http://127.0.0.1:$1/stomp" 2>/dev/null || true)
   [ "$code" = 101 ]

@@ -141,6 +141,7 @@ func WritePlots(results []Result, dir, baseline string) error {
 
 	// Broadcast: one row per configuration, one column per server.
 	var maxCfgs, halfCfgs, fixedCfgs []*bcastCfg
+	var bServers []string
 	byKey := map[string]*bcastCfg{}
 	for _, r := range results {
 		if r.Scenario != "broadcast" {
@@ -162,7 +163,15 @@ func WritePlots(results []Result, dir, baseline string) error {
 			}
 		}
 		c.by[r.Server] = r
+		if !slices.Contains(bServers, r.Server) {
+			bServers = append(bServers, r.Server)
+		}
 	}
+	// Only the servers that ran broadcast get a column (a gnuplot histogram
+	// column without a valid point is an error that stops plots.gp); each
+	// keeps its color from the whole run's order.
+	bServers = slices.DeleteFunc(slices.Clone(servers), func(s string) bool { return !slices.Contains(bServers, s) })
+	color := func(s string) string { return plotColor(slices.Index(servers, s)) }
 	gp.WriteString("\nset style data histograms\nset style histogram clustered gap 1\nset style fill solid 1.0 border -1\nset xtics norotate nomirror\nset xlabel ''\n")
 
 	// Group labels at the cluster indices 0, 1, ..., with a bottom margin
@@ -183,10 +192,10 @@ func WritePlots(results []Result, dir, baseline string) error {
 
 	if len(maxCfgs) > 0 {
 		var d strings.Builder
-		d.WriteString("# config " + strings.Join(servers, " ") + "\n")
+		d.WriteString("# config " + strings.Join(bServers, " ") + "\n")
 		for _, c := range maxCfgs {
 			d.WriteString(c.key)
-			for _, s := range servers {
+			for _, s := range bServers {
 				fmt.Fprintf(&d, " %s", datNum(c.by[s].Metrics, "deliveries_per_s"))
 			}
 			d.WriteString("\n")
@@ -198,12 +207,12 @@ func WritePlots(results []Result, dir, baseline string) error {
 		gp.WriteString("set ylabel 'deliveries per second (linear, from 0)'\nset yrange [0:*]\nset format y '%.1s%c'\n")
 		gp.WriteString(tics(maxCfgs, nil))
 		var plots []string
-		for i, s := range servers {
+		for i, s := range bServers {
 			src := "''"
 			if i == 0 {
 				src = "'deliveries.dat'"
 			}
-			plots = append(plots, fmt.Sprintf("%s using %d lc rgb '%s' title '%s'", src, 2+i, plotColor(i), s))
+			plots = append(plots, fmt.Sprintf("%s using %d lc rgb '%s' title '%s'", src, 2+i, color(s), s))
 		}
 		gp.WriteString("plot " + strings.Join(plots, ", ") + "\n")
 	}
@@ -217,13 +226,13 @@ func WritePlots(results []Result, dir, baseline string) error {
 		}
 		var l strings.Builder
 		l.WriteString("# config")
-		for _, s := range servers {
+		for _, s := range bServers {
 			fmt.Fprintf(&l, " %s_p50_ms %s_p99_ms %s_p999_ms", s, s, s)
 		}
 		l.WriteString("\n")
 		for _, c := range cfgs {
 			l.WriteString(c.key)
-			for _, s := range servers {
+			for _, s := range bServers {
 				m := c.by[s].Metrics
 				fmt.Fprintf(&l, " %s %s %s", datMs(m, "lat_p50_us"), datMs(m, "lat_p99_us"), datMs(m, "lat_p999_us"))
 			}
@@ -235,14 +244,14 @@ func WritePlots(results []Result, dir, baseline string) error {
 		gp.WriteString("set ylabel 'publish-to-receipt latency, ms (log scale)'\nset logscale y\nset yrange [*:*]\nset format y '%g'\n")
 		gp.WriteString(tics(cfgs, extra))
 		var plots []string
-		for i, s := range servers {
+		for i, s := range bServers {
 			for j, q := range []string{"p50", "p99", "p99.9"} {
 				src := "''"
 				if i == 0 && j == 0 {
 					src = "'" + dat + "'"
 				}
 				fill := []string{"solid 1.0", "solid 0.55", "solid 0.25"}[j]
-				plots = append(plots, fmt.Sprintf("%s using %d lc rgb '%s' fs %s title '%s %s'", src, 2+3*i+j, plotColor(i), fill, s, q))
+				plots = append(plots, fmt.Sprintf("%s using %d lc rgb '%s' fs %s title '%s %s'", src, 2+3*i+j, color(s), fill, s, q))
 			}
 		}
 		gp.WriteString("plot " + strings.Join(plots, ", \\\n  ") + "\n")
@@ -256,7 +265,7 @@ func WritePlots(results []Result, dir, baseline string) error {
 			if first != nil {
 				b.WriteString(first(c))
 			}
-			for _, s := range servers {
+			for _, s := range bServers {
 				m := c.by[s].Metrics
 				if v, ok := m["publish_per_s"]; ok {
 					fmt.Fprintf(&b, "\n%s %.0f/s", s, v)

@@ -338,6 +338,11 @@ func (r *runner) subscribe(ctx context.Context, n, slowEvery int) (*Pool, DialRe
 	if _, err := r.settleEmpty(ctx); err != nil {
 		return nil, DialResult{}, fmt.Errorf("empty server: %w", err)
 	}
+	if bs, ok := r.stats.(*brokerStats); ok {
+		if err := bs.quiesce(ctx, r.cfg.Log); err != nil {
+			return nil, DialResult{}, err
+		}
+	}
 	p, err := r.pool(n)
 	if err != nil {
 		return nil, DialResult{}, err
@@ -528,6 +533,15 @@ func (r *runner) broadcastN(ctx context.Context, n int) error {
 				// The server dropped subscribers (a slow-consumer policy):
 				// the next measurement starts again with all n.
 				r.cfg.Log.Warn("server closed subscribers; resubscribing", "closed", m.rx.Closed, "first", m.rx.FirstErr)
+				p.Close()
+				if p, res, err = r.subscribe(ctx, n, 0); err != nil {
+					return err
+				}
+			} else if r.cfg.Proto == ProtoSTOMP && m.rx.Deliveries < m.expected {
+				// A broker queues what it did not deliver without bound (a
+				// queue per subscriber): fresh subscribers, whose queues go
+				// with them, so the backlog does not run into the next one.
+				r.cfg.Log.Warn("broker still has undelivered messages; resubscribing", "delivered", m.rx.Deliveries, "expected", m.expected)
 				p.Close()
 				if p, res, err = r.subscribe(ctx, n, 0); err != nil {
 					return err

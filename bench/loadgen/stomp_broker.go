@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -361,4 +362,35 @@ func (r *runner) stompProbe(ctx context.Context, p *Pool, n int) error {
 		}
 	}
 	return fmt.Errorf("probe: a message published after every STOMP client subscribed reached %d of %d within 2 s, 5 times", got, n)
+}
+
+// quiesce waits until the broker uses at most a tenth of a core over half a
+// second (up to 60 s): closed subscribers' queues, with what they still held,
+// are deleted in the background, which the next measurement must not count.
+func (s *brokerStats) quiesce(ctx context.Context, log *slog.Logger) error {
+	start := time.Now()
+	prev, err := s.Sample(ctx)
+	if err != nil {
+		return err
+	}
+	for time.Since(start) < 60*time.Second {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+		cur, err := s.Sample(ctx)
+		if err != nil {
+			return err
+		}
+		if cur.CPUTicks-prev.CPUTicks <= ClockTicks/20 {
+			if d := time.Since(start); d > time.Second {
+				log.Info("broker quiet", "after", d.Round(100*time.Millisecond))
+			}
+			return nil
+		}
+		prev = cur
+	}
+	log.Warn("broker still busy after 60 s; measuring anyway")
+	return nil
 }

@@ -124,11 +124,11 @@ func writeSTOMPPlots(results []Result, servers []string, gp *strings.Builder, fi
 			label := c.label
 			bs, bok := dpc(c.stomp[base])
 			if bn, ok := dpc(c.nat[base]); ok && bok {
-				label += fmt.Sprintf("\nSTOMP/native %.2fx", bs/bn)
+				label += fmt.Sprintf("\n%.2fx native", bs/bn)
 			}
 			for _, s := range ss[1:] {
 				if ps, ok := dpc(c.stomp[s]); ok && bok {
-					label += fmt.Sprintf("\n%s/%s %.1fx", base, s, bs/ps)
+					label += "\n" + fmtX(bs/ps) + " " + s
 				}
 			}
 			lines = max(lines, strings.Count(label, "\n")+1)
@@ -137,9 +137,10 @@ func writeSTOMPPlots(results []Result, servers []string, gp *strings.Builder, fi
 		files["stomp_cpu.dat"] = d.String()
 		fmt.Fprintf(gp, "\nset output '%s'\n", PlotSTOMPCPU)
 		title := "Broadcast over STOMP 1.2 over WebSocket (scenario stomp) against the native protocol (broadcast), same run:\n" +
-			"deliveries per server CPU-second, 1 topic; subscribers, payload and publish rate per group; under it, " + base + "'s STOMP/native"
+			"deliveries per server CPU-second, 1 topic; subscribers, payload and publish rate per group; under it, " + base + "'s STOMP divided by\n" +
+			"its native WebSocket at the same parameters (x native)"
 		if len(ss) > 1 {
-			title += " and " + base + "'s STOMP / each other server's"
+			title += " and by each other server's STOMP (x name)"
 		}
 		gp.WriteString("set title " + gpStr(title) + "\n")
 		gp.WriteString("unset logscale\nset style data histograms\nset style histogram clustered gap 1\nset style fill solid 1.0 border -1\n")
@@ -208,4 +209,12 @@ func writeSTOMPPlots(results []Result, servers []string, gp *strings.Builder, fi
 		gp.WriteString("plot " + strings.Join(plots, ", \\\n  ") + "\n")
 		gp.WriteString("unset logscale x\nset xrange [*:*]\nset format y '%g'\n")
 	}
+}
+
+// fmtX writes a ratio with two digits below 10 and none above.
+func fmtX(v float64) string {
+	if v >= 10 {
+		return fmt.Sprintf("%.0fx", v)
+	}
+	return fmt.Sprintf("%.2fx", v)
 }
