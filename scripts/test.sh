@@ -34,6 +34,19 @@ step "go mod tidy (go.mod and go.sum must already be tidy)"
 go mod tidy -diff
 (cd bench/peers && go mod tidy -diff)
 
+step "python3-stomp (stomp.py for server/stomp_python_test.go)"
+# The STOMP test with a client from another ecosystem runs Debian's stomp.py
+# under /usr/bin/python3 (not a pyenv python first on PATH); with
+# C1M_REQUIRE_PYSTOMP=1 it fails rather than skips when stomp.py is missing.
+if ! /usr/bin/python3 -c 'import stomp' 2>/dev/null; then
+	echo "installing python3-stomp with apt-get"
+	sudo=""
+	[[ "$(id -u)" == 0 ]] || sudo="sudo"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-stomp >/dev/null
+fi
+export C1M_REQUIRE_PYSTOMP=1
+
 step "go test -race (main module)"
 go test -race -shuffle=on -count=1 -timeout 20m ./...
 

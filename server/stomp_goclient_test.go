@@ -1,16 +1,17 @@
 package server_test
 
 // STOMP over WebSocket from a Go client against a server started in
-// process. The brief asked for github.com/go-stomp/stomp/v3 here, but the Go
-// module proxy this project reaches refuses it (403 "not available", for v3
-// and for the older module path), so the client below is a small STOMP 1.2
-// client written from the specification for this test, sharing no code with
+// process. The client is a small STOMP 1.2 client written from the
+// specification for this test, not go-stomp (github.com/go-stomp/stomp/v3):
+// the Go module proxy this project reaches refuses that module (403 "not
+// available", for v3 and for the older module path). It shares no code with
 // proto/stomp: its own frame encoder (with header escaping), its own stream
 // parser (content-length or NUL, heart-beat EOLs between frames), a
 // gorilla/websocket connection read as one byte stream, and writes cut into
-// small WebSocket messages the way a net.Conn-based client such as go-stomp
-// would send them, so the server must reassemble frames split across
-// messages, and split messages holding more than one frame.
+// small WebSocket messages the way a client built on a net.Conn stream would
+// send them through a bridge, so the server must reassemble frames split
+// across messages, and split messages holding more than one frame. A client
+// from another ecosystem, stomp.py, is in stomp_python_test.go.
 
 import (
 	"bufio"
