@@ -63,7 +63,7 @@ step "fuzz: the protocol parsers ($FUZZTIME executions each)"
 # of byte-deletion passes, quadratic in the input's length, during which the
 # workers do not fuzz and the log shows 0 execs/s. About 5 s per target on 2 cores.
 for pt in wsframe:FuzzParser wsframe:FuzzHandshake poller:FuzzChunked proto/stomp:FuzzParse \
-	proto/socketio:FuzzDecode proto/engineio:FuzzSplitPayload; do
+	proto/socketio:FuzzDecode proto/engineio:FuzzSplitPayload proto/sockjs:FuzzDecode; do
 	go test "./${pt%%:*}/" -run '^$' -fuzz "^${pt#*:}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 100x -parallel 2
 done
 

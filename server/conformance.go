@@ -12,6 +12,7 @@ import (
 	"github.com/c1mhq/c1m/proto/engineio"
 	"github.com/c1mhq/c1m/proto/native"
 	"github.com/c1mhq/c1m/proto/socketio"
+	"github.com/c1mhq/c1m/proto/sockjs"
 )
 
 // conformance is the --conformance-addr listener: it behaves like the
@@ -19,16 +20,45 @@ import (
 // /echo does for WebSocket. /engine.io/ is an Engine.IO v4 server that echoes
 // every message; /socket.io/ is a Socket.IO server with the suite's
 // behaviour (socketio.Conformance). Both use the suites' timing: ping every
-// 300ms, 200ms to answer, 1s to CONNECT. It has a hub of its own, which
-// nothing publishes to.
+// 300ms, 200ms to answer, 1s to CONNECT. The SockJS services are those of
+// sockjs-node's test server (sockjsConformance). It has a hub of its own,
+// which nothing publishes to.
 type conformance struct {
 	p        *poller.Server
 	hub      *hub.Hub
 	eio, sio *engineio.Server
+	sockjs   []*sockjs.Server
+}
+
+// sockjsConformance builds the SockJS services of sockjs-node's test
+// server: /echo (streaming responses closed after 4,096 bytes), /close
+// (c[3000,"Go away!"] at once), /disabled_websocket_echo (no websocket
+// transports) and /cookie_needed_echo (JSESSIONID set).
+func sockjsConformance(log *slog.Logger) []*sockjs.Server {
+	base := sockjs.Config{Protocol: sockjs.Echo{}, WebSocket: true, ResponseLimit: 4096, Logger: log}
+	echo := base
+	echo.Prefix = "/echo"
+	closer := base
+	closer.Prefix, closer.Protocol = "/close", sockjs.Closer{}
+	noWS := base
+	noWS.Prefix, noWS.WebSocket = "/disabled_websocket_echo", false
+	cookie := base
+	cookie.Prefix, cookie.CookieNeeded = "/cookie_needed_echo", true
+	return []*sockjs.Server{sockjs.New(echo), sockjs.New(closer), sockjs.New(noWS), sockjs.New(cookie)}
+}
+
+// sockjsService returns the conformance SockJS service that path is under.
+func (c *conformance) sockjsService(path string) *sockjs.Server {
+	for _, sj := range c.sockjs {
+		if sj.Owns(path) {
+			return sj
+		}
+	}
+	return nil
 }
 
 func newConformance(addr string, log *slog.Logger) (*conformance, error) {
-	c := &conformance{hub: hub.New(hub.Config{})}
+	c := &conformance{hub: hub.New(hub.Config{}), sockjs: sockjsConformance(log)}
 	timing := engineio.Config{PingInterval: 300 * time.Millisecond, PingTimeout: 200 * time.Millisecond,
 		WebSocket: true, Origins: []string{"*"}, Logger: log}
 	ecfg := timing
@@ -54,17 +84,28 @@ func newConformance(addr string, log *slog.Logger) (*conformance, error) {
 			if e := route(path); e != nil {
 				return e.WebSocket()
 			}
+			if sj := c.sockjsService(path); sj != nil {
+				return sj.Route(path)
+			}
 			return nil
 		},
 		HTTPRoutes: func(method, path string) poller.HTTPHandler {
 			if e := route(path); e != nil {
 				return e.Polling()
 			}
+			if sj := c.sockjsService(path); sj != nil {
+				return sj.HTTP()
+			}
 			return nil
 		},
 	}
 	pc.Handler = c.eio.WebSocket()
-	pc.Upgrader.Route = func(path string) bool { return route(path) != nil }
+	pc.Upgrader.Route = func(path string) bool {
+		if sj := c.sockjsService(path); sj != nil {
+			return sj.Route(path) != nil
+		}
+		return route(path) != nil
+	}
 	pc.Upgrader.Check = func(path, query string) error {
 		if e := route(path); e != nil {
 			return e.CheckUpgrade(path, query)
@@ -86,6 +127,9 @@ func newConformance(addr string, log *slog.Logger) (*conformance, error) {
 func (c *conformance) close() {
 	c.eio.Close()
 	c.sio.Close()
+	for _, sj := range c.sockjs {
+		sj.Close()
+	}
 	c.hub.Close()
 }
 
@@ -137,7 +181,8 @@ func (s *Server) startConformance() {
 			s.log.Error("conformance listener stopped", "err", err)
 		}
 	}()
-	s.log.Info("conformance listener: Engine.IO echo at /engine.io/, Socket.IO at /socket.io/",
+	s.log.Info("conformance listener: Engine.IO echo at /engine.io/, Socket.IO at /socket.io/, "+
+		"SockJS at /echo, /close, /disabled_websocket_echo, /cookie_needed_echo",
 		"conformance_addr", s.conf.p.Addr().String())
 }
 

@@ -195,8 +195,9 @@ type StatsReply struct {
 	Sys         uint64  `json:"sys"`
 	RSS         uint64  `json:"rss"`
 	NumGC       uint32  `json:"num_gc"`
-	EIOSessions int     `json:"eio_sessions"` // Engine.IO (Socket.IO) sessions, either transport
-	Stomp       any     `json:"stomp"`        // STOMP sessions, subscriptions and errors (stomp.Stats)
+	EIOSessions int     `json:"eio_sessions"`    // Engine.IO (Socket.IO) sessions, either transport
+	Stomp       any     `json:"stomp"`           // STOMP sessions, subscriptions and errors (stomp.Stats)
+	SockJS      int64   `json:"sockjs_sessions"` // open SockJS sessions, /sockjs and /stomp-sockjs
 	Poller      any     `json:"poller"`
 	Hub         any     `json:"hub"`
 	Pool        any     `json:"pool"`
@@ -223,6 +224,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 		NumGC:       ms.NumGC,
 		EIOSessions: s.eioSessions(),
 		Stomp:       s.stompStats(),
+		SockJS:      s.sockjsSessions(),
 		Poller:      ps,
 		Hub:         s.hub.Stats(),
 		Pool:        wsframe.ReadPoolStats(),
@@ -274,6 +276,7 @@ var (
 	descHeld        = prometheus.NewDesc("c1m_http_held_requests", "HTTP requests held on the reactor, waiting for their answer (long-polling).", nil, nil)
 	descEIO         = prometheus.NewDesc("c1m_engineio_sessions", "Open Engine.IO (Socket.IO) sessions, over polling or WebSocket.", nil, nil)
 	descStomp       = prometheus.NewDesc("c1m_stomp_sessions", "Connected STOMP sessions.", nil, nil)
+	descSockJS      = prometheus.NewDesc("c1m_sockjs_sessions", "Open SockJS sessions (/sockjs and /stomp-sockjs), any transport.", nil, nil)
 	descStompErrors = prometheus.NewDesc("c1m_stomp_errors_total", "STOMP ERROR frames sent (each closed its connection).", nil, nil)
 	descTopics      = prometheus.NewDesc("c1m_topics", "Topics that hold data (published to; counted against --max-topics).", nil, nil)
 	descEmptyTopics = prometheus.NewDesc("c1m_empty_topics", "Topics that exist only for exact subscriptions (never published).", nil, nil)
@@ -285,7 +288,7 @@ var (
 
 var allDescs = []*prometheus.Desc{descConns, descTCPConns, descUpgrades, descRejected, descCloses,
 	descDropped, descFramesOut, descWrites, descQueued, descBacklogged, descPublished, descDeliveries,
-	descStreams, descHeld, descEIO, descStomp, descStompErrors, descTopics, descEmptyTopics, descReclaimed, descSubs, descHistory, descPoolOutSize}
+	descStreams, descHeld, descEIO, descStomp, descSockJS, descStompErrors, descTopics, descEmptyTopics, descReclaimed, descSubs, descHistory, descPoolOutSize}
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range allDescs {
@@ -320,6 +323,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	g(descEIO, float64(c.s.eioSessions()))
 	st := c.s.stompStats()
 	g(descStomp, float64(st.Sessions))
+	g(descSockJS, float64(c.s.sockjsSessions()))
 	ct(descStompErrors, float64(st.Errors))
 	g(descTopics, float64(hs.Topics))
 	g(descEmptyTopics, float64(hs.EmptyTopics))

@@ -1,7 +1,8 @@
 // Package server wires c1m together: the poller reactor, the hub, the native
 // pub/sub protocol on /ws, Server-Sent Events on /sse (on the reactor),
 // Socket.IO on /socket.io/ (both transports, on the reactor), STOMP over
-// WebSocket on /stomp, the echo
+// WebSocket on /stomp, SockJS on /sockjs (native) and /stomp-sockjs
+// (STOMP), the echo
 // endpoint on /echo, and the HTTP endpoints
 // (/publish, /healthz, /stats, /metrics and the demo page at /).
 //
@@ -25,6 +26,7 @@ import (
 	"github.com/c1mhq/c1m/poller"
 	"github.com/c1mhq/c1m/proto/engineio"
 	"github.com/c1mhq/c1m/proto/native"
+	"github.com/c1mhq/c1m/proto/sockjs"
 	"github.com/c1mhq/c1m/proto/sse"
 	"github.com/c1mhq/c1m/proto/stomp"
 	"github.com/c1mhq/c1m/web"
@@ -57,6 +59,9 @@ type Config struct {
 	SocketIO SocketIOConfig
 	// Stomp configures STOMP over WebSocket at /stomp (server/stomp.go).
 	Stomp StompConfig
+	// SockJS configures SockJS at /sockjs and /stomp-sockjs
+	// (server/sockjs.go).
+	SockJS SockJSConfig
 	// ConformanceAddr, when set, is the address of a second listener that
 	// behaves like the reference servers of the Engine.IO and Socket.IO test
 	// suites (server/conformance.go).
@@ -80,6 +85,7 @@ type Server struct {
 	sse     *sse.Handler
 	eio     *engineio.Server // nil when Socket.IO is off
 	stomp   *stomp.Handler   // nil when STOMP is off
+	sockjs  []*sockjs.Server // native, then STOMP; empty when SockJS is off
 	conf    *conformance     // nil without ConformanceAddr
 	started time.Time
 	cancel  context.CancelFunc
@@ -125,6 +131,7 @@ func New(cfg Config) (*Server, error) {
 		s.stomp = s.newStomp()
 		stompH = s.stomp
 	}
+	s.newSockJS()
 	pc := cfg.Poller
 	pc.Logger = cfg.Logger
 	pc.Routes = func(path string) poller.Handler {
@@ -140,12 +147,12 @@ func New(cfg Config) (*Server, error) {
 		if eioWS != nil && strings.HasPrefix(path, sioPath) {
 			return eioWS
 		}
-		return nil
+		return s.sockjsRoute(path)
 	}
 	pc.Upgrader.Origins = cfg.Origins
 	pc.Upgrader.Route = func(path string) bool {
 		return path == "/ws" || path == "/echo" || eioWS != nil && strings.HasPrefix(path, sioPath) ||
-			stompH != nil && path == stompPath
+			stompH != nil && path == stompPath || s.sockjsRoute(path) != nil
 	}
 	if stompH != nil {
 		pc.Upgrader.ProtocolsFor = func(path string) []string {
@@ -170,6 +177,9 @@ func New(cfg Config) (*Server, error) {
 		}
 		if eioPolling != nil && strings.HasPrefix(path, sioPath) {
 			return eioPolling
+		}
+		if sj := s.sockjsFor(path); sj != nil {
+			return sj.HTTP()
 		}
 		return nil
 	}
@@ -271,6 +281,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // sweeper, STOMP's heart-beats).
 func (s *Server) closeProtocols() {
 	s.closeSocketIO()
+	s.closeSockJS()
 	if s.stomp != nil {
 		s.stomp.Close()
 	}

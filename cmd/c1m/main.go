@@ -129,12 +129,18 @@ func run(args []string, stderr io.Writer) int {
 	sioRecoveryLog := e.integer("sio-recovery-log", 1024, "Socket.IO recovery: deliveries each socket remembers (16 bytes each); a client cut with more queued after its last one resubscribes")
 	eioPingInterval := e.duration("eio-ping-interval", 25*time.Second, "Engine.IO ping interval")
 	eioPingTimeout := e.duration("eio-ping-timeout", 20*time.Second, "Engine.IO: close a session that does not answer a ping in this time")
-	conformanceAddr := e.str("conformance-addr", "", "address of a second listener that behaves like the reference servers of the Engine.IO and Socket.IO test suites (/engine.io/ echo, /socket.io/); empty = off")
+	conformanceAddr := e.str("conformance-addr", "", "address of a second listener that behaves like the reference servers of the Engine.IO, Socket.IO and SockJS test suites (/engine.io/ echo, /socket.io/, SockJS /echo, /close, /disabled_websocket_echo, /cookie_needed_echo); empty = off")
 	stompOff := e.boolean("stomp-off", false, "turn STOMP over WebSocket (at --stomp-path) off")
 	stompPath := e.str("stomp-path", "/stomp", "WebSocket path of STOMP 1.2 (subprotocols v12.stomp, v11.stomp, v10.stomp)")
 	stompHB := e.str("stomp-heartbeat", "10s,10s", "STOMP heart-beat offer \"send,receive\": the server sends every send and wants the client's every receive (0 = that direction off); a client silent for twice the negotiated interval is closed")
 	stompPrefetch := e.integer("stomp-max-unacked", 1024, "STOMP client/client-individual acks: unacknowledged MESSAGEs in flight per subscription (the default and ceiling of prefetch-count)")
 	stompPending := e.integer("stomp-max-pending", 4096, "STOMP: MESSAGEs waiting behind a full prefetch window per subscription before the slow-consumer policy applies")
+	sockjsOff := e.boolean("sockjs-off", false, "turn SockJS (native protocol at /sockjs, STOMP at /stomp-sockjs) off")
+	sockjsHB := e.duration("sockjs-heartbeat", 25*time.Second, "SockJS: send an \"h\" frame on a receiving request silent for this long")
+	sockjsDelay := e.duration("sockjs-disconnect-delay", 5*time.Second, "SockJS: close a session this long after its last receiving request ended (the client vanished)")
+	sockjsLimit := e.integer("sockjs-response-limit", 128<<10, "SockJS: end an xhr_streaming, eventsource or htmlfile response after this many bytes (the client opens the next)")
+	sockjsCookie := e.boolean("sockjs-cookie-needed", false, "SockJS: set the JSESSIONID cookie for sticky load balancers (/info says cookie_needed)")
+	sockjsClientURL := e.str("sockjs-client-url", "/vendor/sockjs.min.js", "SockJS: the sockjs-client script the iframe page loads (served by c1m; never a CDN)")
 	eioMaxPayload := e.integer("eio-max-payload", 1_000_000, "Engine.IO maxPayload: largest POST body or WebSocket message, in bytes")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "c1m: WebSocket market-data fanout server\n\nUsage: c1m [flags]\n\nEvery flag can also be set with the environment variable named after it.\n\n")
@@ -208,6 +214,9 @@ func run(args []string, stderr io.Writer) int {
 	}
 	cfg.Stomp = server.StompConfig{Off: *stompOff, Path: *stompPath, HeartBeatSend: hbSend, HeartBeatRecv: hbRecv,
 		MaxUnacked: *stompPrefetch, MaxPending: *stompPending}
+
+	cfg.SockJS = server.SockJSConfig{Off: *sockjsOff, Heartbeat: *sockjsHB, DisconnectDelay: *sockjsDelay,
+		ResponseLimit: *sockjsLimit, CookieNeeded: *sockjsCookie, ClientURL: *sockjsClientURL}
 
 	srv, err := server.New(cfg)
 	if err != nil {

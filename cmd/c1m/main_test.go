@@ -24,7 +24,8 @@ func TestHelpListsEveryFlagWithItsEnvironmentVariable(t *testing.T) {
 			t.Errorf("flag --%s does not name %s", n[1], envName(n[1]))
 		}
 	}
-	for _, want := range []string{"addr", "max-conns", "slow-policy", "publish-token", "demo", "history-size", "conflate"} {
+	for _, want := range []string{"addr", "max-conns", "slow-policy", "publish-token", "demo", "history-size", "conflate",
+		"sockjs-off", "sockjs-heartbeat", "sockjs-disconnect-delay", "sockjs-response-limit", "sockjs-cookie-needed", "sockjs-client-url"} {
 		if !strings.Contains(help, "  -"+want) {
 			t.Errorf("help does not list --%s", want)
 		}
