@@ -2,6 +2,7 @@ package sockjs_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -581,5 +582,49 @@ func TestSlowLoris(t *testing.T) {
 	}
 	if _, _, b := r.do(t, "POST", u+"/xhr", ""); b != `a["whole"]`+"\n" {
 		t.Fatalf("poll %q (the partial request must deliver nothing)", b)
+	}
+}
+
+// TestQueueBound: a session whose client stops polling queues up to
+// MaxQueueBytes; past it the session is closed as a slow consumer, and
+// its next poll says so. Other sessions are unharmed.
+func TestQueueBound(t *testing.T) {
+	r := newRig(t, sockjs.Config{MaxQueueBytes: 2000})
+	u := sess("slow")
+	r.do(t, "POST", u+"/xhr", "")
+	r.do(t, "POST", sess("fine")+"/xhr", "")
+	msg := `["` + strings.Repeat("y", 500) + `"]`
+	for i := 0; i < 5; i++ {
+		r.do(t, "POST", u+"/xhr_send", msg) // echoed into the queue: nobody polls
+	}
+	testutil.WaitFor(t, 5*time.Second, "the slow consumer closed", func() bool { return r.srv.Closes(sockjs.ReasonSlowConsumer) == 1 })
+	if _, _, body := r.do(t, "POST", u+"/xhr", ""); body != `c[1008,"slow consumer"]`+"\n" {
+		t.Fatalf("poll of the closed session %q", body)
+	}
+	r.do(t, "POST", sess("fine")+"/xhr_send", `["ok"]`)
+	if _, _, body := r.do(t, "POST", sess("fine")+"/xhr", ""); body != `a["ok"]`+"\n" {
+		t.Fatalf("the other session %q", body)
+	}
+}
+
+// TestHTTP10Stream: an HTTP/1.0 client gets a close-delimited stream whose
+// frames are re-framed for it.
+func TestHTTP10Stream(t *testing.T) {
+	r := newRig(t, sockjs.Config{})
+	c := r.dial(t)
+	_, _ = c.c.Write([]byte("POST " + sess("h10") + "/xhr_streaming HTTP/1.0\r\nContent-Length: 0\r\n\r\n"))
+	st, h := c.head()
+	if st != 200 || h.Get("Transfer-Encoding") != "" {
+		t.Fatalf("%d %v", st, h)
+	}
+	want := strings.Repeat("h", 2048) + "\n" + "o\n"
+	b := make([]byte, len(want))
+	if _, err := io.ReadFull(c.br, b); err != nil || string(b) != want {
+		t.Fatalf("prelude and open %q %v", trunc(string(b)), err)
+	}
+	r.do(t, "POST", sess("h10")+"/xhr_send", `["x"]`)
+	line, err := c.br.ReadString('\n')
+	if err != nil || line != `a["x"]`+"\n" {
+		t.Fatalf("frame %q %v", line, err)
 	}
 }
