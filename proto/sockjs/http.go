@@ -64,7 +64,7 @@ func (s *Server) transport(c *poller.Conn, r *poller.Request, id, t string) {
 		if r.Method == http.MethodGet {
 			switch t {
 			case "eventsource":
-				s.stream(c, r, id, kindEventSource, hdrEvents+hdrNoCache+s.cookie(r), "")
+				s.stream(c, r, id, kindEventSource, hdrEvents+hdrNoCache+cors(r)+s.cookie(r), "")
 			case "htmlfile":
 				if cb, ok := callback(c, r); ok {
 					s.stream(c, r, id, kindHTMLFile, hdrHTML+hdrNoCache+s.cookie(r), cb)
