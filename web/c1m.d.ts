@@ -52,8 +52,15 @@ export declare const Transport: Readonly<{
   WEBSOCKET: 'websocket';
   /** GET /sse (Server-Sent Events): receive only. */
   SSE: 'sse';
+  /** /sockjs through sockjs-client: two-way, text only, over whichever HTTP transport works. */
+  SOCKJS: 'sockjs';
+  /** WebSocket, falling back to SockJS for good when a WebSocket fails to open. */
+  AUTO: 'auto';
 }>;
+/** What ClientOptions.transport takes. */
 export type TransportName = (typeof Transport)[keyof typeof Transport];
+/** The transport a Client uses (Client.transport): 'auto' is 'websocket' until it falls back to 'sockjs'. */
+export type ActiveTransport = Exclude<TransportName, 'auto'>;
 
 /** Kind byte of a binary delivery: a live or recovered message. */
 export declare const KIND_MESSAGE: 1;
@@ -115,6 +122,35 @@ export interface EventSourceLike {
 }
 export type EventSourceConstructor = new (url: string, init?: { withCredentials?: boolean }) => EventSourceLike;
 
+/**
+ * What the client needs of sockjs-client's SockJS (1.x): a WebSocket-like
+ * object carrying text; transport names the SockJS transport in use once open.
+ */
+export interface SockJSLike {
+  readonly readyState: number;
+  readonly transport?: string;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: any) => any) | null;
+  onmessage: ((ev: any) => any) | null;
+  onclose: ((ev: any) => any) | null;
+}
+/** The options argument of new SockJS() (sockjs-client 1.x). */
+export interface SockJSOptions {
+  /** The SockJS transports allowed, in sockjs-client's order of preference: 'websocket', 'xhr-streaming', 'xdr-streaming', 'eventsource', 'iframe-eventsource', 'htmlfile', 'iframe-htmlfile', 'xhr-polling', 'xdr-polling', 'iframe-xhr-polling', 'jsonp-polling'. */
+  transports?: string | string[];
+  /** ms to wait for a transport to open before trying the next; default computed from the /info round trip. */
+  timeout?: number;
+  /** Length of the generated session id, or a function returning one. */
+  sessionId?: number | (() => string);
+  /** The server id segment of the URLs; default random. */
+  server?: string;
+  /** Per-transport options. */
+  transportOptions?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+export type SockJSConstructor = new (url: string, reserved?: undefined | null, options?: SockJSOptions) => SockJSLike;
+
 export interface ClientOptions {
   /** WebSocket constructor; default globalThis.WebSocket (browsers, Node >= 22). */
   WebSocket?: WebSocketConstructor;
@@ -138,7 +174,14 @@ export interface ClientOptions {
    */
   shouldReconnect?: (code: number, reason: string) => boolean;
   /**
-   * 'websocket' (the default): the native protocol on /ws. 'sse': one
+   * 'websocket' (the default): the native protocol on /ws. 'sockjs': the
+   * same native protocol through sockjs-client on /sockjs (url is then its
+   * http:// or https:// URL; ws:// and wss:// are taken as such), over
+   * whichever SockJS transport works: the same API, recovery and
+   * reconnection; text only, so publishBinary() rejects with code
+   * 'unsupported'. 'auto': a WebSocket on url (the ws:// URL of /ws), and
+   * SockJS (sockjsUrl) for the rest of the client's life once a WebSocket
+   * fails to open ('transport' event). 'sse': one
    * Server-Sent Events stream on /sse carrying every subscription (url is then
    * its http:// or https:// URL): the same events, meta and recovery; a change
    * of the subscription set reopens the stream (with since = the positions
@@ -153,6 +196,14 @@ export interface ClientOptions {
   withCredentials?: boolean;
   /** SSE only: used once after a stream was refused, to read the server's reason (EventSource hides it); default globalThis.fetch. */
   fetch?: (url: string, init?: any) => Promise<any>;
+  /** sockjs-client's constructor for 'sockjs' and 'auto'; default globalThis.SockJS (a page that loaded /vendor/sockjs.min.js). In Node: require('sockjs-client'). */
+  SockJS?: SockJSConstructor;
+  /** The options of new SockJS(), e.g. { transports: ['xhr-streaming', 'xhr-polling'] }. */
+  sockjsOptions?: SockJSOptions;
+  /** 'auto': the http(s):// URL of the SockJS endpoint; default url with ws(s) as http(s) and a final /ws as /sockjs. */
+  sockjsUrl?: string;
+  /** 'auto' only: ms a WebSocket may take to open before the client falls back to SockJS; 0 waits for the browser; default 5000. */
+  openTimeout?: number;
 }
 
 /** A position in a topic's stream, for recovery. */
@@ -215,12 +266,22 @@ export interface StateInfo {
   /** Close code of the connection that was lost (SSE: 1006, or the HTTP status of a refused stream). */
   code?: number;
   reason?: string;
+  /** SockJS, on 'open': the SockJS transport of the session ('websocket', 'xhr-streaming', 'eventsource', 'iframe-htmlfile', 'xhr-polling', 'jsonp-polling', ...). */
+  via?: string;
 }
 
 export interface GapInfo {
   expected: number;
   got: number;
   missed: number;
+}
+
+export interface TransportInfo {
+  /** The transport left. */
+  from: ActiveTransport;
+  /** Close code of the WebSocket that failed to open (1006 for the open timeout). */
+  code?: number;
+  reason?: string;
 }
 
 export interface ResetInfo {
@@ -243,6 +304,8 @@ export interface ClientEvents {
   topic: (topic: string, state: TopicState) => void;
   /** The server's history epoch changed (a restart): the topic is tracked afresh. */
   reset: (topic: string, info: ResetInfo) => void;
+  /** Transport 'auto' fell back to SockJS: a WebSocket failed to open. */
+  transport: (transport: ActiveTransport, info: TransportInfo) => void;
   /**
    * A failed resubscription, an undecodable frame ('bad_frame'), an error reply
    * no operation owns, a listener that threw ('listener'), a WebSocket or
@@ -283,11 +346,11 @@ export interface ClientStats {
 
 /** A c1m connection with automatic reconnection and recovery. */
 export declare class Client {
-  /** url: ws:// or wss:// URL of the /ws endpoint; for transport 'sse' the http:// or https:// URL of /sse. */
+  /** url: ws:// or wss:// URL of the /ws endpoint (also for 'auto'); for transport 'sse' the http:// or https:// URL of /sse, for 'sockjs' that of /sockjs. */
   constructor(url: string, opts?: ClientOptions);
   readonly url: string;
-  /** The transport in use. */
-  readonly transport: TransportName;
+  /** The transport in use ('auto': 'websocket', then 'sockjs' after a fallback). */
+  readonly transport: ActiveTransport;
   readonly state: StateName;
   readonly stats: Readonly<ClientStats>;
   /** Registers fn for event; returns a function that removes it. */
@@ -300,7 +363,7 @@ export declare class Client {
   unsubscribe(topics: string | string[]): Promise<OkReply>;
   /** Publishes any JSON value; needs --client-publish on the server. At most once. Over SSE: rejects ('unsupported'). */
   publish(topic: string, data: unknown): Promise<OkReply>;
-  /** Publishes bytes as a binary frame, acknowledged by a ping; needs --client-publish. Over SSE: rejects ('unsupported'). */
+  /** Publishes bytes as a binary frame, acknowledged by a ping; needs --client-publish. Over SSE and SockJS: rejects ('unsupported'). */
   publishBinary(topic: string, bytes: Uint8Array | ArrayBuffer | ArrayBufferView | string): Promise<OkReply>;
   /** Round trip to the server. Over SSE: rejects ('unsupported'). */
   ping(): Promise<OkReply>;

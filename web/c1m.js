@@ -19,6 +19,15 @@
 // the subscription set reopens the stream, and publish() is refused (see the
 // Client class and README.md).
 //
+// And over SockJS (<prefix>/sockjs), where WebSocket does not get through
+// and two-way is still wanted: the unmodified sockjs-client (the page loads
+// /vendor/sockjs.min.js, which the server serves; in Node and bundlers pass
+// its constructor as opts.SockJS) emulates a WebSocket over whichever
+// transport works, and carries the same native protocol:
+// new Client('http://host:8080/sockjs', { transport: 'sockjs' }), or
+// new Client('ws://host:8080/ws', { transport: 'auto' }) to use WebSocket and
+// fall back to SockJS when it fails to open.
+//
 // JSON deliveries hand over the parsed data; binary deliveries (the compact
 // frames of docs/PROTOCOL.md) a Uint8Array with meta.binary = true. Both go
 // through the same sequence tracking, gap and duplicate detection and recovery.
@@ -55,7 +64,7 @@ export const State = Object.freeze({
  * it may or may not have been applied), 'buffer_full' (too many operations
  * buffered while disconnected), 'unsupported' (an operation the transport
  * cannot do: publish or ping over SSE, or subscriptions with different
- * options on one SSE stream); in 'error' events also 'bad_frame' (a frame
+ * options on one SSE stream, a binary publish over SockJS); in 'error' events also 'bad_frame' (a frame
  * the client cannot decode) and 'listener' (a listener threw; cause holds
  * what it threw).
  */
@@ -117,7 +126,21 @@ function sseSince(pos) {
 export const Transport = Object.freeze({
   WEBSOCKET: 'websocket', // GET /ws: two-way, the default
   SSE: 'sse', // GET /sse (Server-Sent Events): receive only
+  SOCKJS: 'sockjs', // /sockjs with sockjs-client: two-way, text only, over any HTTP transport
+  AUTO: 'auto', // WebSocket, falling back to SockJS when it fails to open
 });
+
+// sockjsURL derives the SockJS endpoint from the client's url: ws(s):// is
+// turned into http(s):// (sockjs-client takes no other scheme) and, for
+// transport 'auto', a final /ws path segment into /sockjs.
+function sockjsURL(url, auto) {
+  const u = new URL(url, globalThis.location?.href);
+  if (u.protocol === 'ws:') u.protocol = 'http:';
+  else if (u.protocol === 'wss:') u.protocol = 'https:';
+  if (auto) u.pathname = `${u.pathname.replace(/\/ws\/?$/, '').replace(/\/$/, '')}/sockjs`;
+  u.hash = '';
+  return u.href;
+}
 
 // ---- topics (docs/PROTOCOL.md "Topics and wildcards") ---------------------
 
@@ -171,6 +194,10 @@ const utf8Encoder = new TextEncoder();
 
 function badFrame(msg) { return new C1MError('bad_frame', msg); }
 
+function sockjsNoBinary() {
+  return new C1MError('unsupported', 'binary publishes need the WebSocket transport: SockJS carries text only', 'pub');
+}
+
 function listenerError(event, e) {
   const err = new C1MError('listener', `'${event}' listener threw: ${e && e.message !== undefined ? e.message : String(e)}`);
   err.cause = e;
@@ -221,14 +248,14 @@ export function decodeDelivery(buf) {
   };
 }
 
-// fromBase64 decodes the standard base64 of an SSE binary delivery.
+// fromBase64 decodes the standard base64 of a binary delivery in JSON (SSE, SockJS).
 function fromBase64(s) {
-  if (typeof s !== 'string') throw badFrame(`binary SSE delivery: data is ${typeof s}, not base64 text`);
+  if (typeof s !== 'string') throw badFrame(`binary delivery in JSON: data is ${typeof s}, not base64 text`);
   if (typeof Uint8Array.fromBase64 === 'function') {
-    try { return Uint8Array.fromBase64(s); } catch (e) { throw badFrame(`binary SSE delivery: bad base64: ${e.message}`); }
+    try { return Uint8Array.fromBase64(s); } catch (e) { throw badFrame(`binary delivery in JSON: bad base64: ${e.message}`); }
   }
   let bin;
-  try { bin = atob(s); } catch (e) { throw badFrame(`binary SSE delivery: bad base64: ${e.message}`); }
+  try { bin = atob(s); } catch (e) { throw badFrame(`binary delivery in JSON: bad base64: ${e.message}`); }
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return out;
@@ -287,8 +314,21 @@ export function encodePublish(topic, payload) {
  * @property {(code: number, reason: string) => boolean} [shouldReconnect]
  *   called when the connection closes; false stops reconnecting (state closed).
  *   Over SSE code is the HTTP status of a refused stream, else 1006 (lost).
- * @property {'websocket'|'sse'} [transport='websocket'] 'sse' receives over
- *   Server-Sent Events (url is then the http(s):// URL of /sse): see Client.
+ * @property {'websocket'|'sse'|'sockjs'|'auto'} [transport='websocket'] 'sse'
+ *   receives over Server-Sent Events (url is then the http(s):// URL of
+ *   /sse); 'sockjs' speaks the native protocol through sockjs-client (url is
+ *   the http(s):// URL of /sockjs); 'auto' opens a WebSocket on url (ws://
+ *   .../ws) and falls back to SockJS for good when one fails to open: see
+ *   Client.
+ * @property {any} [SockJS] sockjs-client's constructor for transports
+ *   'sockjs' and 'auto'; default globalThis.SockJS (a page that loaded
+ *   /vendor/sockjs.min.js).
+ * @property {object} [sockjsOptions] the options argument of new SockJS(),
+ *   e.g. {transports: ['xhr-streaming', 'xhr-polling']} or {timeout: 5000}.
+ * @property {string} [sockjsUrl] the http(s):// URL of the SockJS endpoint for
+ *   'auto'; default url with ws(s) as http(s) and a final /ws as /sockjs.
+ * @property {number} [openTimeout=5000] 'auto' only: ms a WebSocket may take
+ *   to open before the client falls back to SockJS. 0: wait for the browser.
  * @property {any} [EventSource] EventSource constructor for transport 'sse';
  *   default globalThis.EventSource (browsers; in Node the "eventsource" package's).
  * @property {boolean} [withCredentials=false] SSE only: send cookies on a
@@ -344,6 +384,20 @@ export function encodePublish(topic, payload) {
  *   until the first subscribe opens one, and stays 'open' after the last
  *   unsubscribe closes it.
  *
+ * 'sockjs' runs the native protocol, exactly as over WebSocket, through
+ * sockjs-client (opts.SockJS or globalThis.SockJS) connected to
+ * <server>/sockjs: sockjs-client picks the first transport that works
+ * (websocket, xhr-streaming, eventsource, iframe-htmlfile, xhr-polling,
+ * jsonp-polling; opts.sockjsOptions.transports narrows the list), and the
+ * client sees a WebSocket-like object: the same operations, replies,
+ * recovery with since, heartbeat pings and reconnection with backoff (each
+ * reconnect is a new SockJS session). SockJS carries text only:
+ * publishBinary() rejects with code 'unsupported'. 'auto' opens a WebSocket
+ * first and, when one fails to open (closed before open, or not open after
+ * opts.openTimeout), moves to SockJS for the rest of the client's life
+ * ('transport' event; client.transport says 'sockjs' from then on): SockJS
+ * itself still prefers its own websocket transport where that works.
+ *
  * Events (subscribe with on(event, fn), which returns an unsubscribe function):
  * - 'state' (state, info): info = {attempt, delay, code, reason}
  * - 'message' (topic, data, meta: MessageMeta): every delivery, JSON or
@@ -351,6 +405,7 @@ export function encodePublish(topic, payload) {
  * - 'gap' (topic, {expected, got, missed}): seq jumped (messages lost)
  * - 'topic' (topic, {epoch, seq, recovered}): per topic of a subscribe reply
  * - 'reset' (topic, {oldEpoch, epoch}): the server's history epoch changed
+ * - 'transport' (transport, {from, code, reason}): 'auto' fell back to SockJS
  * - 'error' (C1MError): an internal operation (resubscription) failed, the
  *   server sent a frame the client cannot decode (code 'bad_frame', e.g. an
  *   unknown binary kind; the frame is dropped), an error reply that no
@@ -374,16 +429,25 @@ export class Client {
       ackTimeout: 10000, backoffInitial: 500, backoffMax: 10000, stableAfter: 2000,
       pingInterval: 20000, maxBuffered: 1024, autoConnect: true, ...opts,
     };
-    /** @type {'websocket'|'sse'} */
-    this.transport = opts.transport === undefined ? Transport.WEBSOCKET : opts.transport;
-    if (this.transport === Transport.SSE) {
+    this.opts.openTimeout ??= 5000;
+    const t = opts.transport === undefined ? Transport.WEBSOCKET : opts.transport;
+    /** @type {'websocket'|'sse'|'sockjs'} the transport in use */
+    this.transport = t;
+    this._auto = t === Transport.AUTO;
+    if (t === Transport.SSE) {
       this.EventSource = opts.EventSource || globalThis.EventSource;
       if (!this.EventSource) throw new Error('c1m: no EventSource implementation; pass opts.EventSource');
-    } else if (this.transport === Transport.WEBSOCKET) {
-      this.WebSocket = opts.WebSocket || globalThis.WebSocket;
-      if (!this.WebSocket) throw new Error('c1m: no WebSocket implementation; pass opts.WebSocket');
+    } else if (t === Transport.WEBSOCKET || t === Transport.SOCKJS || t === Transport.AUTO) {
+      if (t !== Transport.SOCKJS) this.WebSocket = opts.WebSocket || globalThis.WebSocket;
+      if (t !== Transport.WEBSOCKET) this.SockJS = opts.SockJS || globalThis.SockJS;
+      if (t === Transport.WEBSOCKET && !this.WebSocket) throw new Error('c1m: no WebSocket implementation; pass opts.WebSocket');
+      if (t !== Transport.WEBSOCKET && !this.SockJS) {
+        throw new Error('c1m: no SockJS implementation; load /vendor/sockjs.min.js in the page or pass opts.SockJS');
+      }
+      // 'auto' without a WebSocket at all starts on SockJS.
+      if (this._auto) this.transport = this.WebSocket ? Transport.WEBSOCKET : Transport.SOCKJS;
     } else {
-      throw new TypeError(`c1m: unknown transport ${JSON.stringify(opts.transport)}: use 'websocket' or 'sse'`);
+      throw new TypeError(`c1m: unknown transport ${JSON.stringify(opts.transport)}: use 'websocket', 'sse', 'sockjs' or 'auto'`);
     }
     this._sse = this.transport === Transport.SSE;
     /** @type {string} */
@@ -483,9 +547,11 @@ export class Client {
     if (this._closed || this._ws) return;
     clearTimeout(this._retryTimer);
     this._retryTimer = null;
+    const sockjs = this.transport === Transport.SOCKJS;
     let ws;
     try {
-      ws = new this.WebSocket(this.url);
+      ws = sockjs ? new this.SockJS(this.opts.sockjsUrl || sockjsURL(this.url, this._auto), undefined, this.opts.sockjsOptions)
+        : new this.WebSocket(this.url);
     } catch (e) {
       this._emit('error', e);
       this._scheduleReconnect(1006, String(e && e.message));
@@ -495,10 +561,42 @@ export class Client {
     this.stats.attempts++;
     if (this.state !== State.CONNECTING) this._setState(State.RECONNECTING, { attempt: this.stats.attempts });
     if ('binaryType' in ws) ws.binaryType = 'arraybuffer';
-    ws.onopen = () => { if (this._ws === ws) this._onOpen(); };
+    // 'auto': a WebSocket that does not open moves the client to SockJS.
+    const fallback = this._auto && !sockjs;
+    let openTimer = null;
+    if (fallback && this.opts.openTimeout > 0) {
+      openTimer = setTimeout(() => {
+        if (this._ws === ws) this._fallback(ws, 1006, `WebSocket not open after ${this.opts.openTimeout} ms`);
+      }, this.opts.openTimeout);
+      openTimer.unref?.();
+    }
+    let opened = false;
+    ws.onopen = () => {
+      clearTimeout(openTimer);
+      opened = true;
+      if (this._ws === ws) this._onOpen();
+    };
     ws.onmessage = (ev) => { if (this._ws === ws) this._onFrame(ev.data); };
-    ws.onclose = (ev) => { if (this._ws === ws) this._drop(ev.code, ev.reason); };
+    ws.onclose = (ev) => {
+      clearTimeout(openTimer);
+      if (this._ws !== ws) return;
+      if (fallback && !opened) this._fallback(ws, ev.code, ev.reason);
+      else this._drop(ev.code, ev.reason);
+    };
     ws.onerror = () => {}; // a close event always follows
+  }
+
+  // _fallback leaves ws, a WebSocket of transport 'auto' that failed to
+  // open, for SockJS, at once and for the rest of the client's life.
+  _fallback(ws, code, reason) {
+    this._ws = null;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    try {
+      if (typeof ws.terminate === 'function') ws.terminate(); else ws.close();
+    } catch { /* closing already */ }
+    this.transport = Transport.SOCKJS;
+    this._emit('transport', Transport.SOCKJS, { from: Transport.WEBSOCKET, code, reason });
+    if (!this._closed) this.connect();
   }
 
   /**
@@ -580,6 +678,7 @@ export class Client {
    */
   publishBinary(topic, bytes) {
     if (this._sse) return this._sseUnsupported('pub');
+    if (this.transport === Transport.SOCKJS) return Promise.reject(sockjsNoBinary());
     const frame = encodePublish(topic, bytes);
     return this._op('pub', () => ({}), { frame }).promise;
   }
@@ -632,7 +731,14 @@ export class Client {
       // Do not wait forever for the closing handshake of a dead peer.
       setTimeout(() => { if (typeof ws.terminate === 'function') ws.terminate(); resolve(); }, this.opts.ackTimeout).unref?.();
     });
-    if (ws) try { ws.close(code, reason); } catch { /* not open yet */ }
+    if (ws) {
+      try {
+        ws.close(code, reason);
+      } catch {
+        // SockJS takes only 1000 and 3000-4999, and reasons of at most 123 characters.
+        try { ws.close(); } catch { /* not open yet */ }
+      }
+    }
     this._ws = null;
     const err = new C1MError('closed', 'client closed');
     for (const op of [...this._queue, ...this._inflight.values(), ...this._ssePending, ...this._sseUnsubs]) this._settle(op, err);
@@ -680,6 +786,10 @@ export class Client {
     op.id = this._nextId++;
     this._inflight.set(op.id, op);
     if (op.frame) {
+      if (this.transport === Transport.SOCKJS) { // 'auto' fell back while it was buffered
+        this._settle(op, sockjsNoBinary());
+        return;
+      }
       // A binary publish has no id and no ok; the ping after it, handled in
       // order on the connection, answers for it (see publishBinary).
       this._ws.send(op.frame);
@@ -778,7 +888,9 @@ export class Client {
       for (const t of topics) this._subs.set(t, { ...this._subs.get(t), op });
     }
     for (const op of queue) if (!op.done) this._send(op);
-    this._setState(State.OPEN, { attempt: this.stats.attempts });
+    const info = { attempt: this.stats.attempts };
+    if (this.transport === Transport.SOCKJS && typeof this._ws.transport === 'string') info.via = this._ws.transport;
+    this._setState(State.OPEN, info);
     clearInterval(this._pingTimer);
     if (this.opts.pingInterval > 0) {
       this._pingTimer = setInterval(() => this._heartbeat(), this.opts.pingInterval);
@@ -1153,6 +1265,15 @@ export class Client {
     }
     switch (m.op) {
       case 'msg':
+        // SockJS carries text only: a binary delivery comes as the JSON one
+        // with "binary":true and the data in base64, as over SSE.
+        if (m.binary === true && this.transport === Transport.SOCKJS) {
+          try { m.data = fromBase64(m.data); } catch (e) {
+            this._emit('error', e);
+            return;
+          }
+          m.tsBig = exactTs(raw, m.ts);
+        }
         this._onMsg(m);
         return;
       case 'ok':
