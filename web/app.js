@@ -3,9 +3,12 @@
 // own numbers (GET /stats).
 //
 // Query parameters: ?sub=<pattern> (default "md.>"), ?backoffMax=<ms>,
-// ?transport=websocket|sse (default websocket; also the switch in the header,
-// which keeps the rows and sparklines and starts the client's counters and
-// latency afresh on the new transport).
+// ?transport=websocket|sockjs|sse (default websocket; also the switch in the
+// header, which keeps the rows and sparklines and starts the client's counters
+// and latency afresh on the new transport). SockJS runs the same client over
+// sockjs-client, which the page loads from /vendor/sockjs.min.js (served by
+// c1m) the first time it is chosen; ?sockjs=xhr-streaming,xhr-polling narrows
+// the SockJS transports it may pick.
 //
 // Anything can be published on the topics the page shows, so every value is
 // checked before it is shown: a field that is not a finite number is marked
@@ -15,12 +18,14 @@ import { Client } from './c1m.js';
 
 const params = new URLSearchParams(location.search);
 const pattern = params.get('sub') || 'md.>';
-const TRANSPORT_NAME = { websocket: 'WebSocket', sse: 'SSE' };
+const TRANSPORT_NAME = { websocket: 'WebSocket', sockjs: 'SockJS', sse: 'SSE' };
 const ENDPOINT = {
   websocket: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`,
+  sockjs: `${location.origin}/sockjs`,
   sse: `${location.origin}/sse`,
 };
-const transportOf = (v) => (v === 'sse' ? 'sse' : 'websocket');
+const transportOf = (v) => (v === 'sse' || v === 'sockjs' ? v : 'websocket');
+const sockjsTransports = params.get('sockjs') ? params.get('sockjs').split(',') : undefined;
 /** The current client; replaced when the transport is switched. */
 let client = null;
 
@@ -448,7 +453,10 @@ function onState(state, info) {
   let text = STATE_TEXT[state] || state;
   if (info.code) text += ` (close ${info.code}${info.reason ? ' ' + info.reason : ''})`;
   if (info.delay !== undefined) text += `, retry in ${info.delay} ms`;
-  log(`${text} (${TRANSPORT_NAME[client.transport]})`, state === 'open' ? 'ok' : state === 'reconnecting' ? 'warn' : '');
+  // Over SockJS, the transport sockjs-client settled on.
+  if (info.via) document.body.dataset.via = info.via;
+  const over = TRANSPORT_NAME[client.transport] + (info.via ? ` ${info.via}` : '');
+  log(`${text} (${over})`, state === 'open' ? 'ok' : state === 'reconnecting' ? 'warn' : '');
 }
 
 let recoveredNow = 0;
@@ -486,6 +494,7 @@ function onError(e) {
 let lastDelivered = 0;
 let lastTick = performance.now();
 setInterval(() => {
+  if (!client) return; // SockJS still loading
   const s = client.stats;
   const now = performance.now();
   $('rate').textContent = intFmt.format(((s.delivered - lastDelivered) * 1000) / (now - lastTick));
@@ -601,14 +610,42 @@ function subscribe(c) {
     });
 }
 
+// loadSockJS loads sockjs-client (window.SockJS) from the server, once.
+let sockjsLoading = null;
+function loadSockJS() {
+  if (window.SockJS) return Promise.resolve();
+  sockjsLoading ||= new Promise((resolve, reject) => {
+    const s = document.createElement('script');
+    s.src = 'vendor/sockjs.min.js';
+    s.onload = () => (window.SockJS ? resolve() : reject(new Error('vendor/sockjs.min.js did not define SockJS')));
+    s.onerror = () => reject(new Error('cannot load vendor/sockjs.min.js'));
+    document.head.appendChild(s);
+  }).catch((e) => { sockjsLoading = null; throw e; });
+  return sockjsLoading;
+}
+
 // start makes the client for transport and subscribes; the client it
-// replaces is closed and its events are ignored from then on.
-function start(transport) {
+// replaces is closed and its events are ignored from then on. SockJS first
+// loads sockjs-client; the transport chosen last wins.
+let wanted = '';
+async function start(transport) {
+  wanted = transport;
+  if (transport === 'sockjs') {
+    try {
+      await loadSockJS();
+    } catch (e) {
+      log(`SockJS unavailable: ${e.message}`, 'bad');
+      if (wanted === transport && !client) start('websocket');
+      return;
+    }
+    if (wanted !== transport) return;
+  }
   const old = client;
   const c = new Client(ENDPOINT[transport], {
     transport,
     backoffInitial: 250,
     backoffMax: Number(params.get('backoffMax')) || 5000,
+    sockjsOptions: sockjsTransports ? { transports: sockjsTransports } : undefined,
   });
   client = c;
   window.c1m.client = c;
@@ -630,6 +667,7 @@ function start(transport) {
     b.setAttribute('aria-pressed', String(b.dataset.transport === transport));
   }
   document.body.dataset.transport = transport;
+  delete document.body.dataset.via;
   showState();
   if (old) {
     log(`switched to ${TRANSPORT_NAME[transport]} (${new URL(ENDPOINT[transport]).pathname})`, 'ok');
@@ -640,7 +678,7 @@ function start(transport) {
 
 function switchTransport(transport) {
   transport = transportOf(transport);
-  if (client && client.transport === transport) return;
+  if (wanted === transport) return;
   const u = new URL(location.href);
   if (transport === 'websocket') u.searchParams.delete('transport'); else u.searchParams.set('transport', transport);
   history.replaceState(null, '', u);
