@@ -450,13 +450,6 @@ func (s *Session) deliver(d *Decoded) bool {
 	return open
 }
 
-// isOpen reports whether the session is not closed.
-func (s *Session) isOpen() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closeF == nil
-}
-
 // attach serves a receiving request c (framed by fr; hdr: a polling
 // answer's header lines) for the session: a closed session answers its
 // close frame, a session that has a receiving request answers
