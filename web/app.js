@@ -577,6 +577,7 @@ async function pollServer() {
   prevStats = cur;
   $('srv-conns').textContent = fmtCount(count(s.conns));
   $('srv-streams').textContent = fmtCount(count(poller.streams));
+  $('srv-sockjs').textContent = fmtCount(count(s.sockjs_sessions));
   $('srv-dps').textContent = dps === undefined ? '\u2013' : intFmt.format(dps);
   $('srv-pps').textContent = pps === undefined ? '\u2013' : intFmt.format(pps);
   $('srv-topics').textContent = fmtCount(count(hub.topics));
