@@ -172,6 +172,33 @@ for (const name of TRANSPORTS) {
   });
 }
 
+test('cross-origin (a page of another origin, the server\'s CORS): every transport, iframe-eventsource and iframe-xhr-polling too, subscribes and gets live data', async () => {
+  const proxy = await startProxy(srv.port); // another port: another origin
+  try {
+    await hostPage(proxy.http);
+    const got = {};
+    for (const name of [...TRANSPORTS, 'iframe-eventsource', 'iframe-xhr-polling']) {
+      got[name] = await b.page.evaluate(([u, tr]) => new Promise((resolve) => {
+        const s = new window.SockJS(u, null, { transports: [tr] });
+        const r = { via: null, ok: false, live: 0, close: null };
+        let timer = null;
+        s.onopen = () => { r.via = s.transport; s.send(JSON.stringify({ op: 'sub', id: 1, topics: ['md.>'] })); };
+        s.onmessage = (e) => {
+          const m = JSON.parse(e.data);
+          if (m.op === 'ok' && m.id === 1) r.ok = true;
+          if (m.op === 'msg' && !m.snap && ++r.live === 100) s.close();
+        };
+        s.onclose = (e) => { clearTimeout(timer); r.close = e.code; resolve(r); };
+        timer = setTimeout(() => s.close(4000, 'deadline'), 15000);
+      }), [`${srv.http}/sockjs`, name]);
+    }
+    for (const [name, r] of Object.entries(got)) assert.deepEqual(r, { via: name, ok: true, live: 100, close: 1000 }, name);
+  } finally {
+    await proxy.close();
+    base = null;
+  }
+});
+
 // ---- STOMP over SockJS --------------------------------------------------------
 
 const stompHelpers = () => {
