@@ -32,12 +32,13 @@ type clientConn struct {
 	wantID  uint64
 	start   int64
 	accept  string
-	sse     *SSEStream  // the event-stream body parser, once the header is in
-	sio     *sioState   // Socket.IO client state (nil: not Socket.IO)
-	stomp   *stompState // STOMP client state (nil: not STOMP)
-	pending []byte      // unparsed bytes carried over between reads
-	out     []byte      // bytes not yet written (EAGAIN)
-	frag    []byte      // payload of a fragmented message being assembled
+	sse     *SSEStream   // the event-stream body parser, once the header is in
+	sio     *sioState    // Socket.IO client state (nil: not Socket.IO)
+	stomp   *stompState  // STOMP client state (nil: not STOMP)
+	sockjs  *sockjsState // SockJS client state (nil: not SockJS)
+	pending []byte       // unparsed bytes carried over between reads
+	out     []byte       // bytes not yet written (EAGAIN)
+	frag    []byte       // payload of a fragmented message being assembled
 	fragOp  byte
 }
 
@@ -50,6 +51,7 @@ type DialSpec struct {
 	SIO         string   `json:"sio"`         // Socket.IO at Path over SIOWebSocket or SIOPolling ("": not Socket.IO)
 	STOMP       bool     `json:"stomp"`       // STOMP over WebSocket at Path (subscribes to Topic at CONNECTED)
 	STOMPHost   string   `json:"stomp_host"`  // STOMP CONNECT's host header ("": the server's host:port)
+	SockJS      string   `json:"sockjs"`      // SockJS at the prefix Path over this receiving transport ("": not SockJS)
 	Sources     []string `json:"sources"`     // local source addresses, bound before connect
 	N           int      `json:"n"`           // connections to open
 	Topic       string   `json:"topic"`       // subscribe to this topic when not empty
@@ -138,6 +140,9 @@ type Loop struct {
 	pingEvery time.Duration
 	lastPing  time.Time
 	scratch   []byte
+
+	sjBuf        []byte                               // a SockJS message, unescaped
+	sockjsDialer func(owner *clientConn) (int, error) // nil: sockjsDial (tests replace it)
 }
 
 // NewLoop creates an epoll instance. Close releases it and every connection.
@@ -328,6 +333,9 @@ func (l *Loop) connect(d *DialSpec, idx int) (*clientConn, error) {
 		cent: d.Proto == ProtoCentrifugo, isSSE: d.SSE}
 	host := d.Addrs[idx%len(d.Addrs)]
 	switch {
+	case d.SockJS != "" && d.SockJS != SockJSWebSocket:
+		c.sockjs = &sockjsState{transport: d.SockJS, addr: host, base: SockJSSessionPath(d.Path), topic: d.Topic}
+		c.out = AppendSockJSRequest(c.out, d.SockJS, host, c.sockjs.base)
 	case d.SIO == SIOPolling:
 		c.sio = &sioState{polling: true, topic: d.Topic, host: host, path: d.Path}
 		c.out = AppendPollRequest(c.out, host, d.Path, "", nil)
@@ -338,6 +346,10 @@ func (l *Loop) connect(d *DialSpec, idx int) (*clientConn, error) {
 		if d.SIO != "" {
 			c.sio = &sioState{topic: d.Topic, host: host, path: d.Path}
 			path = sioWSPath(d.Path)
+		}
+		if d.SockJS != "" {
+			c.sockjs = &sockjsState{transport: d.SockJS, addr: host, base: SockJSSessionPath(d.Path), topic: d.Topic}
+			path = c.sockjs.base + SockJSWebSocket
 		}
 		var raw [16]byte
 		rand.Read(raw[:])
@@ -472,6 +484,9 @@ func (l *Loop) consume(c *clientConn, data []byte, now int64) int {
 	if c.sio != nil && c.sio.polling {
 		return l.consumePoll(c, data, now)
 	}
+	if c.sockjs != nil && c.sockjs.http() {
+		return l.consumeSockJS(c, data, now)
+	}
 	used := 0
 	if c.state == stHandshaking {
 		n, err := CheckUpgradeResponse(data, c.accept)
@@ -490,6 +505,8 @@ func (l *Loop) consume(c *clientConn, data []byte, now int64) int {
 		}
 		if c.sio != nil {
 			c.state = stSubscribing // until CONNECT (and subscribe) are answered
+		} else if c.sockjs != nil {
+			c.state = stSubscribing // until "o" (and the subscribe's ok)
 		} else if c.stomp != nil {
 			c.state = stSubscribing // until CONNECTED
 			l.scratch = AppendSTOMPConnect(l.scratch[:0], c.stomp.host)
@@ -548,6 +565,8 @@ func (l *Loop) consume(c *clientConn, data []byte, now int64) int {
 				l.sioPacket(c, f.Payload, now)
 			case c.stomp != nil:
 				l.stompMessage(c, f.Payload, now)
+			case c.sockjs != nil:
+				l.sockjsFrame(c, f.Payload, now)
 			case c.cent:
 				l.centMessages(c, f.Payload, now)
 			default:
@@ -724,6 +743,9 @@ func (l *Loop) closeConn(c *clientConn, err error) {
 	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
 	unix.Close(c.fd)
 	l.conns[c.fd] = nil
+	if c.sockjs != nil {
+		l.sockjsClosed(c, err)
+	}
 	if _, ok := l.inflight[c.fd]; ok {
 		delete(l.inflight, c.fd)
 		l.dialFailed(err)
@@ -744,7 +766,7 @@ func (l *Loop) closeConn(c *clientConn, err error) {
 
 func (l *Loop) pingAll() {
 	for _, c := range l.conns {
-		if c != nil && c.state == stOpen && !c.isSSE && (c.sio == nil || !c.sio.polling) && !(c.slow && l.paused) {
+		if c != nil && c.state == stOpen && !c.isSSE && (c.sio == nil || !c.sio.polling) && (c.sockjs == nil || !c.sockjs.http()) && !(c.slow && l.paused) {
 			l.send(c, OpPing, nil)
 		}
 	}

@@ -289,6 +289,7 @@ func WritePlots(results []Result, dir, baseline string) error {
 	writeSSEPlots(results, servers, &gp, files)
 	writeSIOPlots(results, servers, &gp, files)
 	writeSTOMPPlots(results, servers, &gp, files)
+	writeSockJSPlots(results, servers, &gp, files)
 
 	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {

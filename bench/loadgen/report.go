@@ -48,16 +48,18 @@ func ParamKey(p map[string]string) string {
 
 // requiredMetrics are the metrics every server must produce per scenario.
 var requiredMetrics = map[string][]string{
-	"connect":    {"upgrades_per_s", "upgrade_p50_us", "upgrade_p99_us"},
-	"idle":       {"heap_alloc_per_conn", "rss_per_conn", "kernel_slab_per_conn"},
-	"idle_sse":   {"heap_alloc_per_conn", "rss_per_conn", "kernel_slab_per_conn"},
-	"broadcast":  {"deliveries_per_s", "lat_p50_us", "lat_p99_us", "lat_p999_us", "fanout_p99_ms", "cpu_s_per_m_deliv"},
-	"sse":        {"deliveries_per_s", "lat_p50_us", "lat_p99_us", "lat_p999_us", "fanout_p99_ms", "cpu_s_per_m_deliv"},
-	"slow":       {"lat_p99_before_us", "lat_p99_after_us", "server_rss_before_mb", "server_rss_after_mb"},
-	"socketio":   {"deliveries_per_s", "lat_p50_us", "lat_p99_us", "lat_p999_us", "fanout_p99_ms", "cpu_s_per_m_deliv"},
-	"idle_sio":   {"heap_alloc_per_conn", "rss_per_conn", "kernel_slab_per_conn"},
-	"stomp":      {"deliveries_per_s", "lat_p50_us", "lat_p99_us", "lat_p999_us", "fanout_p99_ms", "cpu_s_per_m_deliv"},
-	"idle_stomp": {"heap_alloc_per_conn", "rss_per_conn", "kernel_slab_per_conn"},
+	"connect":     {"upgrades_per_s", "upgrade_p50_us", "upgrade_p99_us"},
+	"idle":        {"heap_alloc_per_conn", "rss_per_conn", "kernel_slab_per_conn"},
+	"idle_sse":    {"heap_alloc_per_conn", "rss_per_conn", "kernel_slab_per_conn"},
+	"broadcast":   {"deliveries_per_s", "lat_p50_us", "lat_p99_us", "lat_p999_us", "fanout_p99_ms", "cpu_s_per_m_deliv"},
+	"sse":         {"deliveries_per_s", "lat_p50_us", "lat_p99_us", "lat_p999_us", "fanout_p99_ms", "cpu_s_per_m_deliv"},
+	"slow":        {"lat_p99_before_us", "lat_p99_after_us", "server_rss_before_mb", "server_rss_after_mb"},
+	"socketio":    {"deliveries_per_s", "lat_p50_us", "lat_p99_us", "lat_p999_us", "fanout_p99_ms", "cpu_s_per_m_deliv"},
+	"idle_sio":    {"heap_alloc_per_conn", "rss_per_conn", "kernel_slab_per_conn"},
+	"stomp":       {"deliveries_per_s", "lat_p50_us", "lat_p99_us", "lat_p999_us", "fanout_p99_ms", "cpu_s_per_m_deliv"},
+	"idle_stomp":  {"heap_alloc_per_conn", "rss_per_conn", "kernel_slab_per_conn"},
+	"sockjs":      {"deliveries_per_s", "lat_p50_us", "lat_p99_us", "lat_p999_us", "fanout_p99_ms", "cpu_s_per_m_deliv"},
+	"idle_sockjs": {"heap_alloc_per_conn", "rss_per_conn", "kernel_slab_per_conn"},
 }
 
 // Check returns one line per missing number when every server ran every
@@ -179,6 +181,7 @@ func WriteReport(results []Result, dir, baseline string, header string) error {
 	b.WriteString(SSEvsWS(results))
 	b.WriteString(SIOvsNode(results, baseline))
 	b.WriteString(STOMPSummary(results, baseline))
+	b.WriteString(SockJSSummary(results))
 	for _, k := range order {
 		rs := byKey[k]
 		sc, _, _ := strings.Cut(k, " ")

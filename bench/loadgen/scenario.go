@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,7 +33,7 @@ type Result struct {
 type Config struct {
 	Server      string        // label written into results
 	URL         string        // server base URL, e.g. http://127.0.0.1:8080
-	Scenario    string        // connect, idle, broadcast, slow, sse, idle_sse, socketio, idle_sio, hold
+	Scenario    string        // connect, idle, broadcast, slow, sse, idle_sse, socketio, idle_sio, stomp, idle_stomp, sockjs, idle_sockjs, hold
 	Conns       []int         // connection counts (steps for connect/idle, subscriber counts for broadcast/slow)
 	Payloads    []int         // broadcast payload sizes in bytes; default 64,256,1024
 	Rates       []string      // broadcast rates in msg/s; "max" floods, "half" is half the max measured before; default max,half
@@ -50,6 +51,8 @@ type Config struct {
 	SIO         string        // Socket.IO transport of idle_sio: SIOWebSocket (default) or SIOPolling; socketio is WebSocket only
 	STOMPPath   string        // STOMP over WebSocket endpoint (stomp, idle_stomp); default DefaultSTOMPPath, or RabbitSTOMPPath with ProtoSTOMP
 	STOMPHost   string        // STOMP CONNECT's host header; default the server's host:port, or "/" (RabbitMQ's default vhost) with ProtoSTOMP
+	SockJSPath  string        // SockJS prefix carrying the native protocol (sockjs, idle_sockjs); default DefaultSockJSPath
+	SockJS      string        // SockJS receiving transport (sockjs, idle_sockjs): SockJSXHRStreaming (default), SockJSEventSource, SockJSXHR or SockJSWebSocket
 	Out         io.Writer
 	Log         *slog.Logger
 }
@@ -97,7 +100,17 @@ func (c *Config) defaults() {
 	if c.STOMPHost == "" && c.Proto == ProtoSTOMP {
 		c.STOMPHost = "/"
 	}
+	if c.SockJSPath == "" {
+		c.SockJSPath = DefaultSockJSPath
+	}
+	if c.SockJS == "" {
+		c.SockJS = SockJSXHRStreaming
+	}
 }
+
+// sockjs tells whether the scenario's clients speak SockJS (the native
+// protocol inside it).
+func (c *Config) sockjs() bool { return c.Scenario == "sockjs" || c.Scenario == "idle_sockjs" }
 
 // stomp tells whether the scenario's clients speak STOMP over WebSocket.
 func (c *Config) stomp() bool { return c.Scenario == "stomp" || c.Scenario == "idle_stomp" }
@@ -178,7 +191,7 @@ func Run(ctx context.Context, cfg Config) error {
 	} else if cfg.Proto != ProtoNative {
 		return fmt.Errorf("unknown protocol %q (%s, %s or %s)", cfg.Proto, ProtoNative, ProtoCentrifugo, ProtoSTOMP)
 	}
-	if cfg.Proto == ProtoCentrifugo && (cfg.Scenario == "slow" || cfg.Scenario == "hold" || cfg.sio() || cfg.stomp()) {
+	if cfg.Proto == ProtoCentrifugo && (cfg.Scenario == "slow" || cfg.Scenario == "hold" || cfg.sio() || cfg.stomp() || cfg.sockjs()) {
 		return fmt.Errorf("scenario %s: bench protocol servers only", cfg.Scenario)
 	}
 	if cfg.SIO != SIOWebSocket && cfg.SIO != SIOPolling {
@@ -187,10 +200,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Scenario == "socketio" && cfg.SIO != SIOWebSocket {
 		return errors.New("scenario socketio: WebSocket transport only")
 	}
+	if !slices.Contains(SockJSTransports, cfg.SockJS) {
+		return fmt.Errorf("unknown SockJS transport %q (%s)", cfg.SockJS, strings.Join(SockJSTransports, ", "))
+	}
 	switch cfg.Scenario {
-	case "connect", "idle", "idle_sse", "idle_sio", "idle_stomp":
+	case "connect", "idle", "idle_sse", "idle_sio", "idle_stomp", "idle_sockjs":
 		return r.connectIdle(ctx)
-	case "broadcast", "sse", "socketio", "stomp":
+	case "broadcast", "sse", "socketio", "stomp", "sockjs":
 		return r.broadcast(ctx)
 	case "slow":
 		return r.slow(ctx)
@@ -254,6 +270,10 @@ func (r *runner) dialSpec(topic string) DialSpec {
 		// Idle STOMP clients are subscribed too: CONNECTED, then SUBSCRIBE.
 		d.STOMP, d.Path, d.Topic, d.STOMPHost = true, r.cfg.STOMPPath, r.cfg.Topic, r.cfg.STOMPHost
 	}
+	if r.cfg.sockjs() {
+		// Idle SockJS sessions are subscribed too: "o", then the native sub.
+		d.SockJS, d.Path, d.Topic = r.cfg.SockJS, r.cfg.SockJSPath, r.cfg.Topic
+	}
 	return d
 }
 
@@ -287,6 +307,9 @@ func (r *runner) connectIdle(ctx context.Context) error {
 		if r.cfg.sio() {
 			params["transport"] = r.cfg.SIO
 		}
+		if r.cfg.sockjs() {
+			params["transport"] = r.cfg.SockJS
+		}
 		if res.Failed > 0 {
 			r.cfg.Log.Warn("dial failures", "failed", res.Failed, "first", res.FirstErr)
 		}
@@ -318,6 +341,9 @@ func (r *runner) connectIdle(ctx context.Context) error {
 		}
 		if r.cfg.stomp() {
 			note += "; each STOMP client is CONNECTED and subscribed to /topic/" + r.cfg.Topic
+		}
+		if r.cfg.sockjs() {
+			note += "; each SockJS session (" + r.cfg.SockJS + ") is open and subscribed to " + r.cfg.Topic + " (its xhr_send connection closed)"
 		}
 		r.emit(Result{Scenario: r.cfg.Scenario, Params: params, Metrics: map[string]float64{
 			"held":                 float64(held),
@@ -555,9 +581,11 @@ func (r *runner) broadcastN(ctx context.Context, n int) error {
 				maxRate = met["publish_per_s"]
 			}
 			met["rate_target"] = rate
-			r.emit(Result{Scenario: r.cfg.Scenario, Params: map[string]string{
-				"conns": strconv.Itoa(n), "payload": strconv.Itoa(size), "rate": label,
-			}, Metrics: met, Note: m.rx.FirstErr})
+			params := map[string]string{"conns": strconv.Itoa(n), "payload": strconv.Itoa(size), "rate": label}
+			if r.cfg.sockjs() {
+				params["transport"] = r.cfg.SockJS
+			}
+			r.emit(Result{Scenario: r.cfg.Scenario, Params: params, Metrics: met, Note: m.rx.FirstErr})
 		}
 	}
 	return nil

@@ -23,7 +23,8 @@ type ServerSample struct {
 	Poller struct {
 		Streams int64 `json:"streams"` // c1m: open SSE streams, which its conns does not count
 	} `json:"poller"`
-	EIOSessions int64  `json:"eio_sessions"` // c1m: Engine.IO (Socket.IO) sessions, either transport
+	EIOSessions int64  `json:"eio_sessions"`    // c1m: Engine.IO (Socket.IO) sessions, either transport
+	SockJS      int64  `json:"sockjs_sessions"` // c1m: SockJS sessions, any transport (between polls too)
 	Goroutines  int64  `json:"goroutines"`
 	HeapAlloc   uint64 `json:"heap_alloc"`
 	HeapInuse   uint64 `json:"heap_inuse"`
@@ -153,10 +154,10 @@ func sockstatTCPMem() (uint64, error) {
 }
 
 // Clients is the server's count of its clients: connections, or SSE streams
-// or Engine.IO sessions where the server counts those apart (c1m's /stats:
-// poller.streams, eio_sessions). The
+// or Engine.IO or SockJS sessions where the server counts those apart (c1m's
+// /stats: poller.streams, eio_sessions, sockjs_sessions). The
 // larger of the two, so a server that counts streams as conns too is right.
-func (s ServerSample) Clients() int64 { return max(s.Conns, s.Poller.Streams, s.EIOSessions) }
+func (s ServerSample) Clients() int64 { return max(s.Conns, s.Poller.Streams, s.EIOSessions, s.SockJS) }
 
 // WaitConns polls /stats until the server reports clients (see
 // ServerSample.Clients) satisfying ok, or the deadline.

@@ -10,6 +10,8 @@
 //	c1mbench -server centrifugo -proto centrifugo -api-key KEY -url http://127.0.0.1:8000 -scenario broadcast
 //	c1mbench -server c1m -url http://127.0.0.1:8080 -scenario stomp -conns 1000 -rates max,half,1000
 //	c1mbench -server c1m -url http://127.0.0.1:8080 -scenario idle_stomp -conns 1000,10000,19000 -workers 2
+//	c1mbench -server c1m -url http://127.0.0.1:8080 -scenario sockjs -sockjs-transport xhr_streaming -conns 1000 -rates max,half,1000
+//	c1mbench -server c1m -url http://127.0.0.1:8080 -scenario idle_sockjs -sockjs-transport xhr -conns 1000,10000 -workers 2
 //	c1mbench -server rabbitmq -proto stomp -url http://127.0.0.1:15674 -scenario stomp -conns 1000
 //	c1mbench report -in results.jsonl -out bench/results/DATE -baseline c1m
 //	c1mbench plot -in bench/results/DATE/results.jsonl -out bench/results/DATE   (*.dat, plots.gp only)
@@ -84,7 +86,7 @@ func run() int {
 	)
 	flag.StringVar(&cfg.Server, "server", "server", "label of the server under test")
 	flag.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080", "base URL of the server")
-	flag.StringVar(&cfg.Scenario, "scenario", "broadcast", "connect, idle, broadcast, slow, sse (broadcast to event streams), idle_sse (memory per event stream), socketio (broadcast to Socket.IO clients over WebSocket), idle_sio (memory per Socket.IO client, -sio-transport), stomp (broadcast to STOMP clients over WebSocket), idle_stomp (memory per STOMP client) or hold")
+	flag.StringVar(&cfg.Scenario, "scenario", "broadcast", "connect, idle, broadcast, slow, sse (broadcast to event streams), idle_sse (memory per event stream), socketio (broadcast to Socket.IO clients over WebSocket), idle_sio (memory per Socket.IO client, -sio-transport), stomp (broadcast to STOMP clients over WebSocket), idle_stomp (memory per STOMP client), sockjs (broadcast to SockJS sessions, -sockjs-transport), idle_sockjs (memory per SockJS session, -sockjs-transport) or hold")
 	flag.StringVar(&conns, "conns", "1000", "comma-separated connection counts")
 	flag.StringVar(&payloads, "payloads", "64,256,1024", "broadcast payload sizes, bytes")
 	flag.StringVar(&rates, "rates", "max,half", "broadcast rates: msg/s, max, half (of max)")
@@ -101,6 +103,8 @@ func run() int {
 	flag.StringVar(&cfg.SIO, "sio-transport", loadgen.SIOWebSocket, "Socket.IO transport of idle_sio: websocket or polling (socketio: websocket)")
 	flag.StringVar(&cfg.STOMPPath, "stomp-path", "", "STOMP over WebSocket path (stomp, idle_stomp; default /stomp, or /ws with -proto stomp)")
 	flag.StringVar(&cfg.STOMPHost, "stomp-host", "", "STOMP CONNECT host header (default the server's host:port, or / with -proto stomp: RabbitMQ's default vhost)")
+	flag.StringVar(&cfg.SockJSPath, "sockjs-path", loadgen.DefaultSockJSPath, "SockJS prefix carrying the native protocol (sockjs, idle_sockjs)")
+	flag.StringVar(&cfg.SockJS, "sockjs-transport", loadgen.SockJSXHRStreaming, "SockJS receiving transport of sockjs and idle_sockjs: xhr_streaming, eventsource, xhr (polling) or websocket")
 	flag.StringVar(&o, "o", "", "append results to this file (default stdout)")
 	timeout := flag.Duration("timeout", 30*time.Minute, "abort the run after this long")
 	flag.Parse()
