@@ -52,10 +52,21 @@ func sjSessions(t testing.TB, addr, prefix, tag, transport string, n int) []int 
 	return fds
 }
 
-// sjSubscribeAll subscribes sessions tag0..tag<n-1> to topic with xhr_send.
-func sjSubscribeAll(t testing.TB, addr, tag, topic string, n int) {
+// sjSubscribeAll subscribes sessions tag0..tag<n-1> to topic with xhr_send
+// (over websocket: through the WebSocket itself, as a SockJS WebSocket
+// session has no id another request could name).
+func sjSubscribeAll(t testing.TB, addr, tag, topic string, n int, wsFDs []int) {
 	t.Helper()
 	body := `["{\"op\":\"sub\",\"topics\":[\"` + topic + `\"]}"]`
+	if wsFDs != nil {
+		frame := append([]byte{0x81, 0x80 | byte(len(body)), 0, 0, 0, 0}, body...) // masked with a zero key
+		for _, fd := range wsFDs {
+			if _, err := unix.Write(fd, frame); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
 	for i := 0; i < n; i++ {
 		resp, err := http.Post("http://"+addr+"/sockjs/0/"+tag+strconv.Itoa(i)+"/xhr_send", "text/plain", strings.NewReader(body))
 		if err != nil {
@@ -81,12 +92,17 @@ func TestSockJSEncodedOnce(t *testing.T) {
 	for _, per := range []int{20, 200} {
 		s, addr := start(t, server.Config{SockJS: server.SockJSConfig{ResponseLimit: 1 << 30}})
 		n := per * len(transports)
+		fds := map[string][]int{}
 		for _, tr := range transports {
-			sjSessions(t, addr, "/sockjs", tr+"-", tr, per)
+			fds[tr] = sjSessions(t, addr, "/sockjs", tr+"-", tr, per)
 		}
 		testutil.WaitFor(t, 20*time.Second, "sessions", func() bool { return s.SockJS()[0].Sessions() == int64(n) })
 		for _, tr := range transports {
-			sjSubscribeAll(t, addr, tr+"-", "enc.t", per)
+			var ws []int
+			if tr == "websocket" {
+				ws = fds[tr]
+			}
+			sjSubscribeAll(t, addr, tr+"-", "enc.t", per, ws)
 		}
 		testutil.WaitFor(t, 20*time.Second, "subscriptions", func() bool { return s.Hub().Stats().Subscriptions == n })
 		data := []byte(`{"bid":189.1,"ask":189.2}`)

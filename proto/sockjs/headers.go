@@ -28,8 +28,8 @@ const (
 // credentials, and the requested headers allowed.
 func cors(r *poller.Request) string {
 	origin := r.Header("Origin")
-	if origin == "" || origin == "null" || !headerSafe(origin) {
-		origin = "*"
+	if origin == "" || !headerSafe(origin) {
+		origin = "*" // "null" (a sandboxed page, a file: URL) is echoed, as the protocol's suite expects
 	}
 	h := "Access-Control-Allow-Origin: " + origin + "\r\nVary: Origin\r\nAccess-Control-Allow-Credentials: true\r\n"
 	if rh := r.Header("Access-Control-Request-Headers"); rh != "" && headerSafe(rh) {

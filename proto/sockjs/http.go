@@ -184,7 +184,7 @@ var decodedPool = sync.Pool{New: func() any { return new(Decoded) }}
 func (s *Server) xhrSend(c *poller.Conn, r *poller.Request, id string) {
 	hdr := cors(r) + s.cookie(r)
 	s.send(c, id, r.Body, hdr, func() {
-		_ = c.Respond(http.StatusNoContent, []byte(hdrText+hdr), nil)
+		_ = c.Respond(http.StatusNoContent, []byte(hdrText+hdrNoCache+hdr), nil)
 	})
 }
 

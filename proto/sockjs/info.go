@@ -67,7 +67,7 @@ func iframePage(clientURL string) []byte {
 	b.WriteString("  <script src=\"" + htmlAttr(clientURL) + "\"></script>\n")
 	b.WriteString("  <script>\n    document.domain = document.domain;\n    SockJS.bootstrap_iframe();\n  </script>\n")
 	b.WriteString("</head>\n<body>\n  <h2>Don't panic!</h2>\n")
-	b.WriteString("  <p>This is the hidden iframe of a SockJS transport (c1m).</p>\n</body>\n</html>")
+	b.WriteString("  <p>This is a SockJS hidden iframe. It's used for cross domain magic.</p>\n</body>\n</html>")
 	return b.Bytes()
 }
 

@@ -119,6 +119,7 @@ type Server struct {
 
 	sessions atomic.Int64
 	closes   [numReasons]atomic.Uint64
+	wsSeq    atomic.Uint64 // numbers the WebSocket sessions (websocket.go)
 
 	stop chan struct{}
 	done chan struct{}

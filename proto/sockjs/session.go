@@ -205,8 +205,32 @@ func (s *Session) direct() bool {
 // request and ends its response past ResponseLimit. s.mu must be held.
 func (s *Session) writeLocked(p *wsframe.Prepared) {
 	n := p.Len()
+	if s.fr.chunked {
+		n = chunkBodyLen(p.Bytes()) // the response limit counts SockJS bytes, not HTTP framing
+	}
 	_ = s.recv.Send(p) // a closed connection: OnClose ends the session
 	s.sentLocked(n)
+}
+
+// chunkBodyLen returns the length of the data of b, one HTTP chunk
+// ("<hex size>\r\n<data>\r\n"), or len(b) if b is not one.
+func chunkBodyLen(b []byte) int {
+	n := 0
+	for i, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			n = n<<4 | int(c-'0')
+		case c >= 'a' && c <= 'f':
+			n = n<<4 | int(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			n = n<<4 | int(c-'A'+10)
+		case c == '\r' && i > 0 && n <= len(b):
+			return n
+		default:
+			return len(b)
+		}
+	}
+	return len(b)
 }
 
 // sentLocked counts n bytes written on the streaming receiving request.

@@ -1,6 +1,8 @@
 package sockjs
 
 import (
+	"strconv"
+
 	"github.com/gobwas/ws"
 
 	"github.com/c1mhq/c1m/poller"
@@ -17,12 +19,15 @@ type wsHandler struct{ srv *Server }
 func (h *wsHandler) OnOpen(c *poller.Conn) {
 	s := h.srv
 	rest, _ := s.under(c.Path())
-	_, id, _, ok := splitSession(rest)
-	if !ok {
+	if _, _, _, ok := splitSession(rest); !ok {
 		c.CloseWith(wsframe.StatusPolicyViolation, "not a SockJS session path", poller.ReasonProtocolError)
 		return
 	}
-	ss, _ := s.lookupOrCreate(id, c.Authorization(), c.Query(), c.RemoteAddr(), encWS)
+	// As sockjs-node does, a WebSocket session is not looked up by the
+	// client's id: two WebSockets with one id are two sessions (a client
+	// reconnecting reuses its URL). The key cannot collide with an id of
+	// an HTTP transport, which has no dots.
+	ss, _ := s.lookupOrCreate(".ws"+strconv.FormatUint(s.wsSeq.Add(1), 36), c.Authorization(), c.Query(), c.RemoteAddr(), encWS)
 	ss.attach(c, framer{k: kindWebSocket}, "")
 }
 
