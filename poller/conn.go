@@ -545,11 +545,13 @@ func (c *Conn) onHandshakeData(data []byte) {
 		return
 	}
 	head, rest := buf[:n], buf[n:]
-	path, upgrade := wsframe.IsUpgradeRequest(head)
+	path, upgrade, complete := wsframe.UpgradeRequest(head)
 	// An upgrade goes to the WebSocket routes; a plain request to the HTTP
 	// routes first, so one path can serve both (Engine.IO's polling and
-	// websocket transports share /socket.io/).
-	if !upgrade {
+	// websocket transports share /socket.io/), and so does an incomplete
+	// upgrade request (not a GET, or no "Connection: upgrade") that an HTTP
+	// route claims: the protocol answers it as its reference server does.
+	if !complete {
 		if hh := c.httpRoute(head, path); hh != nil {
 			c.startHTTP(hh, path, buf)
 			c.releaseHead()

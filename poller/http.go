@@ -404,12 +404,14 @@ func (c *Conn) onHead(buf []byte, n int) (int, stepResult) {
 		path = string(rh.path)
 		// An upgrade goes to the WebSocket routes; a plain request to the
 		// HTTP routes first, so one path can serve both (Engine.IO's
-		// polling and websocket transports share /socket.io/).
-		upgrade := status == 0 && rh.upgrade
-		if !upgrade && s.cfg.HTTPRoutes != nil {
+		// polling and websocket transports share /socket.io/), and so does
+		// an incomplete upgrade request an HTTP route claims (see
+		// onHandshakeData).
+		complete := status == 0 && rh.upgrade && rh.connUpgrade && string(rh.method) == "GET"
+		if !complete && s.cfg.HTTPRoutes != nil {
 			hh = s.cfg.HTTPRoutes(methodString(rh.method), path)
 		}
-		if hh == nil && status == 0 && (upgrade || c.route(path) != nil) {
+		if hh == nil && status == 0 && (rh.upgrade || c.route(path) != nil) {
 			c.upgradeFromHTTP(buf, n)
 			return len(buf), stepLeft
 		}

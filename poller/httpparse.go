@@ -23,6 +23,7 @@ type reqHead struct {
 	closeAsked          bool  // the client asked to close (Connection: close, or HTTP/1.0 without keep-alive)
 	expectContinue      bool  // Expect: 100-continue
 	upgrade             bool  // an Upgrade header offering websocket
+	connUpgrade         bool  // a Connection header with the upgrade token
 }
 
 // headEnd returns the length of the request head at the start of b (through
@@ -100,6 +101,7 @@ func parseHead(head []byte, rh *reqHead) (int, string) {
 		case httplex.EqualFold(name, "Connection"):
 			keepAliveTok = keepAliveTok || httplex.HasToken(value, "keep-alive")
 			closeTok = closeTok || httplex.HasToken(value, "close")
+			rh.connUpgrade = rh.connUpgrade || httplex.HasToken(value, "upgrade")
 		case httplex.EqualFold(name, "Expect"):
 			if !httplex.EqualFold(value, "100-continue") {
 				return http.StatusExpectationFailed, "unsupported expectation"

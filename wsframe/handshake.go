@@ -40,28 +40,46 @@ func RequestHeadLen(b []byte, max int) (int, error) {
 // WebSocket upgrade (an Upgrade header containing the token "websocket",
 // case-insensitive) and returns the request path (without the query). It does not
 // allocate apart from the returned path string. A head whose request line is
-// malformed gives "", false; the path is raw (not percent-decoded).
+// malformed gives "", false; the path is raw (not percent-decoded). A request
+// that asks for the upgrade may still not be a complete one: see
+// UpgradeRequest.
 func IsUpgradeRequest(head []byte) (path string, upgrade bool) {
+	path, upgrade, _ = UpgradeRequest(head)
+	return path, upgrade
+}
+
+// UpgradeRequest is IsUpgradeRequest that also reports whether the request
+// is a complete upgrade request as far as method and headers go: a GET with
+// "Connection: upgrade" besides "Upgrade: websocket". A server that serves
+// plain HTTP on the same path (SockJS, Engine.IO) answers an incomplete one
+// there, as its reference server does, rather than with the upgrader's
+// refusal.
+func UpgradeRequest(head []byte) (path string, offered, complete bool) {
 	line, rest, ok := httplex.CutLine(head)
 	if !ok {
-		return "", false
+		return "", false, false
 	}
-	_, target, _, _, ok := httplex.ParseRequestLine(line)
+	method, target, _, _, ok := httplex.ParseRequestLine(line)
 	if !ok {
-		return "", false
+		return "", false, false
 	}
 	p, _ := httplex.SplitTarget(target)
+	conn := false
 	for {
 		line, rest, ok = httplex.CutLine(rest)
 		if !ok || len(line) == 0 {
 			break
 		}
 		name, value, ok := httplex.ParseHeaderLine(line)
-		if ok && bytes.EqualFold(name, []byte("Upgrade")) && httplex.HasToken(value, "websocket") {
-			upgrade = true
+		switch {
+		case !ok:
+		case bytes.EqualFold(name, []byte("Upgrade")):
+			offered = offered || httplex.HasToken(value, "websocket")
+		case bytes.EqualFold(name, []byte("Connection")):
+			conn = conn || httplex.HasToken(value, "upgrade")
 		}
 	}
-	return string(p), upgrade
+	return string(p), offered, offered && conn && string(method) == "GET"
 }
 
 // Upgrader upgrades complete HTTP request heads to WebSocket with gobwas/ws, without

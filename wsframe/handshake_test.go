@@ -414,6 +414,24 @@ func TestIsUpgradeRequest(t *testing.T) {
 	}
 }
 
+func TestUpgradeRequestComplete(t *testing.T) {
+	for _, tc := range []struct {
+		head              string
+		offered, complete bool
+	}{
+		{string(request()), true, true},
+		{"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n\r\n", true, true},
+		{"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: close\r\n\r\n", true, false},
+		{"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n", true, false},
+		{"POST /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", true, false},
+		{"GET /ws HTTP/1.1\r\nConnection: Upgrade\r\n\r\n", false, false},
+	} {
+		if _, offered, complete := UpgradeRequest([]byte(tc.head)); offered != tc.offered || complete != tc.complete {
+			t.Errorf("%q: offered %v complete %v, want %v %v", tc.head, offered, complete, tc.offered, tc.complete)
+		}
+	}
+}
+
 func TestUpgradeCheck(t *testing.T) {
 	var gotPath, gotQuery string
 	u := &Upgrader{Check: func(path, query string) error {

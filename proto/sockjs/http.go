@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 
 	"github.com/c1mhq/c1m/poller"
@@ -99,6 +100,9 @@ func (s *Server) websocketOverHTTP(c *poller.Conn, r *poller.Request) {
 		notFound(c)
 	case r.Method != http.MethodGet:
 		notAllowed(c, "GET")
+	case strings.Contains(strings.ToLower(r.Header("Upgrade")), "websocket"):
+		// The upgrade was asked for, but not with "Connection: upgrade".
+		_ = c.Respond(http.StatusBadRequest, []byte(hdrText), []byte(`"Connection" must be "Upgrade".`))
 	default:
 		_ = c.Respond(http.StatusBadRequest, []byte(hdrText), []byte(`Can "Upgrade" only to "WebSocket".`))
 	}

@@ -546,6 +546,15 @@ func TestWebSocket(t *testing.T) {
 	if st, _, _ := r.do(t, "POST", sess("x")+"/websocket", ""); st != 405 {
 		t.Errorf("POST websocket: %d", st)
 	}
+	// Incomplete upgrade requests are the protocol's to answer (the
+	// reactor hands them to the HTTP route, not to the upgrader).
+	if st, _, body := r.do(t, "GET", sess("x")+"/websocket", "", "Upgrade: WebSocket", "Connection: close"); st != 400 || body != `"Connection" must be "Upgrade".` {
+		t.Errorf("GET websocket with Connection: close: %d %q", st, body)
+	}
+	st, h, body := r.do(t, "POST", sess("x")+"/websocket", "", "Upgrade: WebSocket", "Connection: Upgrade")
+	if st != 405 || h.Get("Allow") != "GET" || h.Get("Content-Type") != "" || body != "" {
+		t.Errorf("POST websocket with upgrade headers: %d %v %q", st, h, body)
+	}
 }
 
 func TestWebSocketDisabled(t *testing.T) {
