@@ -737,3 +737,35 @@ func (c *Conn) OnPing(payload []byte) {
 
 // OnPong implements wsframe.FrameHandler. Any input already counts as life.
 func (c *Conn) OnPong([]byte) {}
+
+// PeerClosed reports whether the peer has already closed its side of the
+// connection (its FIN or a reset is waiting in the socket), also before the
+// reactor has processed that. It peeks without blocking and consumes
+// nothing. A protocol that refuses a second request while a first is held
+// (SockJS's "Another connection still open") asks it, so that a client that
+// drops one request and at once sends the next is not refused for a
+// connection that is already gone.
+func (c *Conn) PeerClosed() bool {
+	c.mu.Lock()
+	closed := c.state == stClosed
+	c.mu.Unlock()
+	if closed {
+		return true
+	}
+	fc, ok := c.nc.(interface{ Fd() int })
+	if !ok {
+		return false
+	}
+	var b [1]byte
+	for {
+		n, _, err := unix.Recvfrom(fc.Fd(), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return err != unix.EAGAIN // ECONNRESET and the like: gone
+		default:
+			return n == 0 // 0 bytes: end of file
+		}
+	}
+}

@@ -497,6 +497,15 @@ func (s *Session) attach(c *poller.Conn, fr framer, hdr string) {
 		return
 	case s.closeF != nil:
 		f = s.closeF
+	case s.recv != nil && s.recv != c && s.recv.PeerClosed():
+		// The client dropped its receiving request and sent this one at
+		// once, before the reactor saw the first go: the session was
+		// interrupted, as it would have been a moment later.
+		old := s.recv
+		s.mu.Unlock()
+		s.receiverGone(old)
+		s.attach(c, fr, hdr)
+		return
 	case s.recv != nil:
 		f = anotherConnection
 	}

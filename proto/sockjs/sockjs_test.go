@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -378,6 +379,29 @@ func TestAbortClosesSession(t *testing.T) {
 	c2.expectChunk(`c[1002,"Connection interrupted"]` + "\n")
 	c2.expectEnd()
 	testutil.WaitFor(t, 5*time.Second, "Closed called", func() bool { _, closed := r.rec.counts(); return closed == 1 })
+}
+
+// TestAbortThenAtOnce: a client that drops its receiving request and sends
+// the next one at once (the protocol suite's HandlingClose) gets the
+// interrupted session, never "Another connection still open" for a
+// connection that is already gone, however quickly it comes.
+func TestAbortThenAtOnce(t *testing.T) {
+	r := newRig(t, sockjs.Config{})
+	for i := range 50 {
+		u := sess("again" + strconv.Itoa(i))
+		c1 := r.dial(t)
+		c1.send("POST", u+"/xhr_streaming", "")
+		c1.head()
+		c1.expectChunk(strings.Repeat("h", 2048) + "\n")
+		c1.expectChunk("o\n")
+		c1.c.Close()
+		c2 := r.dial(t) // no wait: the reactor may not have seen c1 go
+		c2.send("POST", u+"/xhr_streaming", "")
+		c2.head()
+		c2.expectChunk(strings.Repeat("h", 2048) + "\n")
+		c2.expectChunk(`c[1002,"Connection interrupted"]` + "\n")
+		c2.expectEnd()
+	}
 }
 
 func TestSessionTimeout(t *testing.T) {
