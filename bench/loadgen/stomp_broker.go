@@ -365,15 +365,20 @@ func (r *runner) stompProbe(ctx context.Context, p *Pool, n int) error {
 }
 
 // quiesce waits until the broker uses at most a tenth of a core over half a
-// second (up to 60 s): closed subscribers' queues, with what they still held,
-// are deleted in the background, which the next measurement must not count.
+// second (up to 60 s, and at most a quarter of what is left of ctx): closed
+// subscribers' queues, with what they still held, are deleted in the
+// background, which the next measurement must not count.
 func (s *brokerStats) quiesce(ctx context.Context, log *slog.Logger) error {
 	start := time.Now()
+	limit := 60 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		limit = min(limit, time.Until(dl)/4)
+	}
 	prev, err := s.Sample(ctx)
 	if err != nil {
 		return err
 	}
-	for time.Since(start) < 60*time.Second {
+	for time.Since(start) < limit {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -391,6 +396,6 @@ func (s *brokerStats) quiesce(ctx context.Context, log *slog.Logger) error {
 		}
 		prev = cur
 	}
-	log.Warn("broker still busy after 60 s; measuring anyway")
+	log.Warn("broker still busy; measuring anyway", "waited", time.Since(start).Round(100*time.Millisecond))
 	return nil
 }
