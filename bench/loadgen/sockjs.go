@@ -328,43 +328,102 @@ func SockJSUnquote(dst, p []byte) (out []byte, n int, err error) {
 			return dst, 0, ErrSockJSBadString // no closing quote
 		}
 		dst = append(dst, run...)
-		i += bs
-		if i+1 >= len(p) {
-			return dst, 0, ErrSockJSBadString
-		}
-		switch c := p[i+1]; c {
-		case '"', '\\', '/':
-			dst = append(dst, c)
-			i += 2
-		case 'b':
-			dst, i = append(dst, '\b'), i+2
-		case 'f':
-			dst, i = append(dst, '\f'), i+2
-		case 'n':
-			dst, i = append(dst, '\n'), i+2
-		case 'r':
-			dst, i = append(dst, '\r'), i+2
-		case 't':
-			dst, i = append(dst, '\t'), i+2
-		case 'u':
-			r, ok := hex4(p[i+2:])
-			if !ok {
-				return dst, 0, ErrSockJSBadString
-			}
-			i += 6
-			if utf16.IsSurrogate(r) {
-				if r2, ok := hex4(p[min(i+2, len(p)):]); ok && i+1 < len(p) && p[i] == '\\' && p[i+1] == 'u' {
-					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-						r = d
-						i += 6
-					}
-				}
-			}
-			dst = utf8.AppendRune(dst, r) // a lone surrogate becomes U+FFFD
-		default:
-			return dst, 0, ErrSockJSBadString
+		if dst, i, err = unescape(dst, p, i+bs); err != nil {
+			return dst, 0, err
 		}
 	}
+}
+
+// SockJSUnquoteHead is SockJSUnquote for the receive path: it unescapes the
+// string only through its first "data" key (ScanMessage looks no further:
+// every server puts data last, and it can be long), which it leaves at the
+// end of the result, and skips the rest of the string without copying it; a
+// string without that key is unescaped whole. n is the bytes of p the whole
+// string took.
+func SockJSUnquoteHead(dst, p []byte) (out []byte, n int, err error) {
+	if len(p) == 0 || p[0] != '"' {
+		return dst, 0, ErrSockJSBadString
+	}
+	for i := 1; i < len(p); {
+		switch c := p[i]; c {
+		case '"':
+			return dst, i + 1, nil
+		case '\\':
+			if dst, i, err = unescape(dst, p, i); err != nil {
+				return dst, 0, err
+			}
+			if p[i-1] == '"' && bytes.HasSuffix(dst, []byte(`"data"`)) {
+				end := stringEnd(p, i)
+				if end < 0 {
+					return dst, 0, ErrSockJSBadString
+				}
+				return dst, end + 1, nil
+			}
+		default:
+			dst = append(dst, c)
+			i++
+		}
+	}
+	return dst, 0, ErrSockJSBadString // no closing quote
+}
+
+// stringEnd is the index of the quote closing the JSON string that p[i] is
+// inside of (the first quote not escaped by an odd run of backslashes), or -1.
+func stringEnd(p []byte, i int) int {
+	for i < len(p) {
+		q := bytes.IndexByte(p[i:], '"')
+		if q < 0 {
+			return -1
+		}
+		q += i
+		bs := 0
+		for j := q - 1; j >= i && p[j] == '\\'; j-- {
+			bs++
+		}
+		if bs%2 == 0 {
+			return q
+		}
+		i = q + 1
+	}
+	return -1
+}
+
+// unescape appends the escape sequence at p[i] (a backslash) unescaped and
+// returns the index after it.
+func unescape(dst, p []byte, i int) ([]byte, int, error) {
+	if i+1 >= len(p) {
+		return dst, i, ErrSockJSBadString
+	}
+	switch c := p[i+1]; c {
+	case '"', '\\', '/':
+		return append(dst, c), i + 2, nil
+	case 'b':
+		return append(dst, '\b'), i + 2, nil
+	case 'f':
+		return append(dst, '\f'), i + 2, nil
+	case 'n':
+		return append(dst, '\n'), i + 2, nil
+	case 'r':
+		return append(dst, '\r'), i + 2, nil
+	case 't':
+		return append(dst, '\t'), i + 2, nil
+	case 'u':
+		r, ok := hex4(p[i+2:])
+		if !ok {
+			return dst, i, ErrSockJSBadString
+		}
+		i += 6
+		if utf16.IsSurrogate(r) && i+1 < len(p) && p[i] == '\\' && p[i+1] == 'u' {
+			if r2, ok := hex4(p[i+2:]); ok {
+				if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+					r = d
+					i += 6
+				}
+			}
+		}
+		return utf8.AppendRune(dst, r), i, nil // a lone surrogate becomes U+FFFD
+	}
+	return dst, i, ErrSockJSBadString
 }
 
 func hex4(p []byte) (rune, bool) {
@@ -661,7 +720,7 @@ func (l *Loop) sockjsFrame(c *clientConn, f []byte, now int64) {
 		}
 		p := f[2 : len(f)-1]
 		for len(p) > 0 && c.state != stClosed {
-			m, n, err := SockJSUnquote(l.sjBuf[:0], p)
+			m, n, err := SockJSUnquoteHead(l.sjBuf[:0], p)
 			if err != nil {
 				l.closeConn(c, fmt.Errorf("%w: %.100q", err, f))
 				return

@@ -75,15 +75,44 @@ func TestSockJSUnquote(t *testing.T) {
 			t.Errorf("SockJSUnquote(%s) = %q, rest %q, %v; want %q, %q", tc.in, got, tc.in[n:], err, tc.want, tc.rest)
 		}
 	}
-	for _, in := range []string{``, `x`, `"abc`, `"a\`, `"a\x"`, `"\u12"`, `"\u12g4"`, `"abc\"`} {
+	for _, in := range []string{``, `x`, `"abc`, `"a\`, `"a\x"`, `"\u12"`, `"\u12g4"`, `"abc\"`, `"{\"data\":1`, `"{\"data\":\"a\\\"`} {
 		if _, _, err := SockJSUnquote(nil, []byte(in)); !errors.Is(err, ErrSockJSBadString) {
 			t.Errorf("SockJSUnquote(%s): err %v", in, err)
+		}
+		if _, _, err := SockJSUnquoteHead(nil, []byte(in)); !errors.Is(err, ErrSockJSBadString) {
+			t.Errorf("SockJSUnquoteHead(%s): err %v", in, err)
+		}
+	}
+	// The head form: the same string through the first "data" key, the same
+	// length taken; without the key, the same as SockJSUnquote.
+	for _, in := range []string{
+		`"abc"x`, `"a\\b\/c\b\f\n\r\t"`, `"\ud83d\ude00!"`, `"{\"op\":\"ok\",\"id\":1}",`,
+		sjEscaped[2 : len(sjEscaped)-1], sjSnap[2 : len(sjSnap)-1], sjDelivery(7, 1, 9, 300)[2:],
+		`"{\"op\":\"msg\",\"data\":\"\\\\\"}"]`, // data ending in an escaped backslash
+		`"{\"op\":\"msg\",\"data\":\"x\\\"\"}"`, // an escaped quote in data
+	} {
+		full, n, err := SockJSUnquote(nil, []byte(in))
+		head, hn, herr := SockJSUnquoteHead([]byte("keep"), []byte(in))
+		want := full
+		if i := strings.Index(string(full), `"data"`); i >= 0 {
+			want = full[:i+6]
+		}
+		if err != nil || herr != nil || hn != n || string(head) != "keep"+string(want) {
+			t.Errorf("SockJSUnquoteHead(%s) = %q, %d, %v; want %q, %d (%v)", in, head, hn, herr, want, n, err)
+		}
+		k, seq, ts := ScanMessage(full)
+		hk, hseq, hts := ScanMessage(head[4:])
+		if k != hk || seq != hseq || ts != hts {
+			t.Errorf("ScanMessage of the head of %s: %d %d %d, of the whole: %d %d %d", in, hk, hseq, hts, k, seq, ts)
 		}
 	}
 	p := []byte(sjDelivery(1, 1, 100, 1000)[2:])
 	buf := make([]byte, 0, 2048)
 	if a := testing.AllocsPerRun(100, func() { SockJSUnquote(buf[:0], p) }); a != 0 {
 		t.Errorf("SockJSUnquote allocates %v times", a)
+	}
+	if a := testing.AllocsPerRun(100, func() { SockJSUnquoteHead(buf[:0], p) }); a != 0 {
+		t.Errorf("SockJSUnquoteHead allocates %v times", a)
 	}
 }
 
