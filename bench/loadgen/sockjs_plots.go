@@ -193,8 +193,12 @@ func writeSockJSPlots(results []Result, servers []string, gp *strings.Builder, f
 		}
 		files["sockjs_mem.dat"] = d.String()
 		fmt.Fprintf(gp, "\nset output '%s'\n", PlotSockJSMem)
-		gp.WriteString("set title " + gpStr("Server memory per idle SockJS session (open, subscribed to bench.0) per receiving transport, fresh server per\n"+
-			"scenario; RSS solid, heap dashed, (value - empty server) / N; native idle WebSocket connections (not subscribed) dotted") + "\n")
+		title := "Server memory per idle SockJS session (open, subscribed to bench.0) per receiving transport, fresh server per\n" +
+			"scenario; RSS solid, heap dashed, (value - empty server) / N"
+		if slices.Contains(slices.Collect(maps.Values(hasNative)), true) {
+			title += "; native idle WebSocket connections (not subscribed) dotted"
+		}
+		gp.WriteString("set title " + gpStr(title) + "\n")
 		gp.WriteString("unset logscale\nunset bmargin\nset xlabel 'idle SockJS sessions N (log scale)'\nset ylabel 'bytes per session (linear, from 0)'\n")
 		gp.WriteString("set logscale x\nset xtics (" + strings.Join(tics, ", ") + ")\n")
 		fmt.Fprintf(gp, "set xrange [%g:%g]\nset yrange [0:*]\nset format y '%%.0f'\n", float64(ns[0])/1.5, float64(ns[len(ns)-1])*1.5)

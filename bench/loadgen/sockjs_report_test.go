@@ -70,6 +70,7 @@ func TestWriteSockJSPlots(t *testing.T) {
 		"set output '" + PlotSockJSCPU + "'", "set output '" + PlotSockJSMem + "'",
 		`"1k subs\n64 B\nmax\n0.80x native" 0`,
 		"title 'c1m native WebSocket'", "title 'c1m SockJS xhr_streaming'", "title 'c1m xhr RSS'", "title 'c1m native WebSocket heap'",
+		"connections (not subscribed) dotted",
 	} {
 		if !strings.Contains(gp, want) {
 			t.Errorf("plots.gp lacks %q", want)
@@ -78,6 +79,16 @@ func TestWriteSockJSPlots(t *testing.T) {
 	if cpu := read("sockjs_cpu.dat"); cpu != "# config c1m_native_WebSocket c1m_SockJS_xhr_streaming (deliveries per server CPU-second)\n"+
 		"1000subs/64B/max 500000 400000\n1000subs/64B/1000 NaN 250000\n" {
 		t.Errorf("sockjs_cpu.dat:\n%s", cpu)
+	}
+	// Without idle results, no native lines (nor their mention).
+	if err := WritePlots(sockjsResults()[4:], dir, "c1m"); err != nil {
+		t.Fatal(err)
+	}
+	if gp := read("plots.gp"); strings.Contains(gp, "native idle WebSocket") || !strings.Contains(gp, "set output '"+PlotSockJSMem+"'") {
+		t.Errorf("plots.gp without native idle results:\n%s", gp)
+	}
+	if err := WritePlots(sockjsResults(), dir, "c1m"); err != nil {
+		t.Fatal(err)
 	}
 	if mem := read("sockjs_mem.dat"); mem != "# conns c1m_xhr_rss c1m_xhr_heap c1m_xhr_streaming_rss c1m_xhr_streaming_heap c1m_native_rss c1m_native_heap\n"+
 		"1000 9000.000 4000.000 6000.000 3000.000 3000.000 2000.000\n10000 7000.000 3500.000 NaN NaN NaN NaN\n" {
