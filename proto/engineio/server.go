@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"hash/maphash"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/c1mhq/c1m/internal/registry"
 	"github.com/c1mhq/c1m/poller"
 	"github.com/c1mhq/c1m/wsframe"
 )
@@ -93,22 +93,14 @@ var ErrClosed = errors.New("engineio: session closed")
 // errSlow closes a polling session whose client does not fetch its packets.
 var errSlow = errors.New("engineio: polling queue full")
 
-const numShards = 64
-
-type shard struct {
-	mu sync.Mutex
-	m  map[string]*Session
-}
-
 // Server owns the Engine.IO sessions of one path. Polling returns its
 // HTTP long-polling handler and WebSocket its WebSocket handler; both must be
 // routed on the same path. Safe for concurrent use.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	h      Handler
-	seed   maphash.Seed
-	shards [numShards]shard
+	cfg Config
+	log *slog.Logger
+	h   Handler
+	reg *registry.Map[*Session]
 
 	poll   pollingHandler
 	wsh    wsHandler
@@ -125,18 +117,20 @@ type Server struct {
 // New returns a Server for cfg and starts its sweeper; stop it with Close.
 func New(cfg Config) *Server {
 	cfg.setDefaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, h: cfg.Handler, seed: maphash.MakeSeed(),
+	s := &Server{cfg: cfg, log: cfg.Logger, h: cfg.Handler, reg: registry.New[*Session](),
 		stop: make(chan struct{}), done: make(chan struct{})}
-	for i := range s.shards {
-		s.shards[i].m = make(map[string]*Session)
-	}
 	s.poll.srv, s.wsh.srv = s, s
 	s.pingF = wsframe.NewPrepared(ws.OpText, []byte{TypePing})
 	s.noopF = wsframe.NewPrepared(ws.OpText, []byte{TypeNoop})
 	s.closeF = wsframe.NewPrepared(ws.OpText, []byte{TypeClose})
 	s.tick = min(cfg.PingInterval, cfg.PingTimeout, cfg.UpgradeTimeout) / 40
 	s.tick = max(min(s.tick, 250*time.Millisecond), 5*time.Millisecond)
-	go s.sweep()
+	// The Server's one timer: every tick the sweeper sends the pings that
+	// are due, closes the sessions whose pong is late or whose CloseAfter
+	// deadline passed, and ends stalled upgrades (Session.onTick). Requests
+	// check the pong deadline themselves (Session.pongLate), so the tick
+	// bounds only how late a silent session is closed.
+	go s.reg.Sweep(s.tick, s.stop, s.done, (*Session).onTick)
 	return s
 }
 
@@ -150,16 +144,7 @@ func (s *Server) WebSocket() poller.Handler { return &s.wsh }
 func (s *Server) Config() Config { return s.cfg }
 
 // Sessions returns the number of open sessions.
-func (s *Server) Sessions() int {
-	n := 0
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		n += len(sh.m)
-		sh.mu.Unlock()
-	}
-	return n
-}
+func (s *Server) Sessions() int { return s.reg.Len() }
 
 // Close stops the sweeper and closes every session with "server shutting
 // down". Safe to call more than once.
@@ -168,44 +153,14 @@ func (s *Server) Close() {
 		close(s.stop)
 		<-s.done
 	})
-	for _, ss := range s.all(nil) {
+	for _, ss := range s.reg.Append(nil) {
 		ss.close("server shutting down", TypeClose)
 	}
 }
 
-func (s *Server) shard(id string) *shard {
-	return &s.shards[maphash.String(s.seed, id)%numShards]
-}
+func (s *Server) lookup(id string) *Session { return s.reg.Get(id) }
 
-func (s *Server) lookup(id string) *Session {
-	sh := s.shard(id)
-	sh.mu.Lock()
-	ss := sh.m[id]
-	sh.mu.Unlock()
-	return ss
-}
-
-func (s *Server) remove(ss *Session) {
-	sh := s.shard(ss.id)
-	sh.mu.Lock()
-	if sh.m[ss.id] == ss {
-		delete(sh.m, ss.id)
-	}
-	sh.mu.Unlock()
-}
-
-// all appends every session to buf.
-func (s *Server) all(buf []*Session) []*Session {
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		for _, ss := range sh.m {
-			buf = append(buf, ss)
-		}
-		sh.mu.Unlock()
-	}
-	return buf
-}
+func (s *Server) remove(ss *Session) { s.reg.Remove(ss.id, ss) }
 
 // newSession registers a new session with a fresh id.
 func (s *Server) newSession(transport string) *Session {
@@ -215,14 +170,9 @@ func (s *Server) newSession(transport string) *Session {
 		id := base64.URLEncoding.EncodeToString(raw[:])
 		now := nowNano()
 		ss := &Session{srv: s, id: id, transport: transport, pingDue: now + int64(s.cfg.PingInterval)}
-		sh := s.shard(id)
-		sh.mu.Lock()
-		if _, dup := sh.m[id]; !dup {
-			sh.m[id] = ss
-			sh.mu.Unlock()
+		if s.reg.Add(id, ss) {
 			return ss
 		}
-		sh.mu.Unlock()
 	}
 }
 
@@ -243,33 +193,6 @@ func (s *Server) openPacket(ss *Session, upgrades bool) []byte {
 	b = append(b, `,"maxPayload":`...)
 	b = strconv.AppendInt(b, int64(s.cfg.MaxPayload), 10)
 	return append(b, '}')
-}
-
-// sweep is the Server's one timer: every tick it walks the sessions and
-// sends the pings that are due, closes the sessions whose pong is late or
-// whose CloseAfter deadline passed, and ends stalled upgrades. Walking every
-// session costs a lock and a few comparisons each; at the default 250ms tick
-// that is far below a timer per session. Requests check the pong deadline
-// themselves (Session.pongLate), so the tick bounds only how late a silent
-// session is closed.
-func (s *Server) sweep() {
-	defer close(s.done)
-	t := time.NewTicker(s.tick)
-	defer t.Stop()
-	var buf []*Session
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-		}
-		now := nowNano()
-		buf = s.all(buf[:0])
-		for i, ss := range buf {
-			ss.onTick(now)
-			buf[i] = nil
-		}
-	}
 }
 
 func nowNano() int64 { return time.Now().UnixNano() }

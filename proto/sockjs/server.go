@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
-	"hash/maphash"
 	"log/slog"
 	"net"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/c1mhq/c1m/hub"
+	"github.com/c1mhq/c1m/internal/registry"
 	"github.com/c1mhq/c1m/poller"
 	"github.com/c1mhq/c1m/wsframe"
 )
@@ -87,23 +87,15 @@ func (c *Config) setDefaults() {
 	}
 }
 
-const numShards = 64
-
-type shard struct {
-	mu sync.Mutex
-	m  map[string]*Session
-}
-
 // Server serves SockJS under one prefix: its HTTP transports as a
 // poller.HTTPHandler (HTTP), its WebSocket transports as poller.Handlers
 // (WebSocket for <prefix>/<server>/<session>/websocket, RawWebSocket for
 // <prefix>/websocket). Safe for concurrent use.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	proto  Protocol
-	seed   maphash.Seed
-	shards [numShards]shard
+	cfg   Config
+	log   *slog.Logger
+	proto Protocol
+	reg   *registry.Map[*Session]
 
 	http         httpHandler
 	wsh          wsHandler
@@ -129,11 +121,8 @@ type Server struct {
 // New returns a Server for cfg and starts its sweeper; stop it with Close.
 func New(cfg Config) *Server {
 	cfg.setDefaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, proto: cfg.Protocol, seed: maphash.MakeSeed(),
+	s := &Server{cfg: cfg, log: cfg.Logger, proto: cfg.Protocol, reg: registry.New[*Session](),
 		wraps: make(map[wrapKey]*wrapped), stop: make(chan struct{}), done: make(chan struct{})}
-	for i := range s.shards {
-		s.shards[i].m = make(map[string]*Session)
-	}
 	s.http.srv, s.wsh.srv, s.raw.srv = s, s, s
 	s.iframe = iframePage(cfg.ClientURL)
 	sum := md5.Sum(s.iframe)
@@ -143,7 +132,7 @@ func New(cfg Config) *Server {
 	s.hbES = encESChunk.encode(frameHeartbeat)
 	s.tick = min(cfg.Heartbeat, cfg.DisconnectDelay) / 20
 	s.tick = max(min(s.tick, 250*time.Millisecond), 5*time.Millisecond)
-	go s.sweep()
+	go s.reg.Sweep(s.tick, s.stop, s.done, (*Session).onTick)
 	return s
 }
 
@@ -248,40 +237,28 @@ func (s *Server) Close() {
 		close(s.stop)
 		<-s.done
 	})
-	for _, ss := range s.all(nil) {
+	for _, ss := range s.reg.Append(nil) {
 		ss.close(int(CodeGoAway), textGoAway, ReasonShutdown)
 		ss.runClosed()
 		s.remove(ss)
 	}
 }
 
-func (s *Server) shard(id string) *shard {
-	return &s.shards[maphash.String(s.seed, id)%numShards]
-}
-
-func (s *Server) lookup(id string) *Session {
-	sh := s.shard(id)
-	sh.mu.Lock()
-	ss := sh.m[id]
-	sh.mu.Unlock()
-	return ss
-}
+func (s *Server) lookup(id string) *Session { return s.reg.Get(id) }
 
 // lookupOrCreate returns the session id, creating it for a receiving
 // request when there is none; created reports that it is new. A new
 // session's Protocol.Open has been called when it returns.
 func (s *Server) lookupOrCreate(id, auth, query string, remote net.Addr, e enc) (ss *Session, created bool) {
-	sh := s.shard(id)
-	sh.mu.Lock()
-	if ss = sh.m[id]; ss != nil {
-		sh.mu.Unlock()
+	ss, created = s.reg.LoadOrCreate(id, func() *Session {
+		ss := newSession(s, id, auth, query, remote, e)
+		// No message is delivered before Open: deliver waits for inMu.
+		ss.inMu.Lock()
+		return ss
+	})
+	if !created {
 		return ss, false
 	}
-	ss = newSession(s, id, auth, query, remote, e)
-	// No message is delivered before Open: deliver waits for inMu.
-	ss.inMu.Lock()
-	sh.m[id] = ss
-	sh.mu.Unlock()
 	s.sessions.Add(1)
 	s.proto.Open(ss)
 	ss.inMu.Unlock()
@@ -291,52 +268,14 @@ func (s *Server) lookupOrCreate(id, auth, query string, remote net.Addr, e enc) 
 	return ss, true
 }
 
-func (s *Server) remove(ss *Session) {
-	sh := s.shard(ss.id)
-	sh.mu.Lock()
-	if sh.m[ss.id] == ss {
-		delete(sh.m, ss.id)
-	}
-	sh.mu.Unlock()
-}
+func (s *Server) remove(ss *Session) { s.reg.Remove(ss.id, ss) }
 
-// all appends every session to buf.
-func (s *Server) all(buf []*Session) []*Session {
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		for _, ss := range sh.m {
-			buf = append(buf, ss)
-		}
-		sh.mu.Unlock()
-	}
-	return buf
-}
-
-// sweep is the Server's one timer: every tick it walks the sessions, sends
-// the heart-beats that are due, closes the sessions without a receiving
-// request for DisconnectDelay, calls Protocol.Closed for sessions closed
-// where it could not be called (under the hub's locks), and forgets closed
-// sessions after DisconnectDelay.
-func (s *Server) sweep() {
-	defer close(s.done)
-	t := time.NewTicker(s.tick)
-	defer t.Stop()
-	var buf []*Session
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-		}
-		now := nowNano()
-		buf = s.all(buf[:0])
-		for i, ss := range buf {
-			ss.onTick(now)
-			buf[i] = nil
-		}
-	}
-}
+// The sweeper (registry.Map.Sweep, the Server's one timer) calls
+// Session.onTick for every session each tick: it sends the heart-beats
+// that are due, closes the sessions without a receiving request for
+// DisconnectDelay, calls Protocol.Closed for sessions closed where it
+// could not be called (under the hub's locks), and forgets closed sessions
+// after DisconnectDelay.
 
 func nowNano() int64 { return time.Now().UnixNano() }
 
