@@ -15,7 +15,12 @@
 // requests for DisconnectDelay. A second receiving request while one is
 // open gets c[2010,"Another connection still open"] and ends; the first
 // goes on. A client that aborts a receiving request closes its session
-// (c[1002,"Connection interrupted"]). Every close is counted by reason.
+// (c[1002,"Connection interrupted"]); one that drops a request and sends
+// the next at once gets that too, even before the reactor has seen the
+// first go (poller.Conn.PeerClosed). A websocket session is its
+// WebSocket: its id is not registered (as in sockjs-node), so two
+// WebSockets with one URL are two sessions. Every close is counted by
+// reason.
 //
 // Sessions cost no goroutine and no timer: one sweeper per Server sends
 // the heart-beats ("h" after Config.Heartbeat of silence), runs the
