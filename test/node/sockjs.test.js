@@ -95,9 +95,14 @@ for (const name of ['websocket', 'xhr-polling']) {
     await c.subscribe(`${t}.>`);
     const N = 10000;
     let published = 0;
+    // The feeder stops at 4,000 and at 7,500 published until that cut is
+    // done, so that both cuts fall while messages are still to come.
+    let cut1Done, cut2Done;
+    const gates = { 4000: new Promise((res) => { cut1Done = res; }), 7500: new Promise((res) => { cut2Done = res; }) };
     const feeding = (async () => {
       for (let i = 0; i < N; i += 500) {
         await waitFor(() => r.n >= i - 2000, { timeout: 30000, message: `the client to catch up to ${i - 2000} (has ${r.n})` });
+        if (gates[i]) await gates[i];
         await publishBatch(srv.http, Array.from({ length: 500 }, (_, k) => ({ topic: topics[(i + k) % 4], data: { i: i + k } })));
         published = i + 500;
       }
@@ -112,10 +117,12 @@ for (const name of ['websocket', 'xhr-polling']) {
     await waitFor(() => r.n >= 3000, { timeout: 30000, message: '3000 deliveries' });
     const cut1 = published;
     await cutUntilLost(0);
+    cut1Done();
     await waitFor(() => c.state === 'open' && c.stats.reconnects === 1, { timeout: 15000, message: 'the first reconnect' });
     await waitFor(() => r.n >= 6500, { timeout: 30000, message: '6500 deliveries' });
     const cut2 = published;
     await cutUntilLost(1);
+    cut2Done();
     await feeding;
     await waitFor(() => r.n >= N, { timeout: 30000, message: `${N} deliveries (have ${r.n})` });
     for (const tp of topics) assert.deepEqual(r.seqs[tp], range(1, N / 4), `${tp}: every seq once, in order`);
