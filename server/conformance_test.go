@@ -1,10 +1,8 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,17 +17,7 @@ import (
 // server at /engine.io/ and the Socket.IO suite's server at /socket.io/,
 // both transports, with the suites' timing.
 func TestConformanceListener(t *testing.T) {
-	s, err := server.New(server.Config{Addr: "127.0.0.1:0", ConformanceAddr: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	})
+	s, _ := start(t, server.Config{ConformanceAddr: "127.0.0.1:0"})
 	base := "http://" + s.ConformanceAddr().String()
 	hc := &http.Client{Timeout: 10 * time.Second}
 	get := func(u string) string {

@@ -1,9 +1,7 @@
 package server_test
 
 import (
-	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,17 +17,7 @@ import (
 // responses closed after 4,096 bytes), /close, /disabled_websocket_echo
 // and /cookie_needed_echo.
 func TestSockJSConformanceServices(t *testing.T) {
-	s, err := server.New(server.Config{Addr: "127.0.0.1:0", ConformanceAddr: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	})
+	s, _ := start(t, server.Config{ConformanceAddr: "127.0.0.1:0"})
 	addr := s.ConformanceAddr().String()
 	base := "http://" + addr
 	get := func(u string) (int, http.Header, string) {
