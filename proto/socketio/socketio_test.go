@@ -446,7 +446,12 @@ func TestConnectTimeout(t *testing.T) {
 	c = r.polling(t)
 	c.send("40")
 	c.expectPrefix(`40{`)
-	time.Sleep(300 * time.Millisecond)
+	// One opened after it that does not connect is closed at its timeout:
+	// by then the first would have been too.
+	later := r.polling(t)
+	if body := get(t, later.url); body != "1" {
+		t.Fatalf("held GET got %q, want the close packet", body)
+	}
 	if n := r.eio.Sessions(); n != 1 {
 		t.Fatalf("%d sessions, want 1", n)
 	}
