@@ -25,11 +25,15 @@ type Publisher struct {
 	APIKey  string          // Centrifugo's HTTP API key
 	Subs    int             // subscribers of Topic (Centrifugo: bounds a batch, see batchLimit)
 	STOMP   *STOMPPublisher // ProtoSTOMP: the connection SEND frames go out on (see stomp_broker.go)
+	Topics  []string        // native only: publish round-robin to these topics instead of Topic (cluster scenario)
+	URLs    []string        // native only: POST round-robin to these base URLs instead of BaseURL (cluster scenario)
 
 	once   sync.Once
 	single []byte
 	item   []byte
 	seq    atomic.Uint64 // Centrifugo: the last seq published
+	rr     atomic.Uint64 // Topics/URLs: messages (topics) and requests (URLs) so far
+	rrURL  atomic.Uint64
 }
 
 // MaxBatch is the largest batch one POST carries.
@@ -60,6 +64,24 @@ func (p *Publisher) init() {
 	})
 }
 
+// multiBody is the body of n messages to Topics, round-robin (n == 1: the
+// data alone, for POST /publish?topic=T).
+func (p *Publisher) multiBody(n int) []byte {
+	if n == 1 {
+		return p.single
+	}
+	body := make([]byte, 0, n*(len(p.single)+32)+2)
+	body = append(body, '[')
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		t := p.Topics[int(p.rr.Add(1)-1)%len(p.Topics)]
+		body = fmt.Appendf(body, `{"topic":%q,"data":%s}`, t, p.single)
+	}
+	return append(body, ']')
+}
+
 // post publishes n messages in one request (n == 1: the single form).
 func (p *Publisher) post(ctx context.Context, n int) error {
 	p.init()
@@ -68,8 +90,16 @@ func (p *Publisher) post(ctx context.Context, n int) error {
 		return p.STOMP.Send(p.Topic, n, p.Size, first, time.Now().UnixNano())
 	}
 	url := p.BaseURL + "/publish"
+	if len(p.URLs) > 0 {
+		url = p.URLs[int(p.rrURL.Add(1)-1)%len(p.URLs)] + "/publish"
+	}
 	var body []byte
-	if p.Proto == ProtoCentrifugo {
+	if len(p.Topics) > 0 && p.Proto != ProtoCentrifugo {
+		body = p.multiBody(n)
+		if n == 1 {
+			url += "?topic=" + p.Topics[int(p.rr.Add(1)-1)%len(p.Topics)]
+		}
+	} else if p.Proto == ProtoCentrifugo {
 		first := p.seq.Add(uint64(n)) - uint64(n) + 1
 		var path string
 		path, body = centrifugoBody(make([]byte, 0, n*(p.Size+64)+16), p.Topic, n, p.Size, first, time.Now().UnixNano())

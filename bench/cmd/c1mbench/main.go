@@ -13,6 +13,7 @@
 //	c1mbench -server c1m -url http://127.0.0.1:8080 -scenario sockjs -sockjs-transport xhr_streaming -conns 1000 -rates max,half,1000
 //	c1mbench -server c1m -url http://127.0.0.1:8080 -scenario idle_sockjs -sockjs-transport xhr -conns 1000,10000 -workers 2
 //	c1mbench -server rabbitmq -proto stomp -url http://127.0.0.1:15674 -scenario stomp -conns 1000
+//	c1mbench -server c1m -url http://127.0.0.1:8081,http://127.0.0.1:8082,http://127.0.0.1:8083 -nats-pid PID -scenario cluster -conns 19000 -topics 20 -rates 100,1000,max -workers 2
 //	c1mbench report -in results.jsonl -out bench/results/DATE -baseline c1m
 //	c1mbench plot -in bench/results/DATE/results.jsonl -out bench/results/DATE   (*.dat, plots.gp only)
 //	c1mbench check -in results.jsonl -servers c1m,gorilla,gws,nbio -scenarios connect,idle,broadcast,slow
@@ -83,10 +84,11 @@ func run() int {
 	var (
 		cfg                       loadgen.Config
 		conns, payloads, rates, o string
+		pubTopics                 string
 	)
 	flag.StringVar(&cfg.Server, "server", "server", "label of the server under test")
 	flag.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080", "base URL of the server")
-	flag.StringVar(&cfg.Scenario, "scenario", "broadcast", "connect, idle, broadcast, slow, sse (broadcast to event streams), idle_sse (memory per event stream), socketio (broadcast to Socket.IO clients over WebSocket), idle_sio (memory per Socket.IO client, -sio-transport), stomp (broadcast to STOMP clients over WebSocket), idle_stomp (memory per STOMP client), sockjs (broadcast to SockJS sessions, -sockjs-transport), idle_sockjs (memory per SockJS session, -sockjs-transport) or hold")
+	flag.StringVar(&cfg.Scenario, "scenario", "broadcast", "connect, idle, broadcast, slow, sse (broadcast to event streams), idle_sse (memory per event stream), socketio (broadcast to Socket.IO clients over WebSocket), idle_sio (memory per Socket.IO client, -sio-transport), stomp (broadcast to STOMP clients over WebSocket), idle_stomp (memory per STOMP client), sockjs (broadcast to SockJS sessions, -sockjs-transport), idle_sockjs (memory per SockJS session, -sockjs-transport) hold or cluster (-url NODE,NODE,...: c1m nodes joined by NATS against one standalone node; -nats-pid, -topics, -pub-topics, -publishers)")
 	flag.StringVar(&conns, "conns", "1000", "comma-separated connection counts")
 	flag.StringVar(&payloads, "payloads", "64,256,1024", "broadcast payload sizes, bytes")
 	flag.StringVar(&rates, "rates", "max,half", "broadcast rates: msg/s, max, half (of max)")
@@ -105,6 +107,11 @@ func run() int {
 	flag.StringVar(&cfg.STOMPHost, "stomp-host", "", "STOMP CONNECT host header (default the server's host:port, or / with -proto stomp: RabbitMQ's default vhost)")
 	flag.StringVar(&cfg.SockJSPath, "sockjs-path", loadgen.DefaultSockJSPath, "SockJS prefix carrying the native protocol (sockjs, idle_sockjs)")
 	flag.StringVar(&cfg.SockJS, "sockjs-transport", loadgen.SockJSXHRStreaming, "SockJS receiving transport of sockjs and idle_sockjs: xhr_streaming, eventsource, xhr (polling) or websocket")
+	flag.IntVar(&cfg.Cluster.NATSPid, "nats-pid", 0, "cluster: pid of nats-server, whose CPU counts with the nodes' (0: a standalone node)")
+	flag.IntVar(&cfg.Cluster.Topics, "topics", 10, "cluster: topics the subscribers are spread over evenly")
+	flag.StringVar(&pubTopics, "pub-topics", "1,1000", "cluster: publish-throughput steps, topics each (empty: none)")
+	flag.IntVar(&cfg.Cluster.Publishers, "publishers", 64, "cluster: concurrent HTTP publishers of the throughput steps")
+	flag.DurationVar(&cfg.Cluster.PubDuration, "pub-duration", 0, "cluster: publishing time of a throughput step (default -duration)")
 	flag.StringVar(&o, "o", "", "append results to this file (default stdout)")
 	timeout := flag.Duration("timeout", 30*time.Minute, "abort the run after this long")
 	flag.Parse()
@@ -119,6 +126,13 @@ func run() int {
 		return 2
 	}
 	cfg.Rates = list(rates)
+	if cfg.Cluster.PubTopics, err = ints(pubTopics); err != nil {
+		fmt.Fprintln(os.Stderr, "c1mbench: -pub-topics:", err)
+		return 2
+	}
+	if cfg.Cluster.PubTopics == nil {
+		cfg.Cluster.PubTopics = []int{} // none, not the default
+	}
 	cfg.Out = os.Stdout
 	if o != "" {
 		f, err := os.OpenFile(o, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
