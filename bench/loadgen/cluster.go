@@ -62,8 +62,8 @@ func ClusterMode(nodes, natsPid int) string {
 
 // clusterSample is one look at every node and nats-server.
 type clusterSample struct {
-	total ServerSample // summed: conns, CPU ticks, RSS, heap; Pid is the first node's
-	nodes []ServerSample
+	total     ServerSample // summed: conns, CPU ticks, RSS, heap; Pid is the first node's
+	nodes     []ServerSample
 	natsTicks uint64
 	natsRSS   uint64
 	natsStats map[string]float64 // summed over the nodes' /stats "nats" counters
