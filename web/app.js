@@ -1,6 +1,7 @@
 // c1m demo page: a live ticker fed by the reference client (c1m.js), with the
 // client's delivery counters, its publish-to-receive latency and the server's
-// own numbers (GET /stats).
+// own numbers (GET /stats), with the node's name and, in a cluster, whether
+// it is connected to NATS.
 //
 // Query parameters: ?sub=<pattern> (default "md.>"), ?backoffMax=<ms>,
 // ?transport=websocket|sockjs|sse (default websocket; also the switch in the
@@ -145,7 +146,7 @@ const rows = new Map();
 const dirty = new Set();
 
 // Exposed for debugging and for the browser tests.
-window.c1m = { client, rows, pattern, latency: null, serverPolls: 0, switchTransport: null };
+window.c1m = { client, rows, pattern, latency: null, serverPolls: 0, switchTransport: null, node: null };
 const CELLS = ['sym', 'bsz', 'bid', 'ask', 'asz', 'px', 'qty', 'chg', 'spark', 'n'];
 const QUOTE = ['bid', 'ask', 'bsz', 'asz'];
 const TRADE = ['px', 'qty'];
@@ -543,6 +544,32 @@ function fmtUptime(s) {
 }
 const fmtCount = (v) => (v === undefined ? '\u2013' : intFmt.format(v));
 
+// Which node answered (its name; in a cluster, whether it is connected to
+// NATS): "node" and "nats" of /stats, nats null when standalone. Behind a
+// load balancer the node answering /stats may not be the one holding the
+// page's connection.
+function showNode(s) {
+  const name = typeof s.node === 'string' && s.node ? s.node : undefined;
+  const nats = s.nats;
+  const inCluster = nats !== null && typeof nats === 'object';
+  const connected = inCluster && nats.connected === true;
+  const cluster = nats === null ? 'standalone' : inCluster ? (connected ? 'connected' : 'disconnected') : undefined;
+  $('srv-node').textContent = name ?? '\u2013';
+  const c = $('srv-cluster');
+  c.textContent = cluster ?? '\u2013';
+  c.classList.toggle('pos', inCluster && connected);
+  c.classList.toggle('neg', inCluster && !connected);
+  c.title = inCluster
+    ? ['url', 'subscriptions', 'msgs_in', 'msgs_out', 'gaps_filled', 'publish_retries', 'slow_consumer_events']
+      .filter((k) => k in nats).map((k) => `${k}: ${typeof nats[k] === 'object' ? preview(nats[k]) : nats[k]}`).join('\n')
+    : 'standalone, or the node\'s connection to NATS';
+  const chip = $('node');
+  chip.hidden = !inCluster || !name;
+  chip.textContent = !chip.hidden ? (connected ? name : `${name} \u00b7 NATS down`) : '';
+  chip.classList.toggle('off', inCluster && !connected);
+  window.c1m.node = name ? { name, cluster } : null;
+}
+
 let prevStats = null; // {t, deliveries, published}
 async function pollServer() {
   let s;
@@ -585,6 +612,7 @@ async function pollServer() {
   $('srv-heap').textContent = fmtBytes(count(s.heap_alloc));
   $('srv-goroutines').textContent = fmtCount(count(s.goroutines));
   $('srv-uptime').textContent = fmtUptime(count(s.uptime_sec));
+  showNode(s);
   window.c1m.serverPolls++;
 }
 pollServer();
