@@ -60,6 +60,8 @@ var requiredMetrics = map[string][]string{
 	"idle_stomp":  {"heap_alloc_per_conn", "rss_per_conn", "kernel_slab_per_conn"},
 	"sockjs":      {"deliveries_per_s", "lat_p50_us", "lat_p99_us", "lat_p999_us", "fanout_p99_ms", "cpu_s_per_m_deliv"},
 	"idle_sockjs": {"heap_alloc_per_conn", "rss_per_conn", "kernel_slab_per_conn"},
+	"cluster":     {"deliveries_per_s", "deliv_per_cpu_s", "cpu_s_per_m_deliv", "lat_p50_us", "lat_p99_us", "delivered_ratio"},
+	"cluster_pub": {"acked_per_s", "acked_per_cpu_s", "received_ratio", "seq_gaps", "seq_dups", "seq_missing_tail"},
 }
 
 // Check returns one line per missing number when every server ran every
@@ -182,6 +184,7 @@ func WriteReport(results []Result, dir, baseline string, header string) error {
 	b.WriteString(SIOvsNode(results, baseline))
 	b.WriteString(STOMPSummary(results, baseline))
 	b.WriteString(SockJSSummary(results))
+	b.WriteString(ClusterSummary(results, baseline))
 	for _, k := range order {
 		rs := byKey[k]
 		sc, _, _ := strings.Cut(k, " ")
