@@ -12,7 +12,8 @@
 #                              SockJS (sockjs over xhr_streaming, idle_sockjs)
 #                              when c1m serves them; fails unless
 #                              every scenario produced every number for every
-#                              server that ran it (about 45 s of runs on 2 cores)
+#                              server that ran it (about 45 s of runs on 2 cores);
+#                              cluster: 300 subscribers, 1 s steps (~40 s more)
 #   scripts/bench.sh --full    real numbers, Centrifugo included: idle at
 #                              1k/10k/19k, broadcast at 1k and 19k subscribers
 #                              (max, half of max, fixed rates), SSE streams
@@ -25,7 +26,8 @@
 #                              SockJS carrying the native protocol against
 #                              native WebSocket (sockjs over xhr_streaming,
 #                              idle_sockjs over xhr_streaming, eventsource
-#                              and xhr polling)
+#                              and xhr polling), cluster (19,000 subscribers
+#                              over 3 nodes joined by NATS against 1 node)
 #                              (about 20 minutes; 2026-11-30 took 28 on a
 #                              loaded machine; building Centrifugo once adds ~5)
 #   scripts/bench.sh --replot DIR   redraw DIR's plots (replaces *.dat, *.png,
@@ -34,7 +36,7 @@
 #   options: --servers c1m,gorilla,gws,nbio,centrifugo,node-socketio,rabbitmq
 #              (default: all in --full, all but centrifugo, node-socketio and
 #              rabbitmq in --quick)
-#            --scenarios connect,idle,broadcast,slow,sse,idle_sse,socketio,idle_sio,stomp,idle_stomp,sockjs,idle_sockjs
+#            --scenarios connect,idle,broadcast,slow,sse,idle_sse,socketio,idle_sio,stomp,idle_stomp,sockjs,idle_sockjs,cluster
 #            --out DIR   --port-base 19100
 #   env: CENTRIFUGO=/path/to/centrifugo (default: built once with go install
 #        into ${XDG_CACHE_HOME:-~/.cache}/c1m-bench/centrifugo-v6.9.1/)
@@ -42,6 +44,14 @@
 #   node and npm: `npm ci` installs its pinned packages there when it runs.
 #   rabbitmq (RabbitMQ's Web-STOMP plugin, the peer of the stomp scenario) needs
 #   the Debian package rabbitmq-server: installed with apt-get when root.
+#   cluster (c1m only, when its build has --nats) runs the same load against
+#   one standalone c1m node and against 3 nodes (--nats) on one nats-server
+#   with JetStream (scripts/nats-server.sh builds it once, ~1-2 minutes, and
+#   caches it; NATS_SERVER=/path overrides): fan-out to N WebSocket
+#   subscribers on a few topics at fixed rates and max (deliveries per
+#   CPU-second of every node plus nats-server, latency), then acked publishes
+#   per second on 1 and 1,000 topics with a per-topic seq check. Its ports are
+#   --port-base+10 .. +14 (nodes, then NATS client and monitoring ports).
 #
 # Every server gets a fresh process per scenario (memory baselines are then
 # comparable) and is pinned to CPU 0; the load generator to CPU 1 (taskset).
@@ -52,7 +62,7 @@ set -euo pipefail
 
 mode=quick
 servers=
-scenarios=connect,idle,broadcast,slow,sse,idle_sse,socketio,idle_sio,stomp,idle_stomp,sockjs,idle_sockjs
+scenarios=connect,idle,broadcast,slow,sse,idle_sse,socketio,idle_sio,stomp,idle_stomp,sockjs,idle_sockjs,cluster
 out=
 port_base=19100
 while [ $# -gt 0 ]; do
@@ -199,11 +209,25 @@ started=$(date +%s)
 
 server_pid=
 gen_pid=
+cluster_pids=() # the cluster scenario's processes (nats-server first), while running
+cluster_data=   # its JetStream store
+cluster_stop() {
+  local i
+  # Nodes first (they leave NATS cleanly), nats-server last.
+  for ((i = ${#cluster_pids[@]} - 1; i >= 0; i--)); do
+    kill "${cluster_pids[$i]}" 2>/dev/null || true
+    wait "${cluster_pids[$i]}" 2>/dev/null || true
+  done
+  cluster_pids=()
+  if [ -n "$cluster_data" ]; then rm -rf "$cluster_data"; fi
+  cluster_data=
+}
 cleanup() {
   if [ -n "$gen_pid" ] && kill -0 "$gen_pid" 2>/dev/null; then
     kill "$gen_pid" 2>/dev/null || true # it closes its workers on SIGTERM
     wait "$gen_pid" 2>/dev/null || true
   fi
+  cluster_stop
   rmq_stop
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
     kill "$server_pid" 2>/dev/null || true
@@ -399,6 +423,113 @@ run() { # server port scenario args...
   stop_server
 }
 
+# gen runs the load generator against what is already started and counts a
+# failure (label: for messages and the log's name).
+gen() { # label args...
+  local label=$1 rc=0
+  shift
+  # In the background and waited for, so that a signal reaches the traps at once.
+  "${pin_gen[@]}" "$bin/c1mbench" -o "$results" "$@" 2>>"$logdir/c1mbench-$label.log" &
+  gen_pid=$!
+  wait "$gen_pid" || rc=$?
+  gen_pid=
+  if [ "$rc" != 0 ]; then
+    echo "bench.sh: $label failed (see $logdir/c1mbench-$label.log)" >&2
+    tail -3 "$logdir/c1mbench-$label.log" >&2 || true
+    failures=$((failures + 1))
+  fi
+  return 0
+}
+
+# wait_ready: until url answers 2xx, for up to 30 s, while pid lives.
+wait_ready() { # what pid url log
+  local deadline=$((SECONDS + 30))
+  until curl -fsS -o /dev/null --max-time 1 "$3" 2>/dev/null; do
+    if ! kill -0 "$2" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
+      echo "bench.sh: $1 did not get ready (GET $3; see $4)" >&2
+      tail -5 "$4" >&2 || true
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+# run_cluster: the cluster scenario (c1m only). The same load generator
+# arguments against one standalone node (mode=single), then against `nodes`
+# nodes on one nats-server with JetStream (mode=cluster), each setup fresh;
+# every process pinned with the servers (CPU 0), the generator to the rest.
+# Ports: port .. port+nodes-1 for the nodes, then NATS, then its monitor.
+cluster_ran=0
+run_cluster() { # port nodes args...
+  [[ ",$scenarios," == *",cluster,"* ]] || return 0
+  [[ ",$servers," == *",c1m,"* ]] || return 0
+  local port=$1 nodes=$2 i p nats_bin nats_pid urls
+  shift 2
+  if ! "$bin/c1m" --help 2>&1 | grep -q -- '-nats '; then
+    echo "-- c1m cluster: skipped, this c1m has no --nats"
+    notes+=("c1m has no --nats flag in this build: the cluster scenario was not run")
+    return 0
+  fi
+  local nats_port=$((port + nodes)) mon_port=$((port + nodes + 1))
+  for ((p = port; p <= mon_port; p++)); do
+    if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$p/" 2>/dev/null; then
+      echo "bench.sh: port $p is already in use (another bench run? use --port-base)" >&2
+      failures=$((failures + 1))
+      return 0
+    fi
+  done
+  if ! nats_bin=$(scripts/nats-server.sh 2>>"$logdir/nats-server-build.log"); then
+    echo "bench.sh: nats-server could not be built (see $logdir/nats-server-build.log)" >&2
+    notes+=("nats-server could not be built (logs/nats-server-build.log): the cluster scenario was not run")
+    failures=$((failures + 1))
+    return 0
+  fi
+  cluster_nats_version=$("$nats_bin" --version 2>/dev/null | head -1)
+  plan+=("c1m:cluster" "c1m:cluster_pub")
+  cluster_ran=1
+
+  # One standalone node.
+  "${pin_server[@]}" "$bin/c1m" --addr "127.0.0.1:$port" --demo=false >>"$logdir/c1m-cluster-single.log" 2>&1 &
+  cluster_pids+=($!)
+  if wait_ready "c1m (single)" "$!" "http://127.0.0.1:$port/stats" "$logdir/c1m-cluster-single.log"; then
+    echo "-- c1m cluster (single node) $*"
+    gen c1m-cluster-single -server c1m -scenario cluster -url "http://127.0.0.1:$port" "$@"
+  else
+    failures=$((failures + 1))
+  fi
+  cluster_stop
+
+  # nats-server with JetStream and the nodes joined to it.
+  cluster_data=$(mktemp -d /tmp/c1m-bench-js.XXXXXX)
+  "${pin_server[@]}" "$nats_bin" -js -sd "$cluster_data" -a 127.0.0.1 -p "$nats_port" -m "$mon_port" -n c1m-bench \
+    >>"$logdir/nats-server-cluster.log" 2>&1 &
+  nats_pid=$!
+  cluster_pids+=("$nats_pid")
+  if ! wait_ready nats-server "$nats_pid" "http://127.0.0.1:$mon_port/healthz?js-enabled-only=true" "$logdir/nats-server-cluster.log"; then
+    failures=$((failures + 1))
+    cluster_stop
+    return 0
+  fi
+  urls=
+  for ((i = 1; i <= nodes; i++)); do
+    p=$((port + i - 1))
+    "${pin_server[@]}" "$bin/c1m" --addr "127.0.0.1:$p" --nats "nats://127.0.0.1:$nats_port" --node-name "node-$i" --demo=false \
+      >>"$logdir/c1m-cluster-node-$i.log" 2>&1 &
+    cluster_pids+=($!)
+    urls=${urls:+$urls,}http://127.0.0.1:$p
+  done
+  for ((i = 1; i <= nodes; i++)); do
+    if ! wait_ready "c1m node-$i" "${cluster_pids[$i]}" "http://127.0.0.1:$((port + i - 1))/readyz" "$logdir/c1m-cluster-node-$i.log"; then
+      failures=$((failures + 1))
+      cluster_stop
+      return 0
+    fi
+  done
+  echo "-- c1m cluster ($nodes nodes, nats-server pid $nats_pid) $*"
+  gen c1m-cluster-nodes -server c1m -scenario cluster -url "$urls" -nats-pid "$nats_pid" "$@"
+  cluster_stop
+}
+
 i=0
 IFS=, read -ra list <<<"$servers"
 for s in "${list[@]}"; do
@@ -438,6 +569,13 @@ for s in "${list[@]}"; do
     done
   fi
 done
+if [ "$mode" = quick ]; then
+  run_cluster $((port_base + 10)) 3 -conns 300 -topics 10 -payloads 64 -rates 100,1000,max -duration 1s \
+    -pub-topics 1,1000 -publishers 32 -pub-duration 1s
+else
+  run_cluster $((port_base + 10)) 3 -conns 19000 -workers 2 -topics 20 -payloads 64 -rates 100,1000,max -duration 5s \
+    -pub-topics 1,1000 -publishers 64 -pub-duration 5s
+fi
 
 elapsed=$(($(date +%s) - started))
 header=$(mktemp)
@@ -466,6 +604,11 @@ header=$(mktemp)
     echo "  scenario pinned like the others; clients CONNECT with host:/ (the default vhost, default user); the load generator"
     echo "  publishes with STOMP SEND to /topic/bench.0 (amq.topic) and stamps the time in the body when it builds the frame,"
     echo "  so RabbitMQ's latency includes its publisher connection; CPU and RSS are its beam.smp process and children."
+  fi
+  if [ "$cluster_ran" = 1 ]; then
+    echo "- cluster: ${cluster_nats_version:-nats-server} with JetStream (file store in /tmp, fresh per run) and 3 c1m nodes"
+    echo "  (--nats, --node-name, --demo=false), against one standalone c1m node; nats-server and every node pinned to"
+    echo "  CPU 0 with the other servers (${pin_server[*]:-no pinning}), the load generator to ${pin_gen[*]:-no pinning}."
   fi
   echo "- load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15-minute load average at the end of the run, $ncpu CPUs)"
   for n in "${notes[@]}"; do echo "- note: $n"; done
