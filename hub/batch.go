@@ -16,7 +16,9 @@ type Message struct {
 //
 // Errors: ErrBadTopic, ErrBadData, ErrTooManyTopics (nothing published), and
 // ErrClosed (which may come after part of the batch if the hub closes
-// meanwhile).
+// meanwhile). With a Broker, the batch is checked as a whole but published
+// message by message: a broker error (ErrUnavailable) may come after part of
+// it, and the seqs returned are those published.
 func (h *Hub) PublishBatch(msgs []Message) ([]uint64, error) {
 	for _, m := range msgs {
 		if _, err := checkTopic(m.Topic, false); err != nil {
@@ -30,6 +32,9 @@ func (h *Hub) PublishBatch(msgs []Message) ([]uint64, error) {
 		return nil, ErrClosed
 	}
 	for _, m := range msgs {
+		if h.broker != nil {
+			break // the cluster holds the topics; none is created here
+		}
 		if _, err := h.topic(m.Topic, true); err != nil {
 			return nil, err
 		}

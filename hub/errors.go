@@ -17,6 +17,10 @@ var (
 	ErrTooManyTopics = errors.New("hub: too many topics")
 	// ErrBadData: Publish was given data that is not a valid JSON value.
 	ErrBadData = errors.New("hub: data is not valid JSON")
+	// ErrUnavailable: the hub's Broker cannot reach the cluster's store (a
+	// NATS outage); the publish or subscription did not happen and may be
+	// retried.
+	ErrUnavailable = errors.New("hub: cluster unavailable")
 	// ErrClosed: the Hub is closed.
 	ErrClosed = errors.New("hub: closed")
 )

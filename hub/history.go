@@ -42,6 +42,19 @@ func (r *history) push(h *Hub, e histEntry, limit int) {
 	}
 }
 
+// pushFront inserts e before the oldest entry (e is older than every entry
+// held); the caller checks that fewer than limit are held.
+func (r *history) pushFront(h *Hub, e histEntry, limit int) {
+	if r.n == len(r.buf) {
+		r.grow(limit)
+	}
+	r.head = (r.head - 1 + len(r.buf)) % len(r.buf)
+	r.buf[r.head] = e
+	r.n++
+	h.histFrames.Add(1)
+	h.histBytes.Add(int64(e.p.Len()))
+}
+
 func (r *history) grow(limit int) {
 	size := min(max(8, 2*len(r.buf)), limit)
 	buf := make([]histEntry, size)

@@ -59,7 +59,12 @@ type Config struct {
 	// client says otherwise.
 	ConflateDefault []string
 	// Epoch identifies this hub's history; zero value: random per process start.
+	// With a Broker it must be the broker's (the identity of the cluster's
+	// store), so that every node of a cluster has the same.
 	Epoch string
+	// Broker, when set, sequences and stores every publish for a cluster of
+	// hubs (see Broker); nil: this hub numbers its own topics.
+	Broker Broker
 }
 
 // Defaults for zero Config fields.
@@ -115,6 +120,7 @@ type Hub struct {
 	conflate []string // validated ConflateDefault patterns
 	start    time.Time
 	seed     maphash.Seed
+	broker   Broker
 
 	shards [numShards]shard
 	sl     *sublist
@@ -155,6 +161,7 @@ func New(cfg Config) *Hub {
 		lvTTL:    int64(cfg.LastValueTTL),
 		start:    time.Now(),
 		seed:     maphash.MakeSeed(),
+		broker:   cfg.Broker,
 		sl:       newSublist(),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
@@ -344,6 +351,12 @@ func (h *Hub) publishTo(name string, data []byte, ts int64, binary bool) (uint64
 	}
 	if h.closed.Load() {
 		return 0, ErrClosed
+	}
+	if h.broker != nil {
+		if ts == 0 {
+			ts = time.Now().UnixNano()
+		}
+		return h.broker.Publish(name, data, ts, binary)
 	}
 	for {
 		t, err := h.topic(name, true)

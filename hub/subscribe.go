@@ -71,6 +71,14 @@ func (h *Hub) Subscribe(s Subscriber, pattern string, opt SubOptions) (map[strin
 	if old == nil && c.subs.len() >= h.maxSubs {
 		return nil, ErrTooManySubs
 	}
+	if h.broker != nil {
+		// Before anything is registered: the broker brings the pattern's
+		// topics up to date (Apply, Backfill) so that priming below sends
+		// current snapshots and recovers from the cluster's history.
+		if err := h.broker.Subscribe(pattern, opt.Since); err != nil {
+			return nil, err
+		}
+	}
 	if old != nil {
 		h.removeSub(old)
 		c.subs.remove(pattern)
@@ -219,6 +227,9 @@ func (h *Hub) removeSub(sub *subscription) {
 	}
 	h.releaseSubState(sub)
 	h.nsubs.Add(-1)
+	if h.broker != nil {
+		h.broker.Unsubscribe(sub.pattern)
+	}
 }
 
 // Unsubscribe removes one pattern of s. Unknown patterns are not an error.

@@ -26,6 +26,9 @@ type topic struct {
 	// of the shard when the topic was created (0 unless a topic was reclaimed
 	// from that shard).
 	seq uint64
+	// ref is the Broker position of the latest message (Remote.Ref); 0
+	// without a Broker.
+	ref uint64
 	// lastAt is the hub clock of the latest publish (or of the promotion to
 	// a data topic): LastValueTTL counts from it.
 	lastAt int64
@@ -108,18 +111,24 @@ func (t *topic) removeExact(sub *subscription) {
 // deliver in seq order. t is a data topic (Hub.topic with create); if it was
 // reclaimed since, publish returns errReclaimed and does nothing.
 func (h *Hub) publish(t *topic, data []byte, ts int64, binary bool) (uint64, error) {
-	now, wall := h.clock()
-	if ts == 0 {
-		ts = wall
-	}
 	t.mu.Lock()
+	if t.dead {
+		t.mu.Unlock()
+		return 0, errReclaimed
+	}
+	return h.publishLocked(t, data, ts, binary)
+}
+
+// publishLocked is publish with t.mu held and t live; it unlocks t.mu. The
+// message gets seq t.seq+1.
+func (h *Hub) publishLocked(t *topic, data []byte, ts int64, binary bool) (uint64, error) {
 	if h.closed.Load() {
 		t.mu.Unlock()
 		return 0, ErrClosed
 	}
-	if t.dead {
-		t.mu.Unlock()
-		return 0, errReclaimed
+	now, wall := h.clock()
+	if ts == 0 {
+		ts = wall
 	}
 	seq := t.seq + 1
 	// The publish state lives in the topic (guarded by t.mu): a pointer to

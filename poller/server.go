@@ -109,6 +109,12 @@ type Config struct {
 	// CloseTimeout bounds the close handshake after the server sent a close
 	// frame. Zero means 3s.
 	CloseTimeout time.Duration
+	// DrainBatch and DrainInterval pace Shutdown: it sends close 1001 to
+	// DrainBatch connections every DrainInterval, so that clients moving to
+	// other nodes arrive there as a stream, not a stampede. Zero means 500
+	// and 5ms.
+	DrainBatch    int
+	DrainInterval time.Duration
 	// MaxQueueBytes bounds the bytes queued per connection. Zero means 4 MiB.
 	MaxQueueBytes int
 	// SlowPolicy applies when MaxQueueBytes is exceeded. Zero is SlowDisconnect.
@@ -149,6 +155,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second
+	}
+	if c.DrainBatch <= 0 {
+		c.DrainBatch = 500
+	}
+	if c.DrainInterval <= 0 {
+		c.DrainInterval = 5 * time.Millisecond
 	}
 	if c.CloseTimeout <= 0 {
 		c.CloseTimeout = 3 * time.Second
@@ -321,10 +333,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.ln != nil {
 		_ = s.ln.Close() // stop accepting; netpoll's accept loop sees a closed fd
 	}
-	const batch = 500
+	batch := s.cfg.DrainBatch
 	conns := s.reg.snapshot()
-	s.log.Info("shutdown: closing connections", "conns", len(conns))
-	tick := time.NewTicker(5 * time.Millisecond)
+	s.log.Info("shutdown: closing connections", "conns", len(conns), "batch", batch, "interval", s.cfg.DrainInterval)
+	tick := time.NewTicker(s.cfg.DrainInterval)
 	for i := 0; i < len(conns); i += batch {
 		end := min(i+batch, len(conns))
 		for _, c := range conns[i:end] {

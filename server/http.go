@@ -98,8 +98,11 @@ func (s *Server) publishOne(w http.ResponseWriter, r *http.Request, topic string
 func (s *Server) httpProtocolError(w http.ResponseWriter, r *http.Request, pe *native.ProtocolError) {
 	status := http.StatusBadRequest
 	switch pe.Code {
-	case native.CodeTooLarge, native.CodeInternal, native.CodeUnavailable:
+	case native.CodeTooLarge, native.CodeInternal:
 		status = pe.Code
+	case native.CodeUnavailable:
+		status = pe.Code
+		w.Header().Set("Retry-After", "1")
 	case native.CodeTooManyTopics:
 		status = pe.Code
 		s.refused(r, status)
@@ -186,6 +189,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // StatsReply is the body of GET /stats.
 type StatsReply struct {
 	PID         int     `json:"pid"`
+	Node        string  `json:"node"` // the server's name (--node-name)
 	UptimeSec   float64 `json:"uptime_sec"`
 	Conns       int64   `json:"conns"`
 	Goroutines  int     `json:"goroutines"`
@@ -202,6 +206,9 @@ type StatsReply struct {
 	Poller      any     `json:"poller"`
 	Hub         any     `json:"hub"`
 	Pool        any     `json:"pool"`
+	// NATS is the cluster node's state (cluster.Stats); null when the
+	// server runs alone.
+	NATS any `json:"nats"`
 }
 
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
@@ -213,6 +220,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	ps := s.poller.Stats()
 	writeJSON(w, http.StatusOK, StatsReply{
 		PID:         os.Getpid(),
+		Node:        s.cfg.NodeName,
 		UptimeSec:   time.Since(s.started).Seconds(),
 		Conns:       ps.Conns,
 		Goroutines:  runtime.NumGoroutine(),
@@ -229,6 +237,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 		Poller:      ps,
 		Hub:         s.hub.Stats(),
 		Pool:        wsframe.ReadPoolStats(),
+		NATS:        s.clusterStats(),
 	})
 }
 
@@ -295,6 +304,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range allDescs {
 		ch <- d
 	}
+	for _, d := range clusterDescs {
+		ch <- d
+	}
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
@@ -332,6 +344,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	g(descSubs, float64(hs.Subscriptions))
 	g(descHistory, float64(hs.HistoryBytes))
 	g(descPoolOutSize, float64(pool.Acquired-pool.Returned))
+	c.s.collectCluster(ch)
 }
 
 // eioSessions returns the open Engine.IO sessions (0 with Socket.IO off).

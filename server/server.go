@@ -17,10 +17,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/c1mhq/c1m/cluster"
 	"github.com/c1mhq/c1m/feed"
 	"github.com/c1mhq/c1m/hub"
 	"github.com/c1mhq/c1m/poller"
@@ -66,6 +69,14 @@ type Config struct {
 	// behaves like the reference servers of the Engine.IO and Socket.IO test
 	// suites (server/conformance.go).
 	ConformanceAddr string
+	// Cluster joins a NATS JetStream cluster when its URLs are set
+	// (cluster package, docs/CLUSTER.md); empty: the server runs alone.
+	// Name, HistorySize and MaxAge default to NodeName, Hub.HistorySize and
+	// max(Hub.LastValueTTL, Hub.HistoryTTL).
+	Cluster cluster.Config
+	// NodeName names this server in /stats, logs and NATS. Empty: the
+	// host name.
+	NodeName string
 	// Pprof mounts net/http/pprof under /debug/pprof/.
 	Pprof bool
 	// LogSummary is the interval of the info-level summary line
@@ -77,20 +88,23 @@ type Config struct {
 
 // Server is a running c1m instance.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	poller  *poller.Server
-	hub     *hub.Hub
-	native  *native.Handler
-	sse     *sse.Handler
-	eio     *engineio.Server // nil when Socket.IO is off
-	stomp   *stomp.Handler   // nil when STOMP is off
-	sockjs  []*sockjs.Server // native, then STOMP; empty when SockJS is off
-	conf    *conformance     // nil without ConformanceAddr
-	started time.Time
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	serveC  chan error
+	cfg    Config
+	log    *slog.Logger
+	poller *poller.Server
+	hub    *hub.Hub
+	native *native.Handler
+	sse    *sse.Handler
+	eio    *engineio.Server // nil when Socket.IO is off
+	stomp  *stomp.Handler   // nil when STOMP is off
+	sockjs []*sockjs.Server // native, then STOMP; empty when SockJS is off
+	conf   *conformance     // nil without ConformanceAddr
+	node   *cluster.Node    // nil when the server runs alone
+	// draining is set when Shutdown starts: /readyz fails from then on.
+	draining atomic.Bool
+	started  time.Time
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	serveC   chan error
 }
 
 // New builds a Server and binds its listener.
@@ -104,8 +118,18 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.NodeName == "" {
+		cfg.NodeName, _ = os.Hostname()
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, started: time.Now(), serveC: make(chan error, 1)}
+	if err := s.openCluster(); err != nil {
+		return nil, err
+	}
+	cfg = s.cfg // the cluster's epoch and broker
 	s.hub = hub.New(cfg.Hub)
+	if s.node != nil {
+		s.node.Attach(s.hub)
+	}
 	s.native = native.New(native.Config{
 		Hub:             s.hub,
 		ClientPublish:   cfg.ClientPublish,
@@ -187,12 +211,12 @@ func New(cfg Config) (*Server, error) {
 	p, err := poller.New(pc)
 	if err != nil {
 		s.closeProtocols()
-		s.hub.Close()
+		s.closeHub()
 		return nil, err
 	}
 	if err := p.Listen(cfg.Addr); err != nil {
 		s.closeProtocols()
-		s.hub.Close()
+		s.closeHub()
 		return nil, err
 	}
 	s.poller = p
@@ -201,7 +225,7 @@ func New(cfg Config) (*Server, error) {
 		defer cancel()
 		_ = p.Shutdown(ctx)
 		s.closeProtocols()
-		s.hub.Close()
+		s.closeHub()
 		return nil, err
 	}
 	return s, nil
@@ -265,7 +289,17 @@ func (s *Server) Done() <-chan error { return s.serveC }
 
 // Shutdown stops the feed, closes every connection with 1001 in paced batches
 // and stops the reactor, within ctx.
+//
+// In a cluster this is the drain of a node: /readyz fails at once, the
+// listener stops accepting, and the clients, closed with 1001 in batches
+// (poller.Config.DrainBatch every DrainInterval), reconnect to other nodes
+// and resume there from the cluster's history. The node keeps receiving
+// from NATS until its last client is closed.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	if s.node != nil {
+		s.node.Drain()
+	}
 	if s.cancel != nil {
 		s.cancel()
 	}
@@ -273,9 +307,23 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdownConformance(ctx)
 	err := s.poller.Shutdown(ctx)
 	s.closeProtocols()
-	s.hub.Close()
+	s.closeHub()
 	return err
 }
+
+// closeHub closes the hub, then the cluster node that feeds it.
+func (s *Server) closeHub() {
+	s.hub.Close()
+	if s.node != nil {
+		s.node.Close()
+	}
+}
+
+// Node returns the cluster node, nil when the server runs alone.
+func (s *Server) Node() *cluster.Node { return s.node }
+
+// NodeName is the name the server goes by in /stats and in the cluster.
+func (s *Server) NodeName() string { return s.cfg.NodeName }
 
 // closeProtocols stops the protocols' own goroutines (the Engine.IO
 // sweeper, STOMP's heart-beats).
@@ -297,6 +345,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/publish", s.handlePublish)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
+	mux.HandleFunc("GET /readyz", s.handleReady)
 	mux.HandleFunc("GET /stats", s.handleStats)
 	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.Handle("/", http.FileServerFS(web.Static()))

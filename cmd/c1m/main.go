@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -17,6 +18,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/c1mhq/c1m/cluster"
 	"github.com/c1mhq/c1m/poller"
 	"github.com/c1mhq/c1m/server"
 )
@@ -141,6 +145,22 @@ func run(args []string, stderr io.Writer) int {
 	sockjsLimit := e.integer("sockjs-response-limit", 128<<10, "SockJS: end an xhr_streaming, eventsource or htmlfile response after this many bytes (the client opens the next)")
 	sockjsCookie := e.boolean("sockjs-cookie-needed", false, "SockJS: set the JSESSIONID cookie for sticky load balancers (/info says cookie_needed)")
 	sockjsClientURL := e.str("sockjs-client-url", "/vendor/sockjs.min.js", "SockJS: the sockjs-client script the iframe page loads (served by c1m; never a CDN)")
+	natsURLs := e.str("nats", "", "comma-separated NATS server URLs: join a cluster of c1m nodes sharing one topic space, seq and history on JetStream (empty = run alone; see README \"Cluster\")")
+	natsPrefix := e.str("nats-prefix", "c1m.", "NATS subject prefix of topics (topic md.AAPL is subject <prefix>md.AAPL)")
+	natsStream := e.str("nats-stream", "C1M", "JetStream stream holding last values and history (created or updated at start)")
+	natsReplicas := e.integer("nats-replicas", 1, "replicas of the stream (clustered JetStream)")
+	natsMemory := e.boolean("nats-memory", false, "keep the stream in memory instead of files (history lost when NATS restarts)")
+	natsCreds := e.str("nats-creds", "", "NATS credentials file (JWT and nkey)")
+	natsToken := e.str("nats-token", "", "NATS authentication token")
+	natsUser := e.str("nats-user", "", "NATS user name (with --nats-password)")
+	natsPassword := e.str("nats-password", "", "NATS password")
+	natsCA := e.str("nats-ca", "", "PEM file of CAs that sign the NATS servers' certificates (TLS)")
+	natsCert := e.str("nats-cert", "", "PEM client certificate for NATS (TLS, with --nats-key)")
+	natsKey := e.str("nats-key", "", "PEM client key for NATS (TLS, with --nats-cert)")
+	natsTimeout := e.duration("nats-connect-timeout", 10*time.Second, "how long to wait for NATS at start")
+	nodeName := e.str("node-name", "", "this node's name in /stats, logs and NATS (empty = host:port)")
+	drainBatch := e.integer("drain-batch", 500, "on SIGTERM, close this many connections with 1001 per --drain-interval (clients move to other nodes as a stream, not a stampede)")
+	drainInterval := e.duration("drain-interval", 5*time.Millisecond, "pace of --drain-batch")
 	eioMaxPayload := e.integer("eio-max-payload", 1_000_000, "Engine.IO maxPayload: largest POST body or WebSocket message, in bytes")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "c1m: WebSocket market-data fanout server\n\nUsage: c1m [flags]\n\nEvery flag can also be set with the environment variable named after it.\n\n")
@@ -195,6 +215,8 @@ func run(args []string, stderr io.Writer) int {
 	cfg.Poller.ReadBufferSize = *readBuffer
 	cfg.Poller.Flushers = *flushers
 	cfg.Poller.Pollers = *pollers
+	cfg.Poller.DrainBatch = *drainBatch
+	cfg.Poller.DrainInterval = *drainInterval
 	cfg.Hub.MaxSubsPerConn = *maxSubs
 	cfg.Hub.HistorySize = *historySize
 	cfg.Hub.HistoryTTL = *historyTTL
@@ -218,6 +240,32 @@ func run(args []string, stderr io.Writer) int {
 	cfg.SockJS = server.SockJSConfig{Off: *sockjsOff, Heartbeat: *sockjsHB, DisconnectDelay: *sockjsDelay,
 		ResponseLimit: *sockjsLimit, CookieNeeded: *sockjsCookie, ClientURL: *sockjsClientURL}
 
+	cfg.NodeName = *nodeName
+	if cfg.NodeName == "" {
+		host, _ := os.Hostname()
+		_, port, _ := net.SplitHostPort(*addr)
+		cfg.NodeName = host + ":" + port
+	}
+	if urls := splitList(*natsURLs); len(urls) > 0 {
+		var opts []nats.Option
+		if *natsCreds != "" {
+			opts = append(opts, nats.UserCredentials(*natsCreds))
+		}
+		if *natsToken != "" {
+			opts = append(opts, nats.Token(*natsToken))
+		}
+		if *natsUser != "" {
+			opts = append(opts, nats.UserInfo(*natsUser, *natsPassword))
+		}
+		if *natsCA != "" {
+			opts = append(opts, nats.RootCAs(*natsCA))
+		}
+		if *natsCert != "" || *natsKey != "" {
+			opts = append(opts, nats.ClientCert(*natsCert, *natsKey))
+		}
+		cfg.Cluster = cluster.Config{URLs: urls, Prefix: *natsPrefix, Stream: *natsStream, Replicas: *natsReplicas,
+			Memory: *natsMemory, Options: opts, ConnectTimeout: *natsTimeout}
+	}
 	srv, err := server.New(cfg)
 	if err != nil {
 		log.Error("start failed", "err", err)

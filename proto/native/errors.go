@@ -18,7 +18,7 @@ const (
 	CodeTooManySubs     = 429 // too many subscriptions on this connection
 	CodeTooManyTopics   = 507 // the server holds its maximum number of topics
 	CodeInternal        = 500
-	CodeUnavailable     = 503 // the server is shutting down
+	CodeUnavailable     = 503 // the server is shutting down, or its cluster (NATS) is unreachable
 	maxTopicsPerRequest = 256
 )
 
@@ -56,6 +56,8 @@ func (h *Handler) HubError(err error, topic string, wild bool) error {
 		return &ProtocolError{CodeTooManyTopics, "the server holds its maximum number of topics (" + strconv.Itoa(h.cfg.MaxTopics) + ")"}
 	case errors.Is(err, hub.ErrClosed):
 		return &ProtocolError{CodeUnavailable, "the server is shutting down"}
+	case errors.Is(err, hub.ErrUnavailable):
+		return &ProtocolError{CodeUnavailable, "the cluster is unavailable (NATS unreachable): retry shortly"}
 	}
 	return &ProtocolError{CodeInternal, "internal error"}
 }

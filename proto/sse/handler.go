@@ -3,6 +3,7 @@ package sse
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -116,10 +117,14 @@ func (h *Handler) ServeHTTP(c *poller.Conn, r *poller.Request) {
 	states := make(map[string]hub.TopicState)
 	for _, pat := range req.patterns {
 		st, err := h.cfg.Hub.Subscribe(s, pat, req.opt)
-		if err != nil { // ErrClosed: the server is stopping
+		if err != nil { // ErrClosed: the server is stopping; ErrUnavailable: its cluster is unreachable
 			h.cfg.Hub.UnsubscribeAll(s)
+			reason := []byte(`{"reason":"server shutting down"}`)
+			if errors.Is(err, hub.ErrUnavailable) {
+				reason = []byte(`{"reason":"cluster unavailable"}`)
+			}
 			// Not "error": that name is EventSource's own error event.
-			_ = s.release(h.event("end", []byte(`{"reason":"server shutting down"}`), chunked))
+			_ = s.release(h.event("end", reason, chunked))
 			_ = c.EndStream()
 			return
 		}

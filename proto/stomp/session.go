@@ -354,6 +354,9 @@ func (s *session) subscribe(f *Frame, receipt []byte, hasReceipt bool) *refusal 
 		s.h.stats.subs.Add(1) // after Subscribe: a count of n means n took effect
 	} else {
 		s.subs.remove(sub.id)
+		if errors.Is(err, hub.ErrUnavailable) {
+			return refuse("cluster unavailable", "subscribe to "+strconv.Quote(dest)+": the cluster is unavailable (NATS unreachable): reconnect and retry")
+		}
 		return refuse("subscribe failed", "subscribe to "+strconv.Quote(dest)+": "+err.Error())
 	}
 	if s.h.debug() {
@@ -467,6 +470,9 @@ func isJSON(f *Frame) bool {
 }
 
 func publishRefusal(dest string, err error) *refusal {
+	if errors.Is(err, hub.ErrUnavailable) {
+		return refuse("cluster unavailable", "publish to "+strconv.Quote(dest)+": the cluster is unavailable (NATS unreachable): reconnect and retry")
+	}
 	if errors.Is(err, hub.ErrTooManyTopics) {
 		return refuse("too many topics", "publish to "+strconv.Quote(dest)+": the server holds as many topics as it may (--max-topics)")
 	}
