@@ -230,7 +230,7 @@ func cpuParts(before, after clusterSample) (nodes, nats float64) {
 // worth a look in a report (an absent counter is left out).
 func natsDelta(before, after clusterSample) map[string]float64 {
 	out := map[string]float64{}
-	for _, k := range []string{"msgs_in", "msgs_out", "publish_retries", "gaps_filled", "slow_consumer_events"} {
+	for _, k := range []string{"msgs_in", "msgs_out", "publish_retries", "publish_errors", "gaps_filled", "gaps_unrecoverable", "slow_consumer_events", "dropped", "resynced"} {
 		a, ok := after.natsStats[k]
 		if !ok {
 			continue

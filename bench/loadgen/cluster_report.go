@@ -106,8 +106,19 @@ func ClusterSummary(results []Result, baseline string) string {
 			t, tok := get(r, "seq_missing_tail")
 			return fmtOr(g+d+t, gok && dok && tok)
 		}
+		var bad []string
 		for _, k := range pubKeys {
 			p := pairs[k]
+			for _, r := range []*Result{p.single, p.cluster} {
+				if r == nil {
+					continue
+				}
+				g, d, t, rr := r.Metrics["seq_gaps"], r.Metrics["seq_dups"], r.Metrics["seq_missing_tail"], r.Metrics["received_ratio"]
+				if g+d+t > 0 || rr < 1 {
+					bad = append(bad, fmt.Sprintf("%s %s: %.0f gaps (%.0f seqs skipped), %.0f duplicate or out-of-order, %.0f acked not received, received %s",
+						r.Params["mode"], strings.TrimPrefix(k, "cluster_pub "), g, r.Metrics["seq_missing"], d, t, fmtNum(rr)))
+				}
+			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s / %s | %s / %s |\n",
 				strings.TrimPrefix(k, "cluster_pub "),
 				cell(p.single, "acked_per_s", 1), cell(p.cluster, "acked_per_s", 1), ratio(p, "acked_per_s"),
@@ -116,6 +127,12 @@ func ClusterSummary(results []Result, baseline string) string {
 				cell(p.single, "received_ratio", 1), cell(p.cluster, "received_ratio", 1),
 				seqBad(p.single), seqBad(p.cluster),
 				cell(p.single, "errors", 1), cell(p.cluster, "errors", 1))
+		}
+		if len(bad) > 0 {
+			b.WriteString("\n**Seq check failed** (each topic's seqs must arrive 1, 2, 3, ... on every node, every acked publish received):\n\n")
+			for _, l := range bad {
+				b.WriteString("- " + l + "\n")
+			}
 		}
 	}
 	return b.String()

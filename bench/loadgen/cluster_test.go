@@ -169,6 +169,15 @@ func TestClusterSummary(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, s)
 		}
 	}
+	if strings.Contains(s, "Seq check failed") {
+		t.Errorf("clean run flagged:\n%s", s)
+	}
+	bad := pub("cluster", "3", 5000)
+	bad.Metrics["seq_gaps"], bad.Metrics["seq_missing"] = 2, 40
+	s = ClusterSummary([]Result{pub("single", "1", 10000), bad}, "c1m")
+	if !strings.Contains(s, "**Seq check failed**") || !strings.Contains(s, "- cluster payload=64 publishers=32 topics=1000: 2 gaps (40 seqs skipped), 0 duplicate or out-of-order, 0 acked not received, received 1.00") {
+		t.Errorf("seq failure not flagged:\n%s", s)
+	}
 	// Only one side: the other's cells are missing, no ratio.
 	s = ClusterSummary(res[:2], "c1m")
 	if !strings.Contains(s, "| 100000 | missing | - |") {
