@@ -93,7 +93,7 @@ cleanup() {
     done
   fi
   [ -z "$tmpdata" ] || rm -rf "$tmpdata"
-  rm -f "$run/c1m"
+  rm -f "$run/c1m" "$run/ready.body"
   # The logs are kept when they may be wanted: not after a passed check or
   # when nothing was started.
   if [ ${#pids[@]} -eq 0 ] || { [ "$check" = 1 ] && [ "$rc" = 0 ]; }; then rm -rf "$run"; else echo "logs: $logs"; fi
@@ -117,7 +117,16 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-tail_log() { echo "--- last lines of $1:" >&2; tail -n 25 "$1" >&2 || true; echo "---" >&2; }
+# tail_log LOG: its error lines (a usage text after a bad flag would hide
+# them), then its last lines.
+tail_log() {
+  local errs
+  errs=$(grep -m 5 -iE 'level=(error|warn)|error:|fatal|panic|flag provided|invalid' "$1" 2>/dev/null || true)
+  [ -z "$errs" ] || printf -- '--- errors in %s:\n%s\n' "$1" "$errs" >&2
+  echo "--- last lines of $1:" >&2
+  tail -n 15 "$1" >&2 || true
+  echo "---" >&2
+}
 
 # wait_http NAME PID URL LOG: until URL answers 200, for up to 30 s; fails
 # with the process's log tail if it exits or the time is up.
@@ -128,12 +137,14 @@ wait_http() {
       tail_log "$log"
       fail "$name exited before it was ready (log: $log)"
     fi
+    rm -f "$run/ready.body"
     code=$(curl -s -o "$run/ready.body" -w '%{http_code}' --max-time 2 "$url" 2>/dev/null) || code=000
     [ "$code" = 200 ] && return 0
     if [ $SECONDS -ge $deadline ]; then
       body=$(head -c 300 "$run/ready.body" 2>/dev/null || true)
       tail_log "$log"
-      fail "$name not ready in 30 s: GET $url answered $code${body:+: $body} (log: $log)"
+      [ "$code" = 000 ] && code="no answer" || code="answered $code"
+      fail "$name not ready in 30 s: GET $url: $code${body:+: $body} (log: $log)"
     fi
     sleep 0.2
   done
@@ -143,7 +154,8 @@ say "run directory $run"
 nats_bin=$(scripts/nats-server.sh)
 say "building c1m"
 go build -o "$run/c1m" ./cmd/c1m
-if ! "$run/c1m" --help 2>&1 | grep -q -- '-nats '; then
+help=$("$run/c1m" --help 2>&1 || true) # not piped into grep -q: an early exit would be SIGPIPE
+if ! grep -q -- '-nats ' <<<"$help"; then
   fail "this c1m has no --nats flag (no cluster support in this checkout)"
 fi
 
@@ -232,24 +244,37 @@ for ((i = 1; i <= nodes; i++)); do
   waitfor "$run/sse-$i.out" '^event: sub' 10 || bad "node-$i: no SSE subscription to $topic in 10 s"
 done
 
-code=$(curl -s -o "$run/publish.out" -w '%{http_code}' --max-time 5 -X POST \
-  "$(url 2)/publish?topic=$topic" -d '{"x":1}' || true)
-if [ "$code" = 200 ]; then ok "node-2: POST /publish?topic=$topic answered 200 $(head -c 200 "$run/publish.out")"
-else bad "node-2: POST /publish answered $code $(head -c 200 "$run/publish.out" 2>/dev/null)"; fi
-
+# publish N BODY: a POST /publish of BODY on topic at node N.
+publish() {
+  local code
+  code=$(curl -s -o "$run/publish.out" -w '%{http_code}' --max-time 5 -X POST \
+    "$(url "$1")/publish?topic=$topic" -d "$2" || true)
+  case "$code" in
+    2??) ok "node-$1: POST /publish?topic=$topic $2 answered $code $(head -c 200 "$run/publish.out")" ;;
+    *) bad "node-$1: POST /publish?topic=$topic $2 answered $code $(head -c 200 "$run/publish.out" 2>/dev/null)" ;;
+  esac
+}
+# seq_of N X: the seq of {"x":X} at node N's subscriber, after up to 10 s.
+seq_of() {
+  local re="\"topic\":\"$topic\".*\"data\":\\{\"x\":$2\\}"
+  waitfor "$run/sse-$1.out" "$re" 10 || return 1
+  grep -m1 -E "$re" "$run/sse-$1.out" | sed 's/^data: //' | jq -r .seq
+}
+# One publish on node-2, the next on the last node: one topic sequence.
+publish 2 '{"x":1}'
+publish "$nodes" '{"x":2}'
 seqs=()
 for ((i = 1; i <= nodes; i++)); do
-  if waitfor "$run/sse-$i.out" "\"topic\":\"$topic\".*\"data\":\\{\"x\":1\\}" 10; then
-    line=$(grep -m1 "\"topic\":\"$topic\"" "$run/sse-$i.out" | sed 's/^data: //')
-    seq=$(jq -r .seq <<<"$line" 2>/dev/null || echo '?')
-    seqs+=("$seq")
-    ok "node-$i: the subscriber got the publish (seq $seq)"
+  if s1=$(seq_of "$i" 1) && s2=$(seq_of "$i" 2); then
+    seqs+=("$s1,$s2")
+    if [ "$s2" = $((s1 + 1)) ]; then ok "node-$i: the subscriber got both publishes, seq $s1 and $s2"
+    else bad "node-$i: the subscriber got both publishes, but with seq $s1 and $s2 (want consecutive)"; fi
   else
-    bad "node-$i: the subscriber did not get the publish made on node-2 in 10 s"
+    bad "node-$i: the subscriber did not get both publishes (on node-2 and node-$nodes) in 10 s"
   fi
 done
 if [ ${#seqs[@]} -eq "$nodes" ]; then
-  if [ "$(printf '%s\n' "${seqs[@]}" | sort -u | wc -l)" = 1 ]; then ok "same seq on every node (${seqs[0]})"
+  if [ "$(printf '%s\n' "${seqs[@]}" | sort -u | wc -l)" = 1 ]; then ok "the same seqs on every node (${seqs[0]})"
   else bad "the seqs differ between nodes: ${seqs[*]}"; fi
 fi
 
