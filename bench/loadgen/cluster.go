@@ -546,6 +546,7 @@ func (r *runner) clusterPub(ctx context.Context, cs *clusterStats, urls, addrs [
 		"seq_gaps":          float64(rep.Gaps),
 		"seq_missing":       float64(rep.Missing),
 		"seq_dups":          float64(rep.Dups),
+		"seq_first_not_1":   float64(rep.Late),
 		"seq_missing_tail":  float64(rep.Tail),
 		"nodes_cpu_s":       nodesCPU,
 		"nats_cpu_s":        natsCPU,
@@ -601,7 +602,8 @@ func postOne(ctx context.Context, client *http.Client, url string, data []byte) 
 }
 
 // SeqState tracks per-topic seqs received by one subscriber: every topic's
-// seqs must arrive as 1, 2, 3, ... (the topics are fresh).
+// seqs must arrive contiguous (the topics are fresh, so from 1 on a single
+// node; a first seq other than 1 is counted apart, in late).
 type SeqState struct {
 	index    map[string]int
 	last     []uint64
@@ -609,6 +611,7 @@ type SeqState struct {
 	gaps     uint64 // jumps forward (seq > last+1)
 	missing  uint64 // seqs skipped by those jumps
 	dups     uint64 // seq <= last: repeated or out of order
+	late     uint64 // topics whose first seq received was not 1
 }
 
 // NewSeqState tracks the given topics.
@@ -628,6 +631,11 @@ func (s *SeqState) Add(topic []byte, seq uint64) bool {
 	}
 	s.received++
 	switch last := s.last[i]; {
+	case last == 0 && seq > 1:
+		// A fresh topic's first seq is 1 on a single node; a cluster may
+		// number from elsewhere. Counted apart: the rest must follow on.
+		s.late++
+		s.last[i] = seq
 	case seq == last+1:
 		s.last[i] = seq
 	case seq > last+1:
@@ -646,6 +654,7 @@ type SeqReport struct {
 	Gaps     uint64
 	Missing  uint64
 	Dups     uint64
+	Late     uint64 // topics whose first seq received was not 1 (not counted in Gaps)
 	Tail     uint64 // acked seqs after the last one received, summed over topics
 	FirstErr string
 }
@@ -653,7 +662,7 @@ type SeqReport struct {
 // Report compares with want, the highest acked seq per topic (in the order
 // the topics were given).
 func (s *SeqState) Report(want []uint64) SeqReport {
-	r := SeqReport{Received: s.received, Gaps: s.gaps, Missing: s.missing, Dups: s.dups}
+	r := SeqReport{Received: s.received, Gaps: s.gaps, Missing: s.missing, Dups: s.dups, Late: s.late}
 	for i, w := range want {
 		if i < len(s.last) && w > s.last[i] {
 			r.Tail += w - s.last[i]
@@ -668,6 +677,7 @@ func (r *SeqReport) Add(o SeqReport) {
 	r.Gaps += o.Gaps
 	r.Missing += o.Missing
 	r.Dups += o.Dups
+	r.Late += o.Late
 	r.Tail += o.Tail
 	if r.FirstErr == "" {
 		r.FirstErr = o.FirstErr

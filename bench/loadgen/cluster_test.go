@@ -99,16 +99,20 @@ func TestSeqState(t *testing.T) {
 	if r != want {
 		t.Fatalf("got %+v, want %+v", r, want)
 	}
-	// A topic that received nothing: its first seq missing counts as a gap.
-	s = NewSeqState([]string{"x"})
+	// A topic numbered from elsewhere: its first seq is counted apart,
+	// what follows must be contiguous.
+	s = NewSeqState([]string{"x", "y"})
 	s.Add([]byte("x"), 3)
-	if r := s.Report([]uint64{3}); r.Gaps != 1 || r.Missing != 2 || r.Tail != 0 {
+	s.Add([]byte("x"), 4)
+	s.Add([]byte("y"), 9)
+	s.Add([]byte("y"), 11)
+	if r := s.Report([]uint64{4, 12}); r.Late != 2 || r.Gaps != 1 || r.Missing != 1 || r.Tail != 1 {
 		t.Fatalf("late start: %+v", r)
 	}
 	var sum SeqReport
 	sum.Add(SeqReport{Received: 1, Gaps: 1, FirstErr: "x"})
-	sum.Add(SeqReport{Received: 2, Dups: 3, FirstErr: "y"})
-	if sum.Received != 3 || sum.Gaps != 1 || sum.Dups != 3 || sum.FirstErr != "x" {
+	sum.Add(SeqReport{Received: 2, Dups: 3, Late: 4, FirstErr: "y"})
+	if sum.Received != 3 || sum.Gaps != 1 || sum.Dups != 3 || sum.Late != 4 || sum.FirstErr != "x" {
 		t.Fatalf("sum %+v", sum)
 	}
 }
