@@ -67,6 +67,17 @@ func TestClusterMode(t *testing.T) {
 	}
 }
 
+func TestClusterWindow(t *testing.T) {
+	for _, c := range []struct {
+		per, topics int
+		want        uint64
+	}{{950, 20, 315}, {30, 10, 500}, {19000, 1, 15}, {1000000, 1, 2}, {0, 0, 50}} {
+		if got := ClusterWindow(c.per, c.topics); got != c.want {
+			t.Errorf("ClusterWindow(%d, %d) = %d, want %d", c.per, c.topics, got, c.want)
+		}
+	}
+}
+
 func TestTopicNamesRotate(t *testing.T) {
 	if got := strings.Join(topicNames("pub3", 3), ","); got != "pub3.0,pub3.1,pub3.2" {
 		t.Fatal(got)
@@ -175,6 +186,15 @@ func TestClusterSummary(t *testing.T) {
 	}
 	if strings.Contains(s, "Seq check failed") {
 		t.Errorf("clean run flagged:\n%s", s)
+	}
+	if strings.Contains(s, "Fixed rates not reached") {
+		t.Errorf("rates flagged:\n%s", s)
+	}
+	slow := fan("cluster", "3", 80000, 1000, 3000)
+	slow.Metrics["rate_target"], slow.Metrics["publish_per_s"] = 100, 50
+	s = ClusterSummary([]Result{fan("single", "1", 100000, 500, 2000), slow}, "c1m")
+	if !strings.Contains(s, "Fixed rates not reached") || !strings.Contains(s, "cluster conns=300 payload=64 rate=100 topics=10: 50 of 100 msg/s") {
+		t.Errorf("short rate not flagged:\n%s", s)
 	}
 	bad := pub("cluster", "3", 5000)
 	bad.Metrics["seq_gaps"], bad.Metrics["seq_missing"] = 2, 40

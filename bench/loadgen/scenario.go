@@ -150,6 +150,8 @@ type runner struct {
 	stats statsSource
 	outMu sync.Mutex
 	spub  *STOMPPublisher // ProtoSTOMP: the publisher's connection, opened once per run
+
+	floodWindow uint64 // rate=max: messages not yet delivered to everyone, at most (0: by subscribers, see publishAndDrain)
 }
 
 // Run executes cfg.Scenario and writes one Result per measurement to cfg.Out.
@@ -455,6 +457,9 @@ func (r *runner) publishAndDrain(ctx context.Context, p *Pool, pub *Publisher, r
 		m.sent, err = pub.Paced(ctx, rate, d)
 	} else {
 		window := uint64(min(max(100000/max(fast, 1), 2), 50))
+		if r.floodWindow > 0 {
+			window = r.floodWindow
+		}
 		m.sent, err = pub.Flood(ctx, d, 2, 10, window, fast, p.Deliveries)
 	}
 	m.pubSecs = time.Since(m.start).Seconds()
