@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,7 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +21,7 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 
 	"github.com/c1mhq/c1m/cluster"
+	"github.com/c1mhq/c1m/hub"
 	"github.com/c1mhq/c1m/server"
 )
 
@@ -68,6 +74,10 @@ func (n *natsNode) stop() {
 
 func (n *natsNode) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.port) }
 
+func hubConfig() hub.Config {
+	return hub.Config{HistorySize: 20000}
+}
+
 // node is one c1m server of the cluster.
 type node struct {
 	srv  *server.Server
@@ -81,10 +91,10 @@ func startNode(t testing.TB, nats *natsNode, name string, mod ...func(*server.Co
 		Addr:          "127.0.0.1:0",
 		NodeName:      name,
 		ClientPublish: true,
-		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:        testLogger(name),
 		Cluster:       cluster.Config{URLs: []string{nats.url()}, ConnectTimeout: 5 * time.Second},
 	}
-	cfg.Hub.HistorySize = 20000
+	cfg.Hub = hubConfig()
 	for _, f := range mod {
 		f(&cfg)
 	}
@@ -217,4 +227,118 @@ func (c *wsClient) sub(id int, topics []string, since string) ([]frame, frame) {
 		}
 		return before, f
 	}
+}
+
+// TestMain doubles as a c1m node process: with C1M_TEST_NODE_NATS set, the
+// test binary runs one node on that NATS server, prints its address and
+// serves until it is killed (the kill test needs a node that dies without
+// closing anything).
+func TestMain(m *testing.M) {
+	if url := os.Getenv("C1M_TEST_NODE_NATS"); url != "" {
+		s, err := server.New(server.Config{
+			Addr: "127.0.0.1:0", NodeName: os.Getenv("C1M_TEST_NODE_NAME"),
+			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Hub:     hubConfig(),
+			Cluster: cluster.Config{URLs: []string{url}, ConnectTimeout: 5 * time.Second},
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		s.Start()
+		fmt.Println(s.Addr().String())
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM)
+		<-sig // SIGTERM drains, as cmd/c1m does
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// childNode is a node in a process of its own.
+type childNode struct {
+	addr string
+	cmd  *exec.Cmd
+}
+
+func startChild(t testing.TB, nats *natsNode, name string) *childNode {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "C1M_TEST_NODE_NATS="+nats.url(), "C1M_TEST_NODE_NAME="+name)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &childNode{cmd: cmd}
+	t.Cleanup(c.kill)
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("child node %s: %v", name, err)
+	}
+	c.addr = strings.TrimSpace(line)
+	n := &node{addr: c.addr}
+	waitFor(t, 10*time.Second, name+" ready", func() bool { return n.ready() == 200 })
+	return c
+}
+
+// term drains the node (SIGTERM) and waits for it to exit.
+func (c *childNode) term() {
+	if c.cmd.Process != nil && c.cmd.ProcessState == nil {
+		_ = c.cmd.Process.Signal(syscall.SIGTERM)
+		_ = c.cmd.Wait()
+	}
+}
+
+// kill ends the node with SIGKILL: its sockets close without a close frame.
+func (c *childNode) kill() {
+	if c.cmd.Process != nil && c.cmd.ProcessState == nil {
+		_ = c.cmd.Process.Signal(syscall.SIGKILL)
+		_ = c.cmd.Wait()
+	}
+}
+
+type statsReply struct {
+	Node string `json:"node"`
+	NATS struct {
+		Connected      bool   `json:"connected"`
+		Epoch          string `json:"epoch"`
+		Subscriptions  int    `json:"subscriptions"`
+		PublishRetries uint64 `json:"publish_retries"`
+		GapFills       uint64 `json:"gap_fills"`
+		GapsFilled     uint64 `json:"gaps_filled"`
+		Unrecoverable  uint64 `json:"gaps_unrecoverable"`
+		Reconnects     uint64 `json:"reconnects"`
+		MsgsIn         uint64 `json:"msgs_in"`
+	} `json:"nats"`
+}
+
+func (n *node) stats(t testing.TB) statsReply {
+	t.Helper()
+	r, err := http.Get("http://" + n.addr + "/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	var s statsReply
+	if err := json.NewDecoder(r.Body).Decode(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func epochOf(t testing.TB, n *node) string { return n.stats(t).NATS.Epoch }
+
+// testLogger discards logs unless C1M_DEBUG is set.
+func testLogger(name string) *slog.Logger {
+	if os.Getenv("C1M_DEBUG") == "" {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", name)
 }

@@ -60,6 +60,7 @@ const (
 	hdrTS      = "C1m-Ts"
 	hdrBin     = "C1m-Bin"
 	hdrNatsSeq = "Nats-Sequence"
+	hdrLastSeq = "Nats-Last-Sequence" // on republished messages: the subject's previous stream sequence
 	hdrExpect  = "Nats-Expected-Last-Subject-Sequence"
 )
 
@@ -82,6 +83,9 @@ type Node struct {
 	stale    atomic.Bool // the stream was created again: a new epoch
 	resyncs  sync.WaitGroup
 	closed   atomic.Bool
+	// dropLive makes onMsg ignore that many live messages (tests force
+	// gaps with it; see export_test.go).
+	dropLive atomic.Int64
 
 	stats counters
 }

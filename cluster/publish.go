@@ -17,10 +17,11 @@ import (
 // publishTimeout bounds one JetStream publish round trip.
 const publishTimeout = 5 * time.Second
 
-// maxAttempts bounds the compare-and-set retries of one publish; past it
-// the publish fails with hub.ErrUnavailable (the topic is contended beyond
-// reason, or the stream misbehaves).
-const maxAttempts = 16
+// maxAttempts bounds the compare-and-set retries of one publish (within
+// publishTimeout); past it the publish fails with hub.ErrUnavailable. Two
+// nodes publishing one topic back to back each win about every other
+// attempt, so this is never reached short of a stream that misbehaves.
+const maxAttempts = 1000
 
 // pubCache holds, per topic this node published to, the seq and stream
 // sequence of the topic's latest message as far as the node knows, with a

@@ -43,6 +43,12 @@ type Remote struct {
 	// and reports it in a GapError so that the broker can fetch what
 	// follows.
 	Ref uint64
+	// Prev is the broker position of the topic's previous message, when
+	// the broker knows it (JetStream's Nats-Last-Sequence on a live
+	// message): 0 means unknown, or that m is the topic's first. A topic
+	// that holds no data here takes m only if Prev is 0; otherwise the
+	// messages before it were missed and Apply reports a gap from the start.
+	Prev uint64
 }
 
 // GapError is returned by Apply when a message is ahead of its topic: the
@@ -63,7 +69,8 @@ func (e *GapError) Error() string { return "hub: gap after seq in topic " + e.To
 // ahead of a topic that holds data returns a *GapError unless jump is set,
 // in which case the topic's history is dropped and the stream continues
 // from m (subscribers see the seq jump). A topic that holds no data here
-// takes any seq. Errors: *GapError, ErrBadTopic, ErrTooManyTopics,
+// takes any seq if m.Prev is 0, and otherwise reports a gap from the
+// topic's start (Seq and Ref 0). Errors: *GapError, ErrBadTopic, ErrTooManyTopics,
 // ErrClosed.
 func (h *Hub) Apply(m *Remote, jump bool) (bool, error) {
 	if _, err := checkTopic(m.Topic, false); err != nil {
@@ -94,6 +101,9 @@ func (h *Hub) Apply(m *Remote, jump bool) (bool, error) {
 			case m.Seq > t.seq+1:
 				t.hist.clear(h)
 			}
+		} else if m.Prev != 0 && !jump {
+			t.mu.Unlock()
+			return false, &GapError{Topic: m.Topic}
 		} else {
 			t.hist.clear(h)
 		}
