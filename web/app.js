@@ -479,6 +479,7 @@ let lastError = '';
 let lastErrorLi = null;
 let lastErrorN = 0;
 function onError(e) {
+  if (e && e.op === 'sub' && e.code === 503) { showRefused(e); retrySubscribe(client); }
   const text = `error: ${e && e.message}`;
   if (text === lastError && lastErrorLi?.isConnected) {
     lastErrorLi.lastChild.textContent = ` ${text} (\u00d7${++lastErrorN})`;
@@ -623,19 +624,54 @@ setInterval(pollServer, 2000);
 $('pattern').textContent = pattern;
 $('empty-pattern').textContent = pattern;
 
+// showRefused shows that the server refused the page's subscription.
+function showRefused(e) {
+  subError = e;
+  showState();
+  const p = $('empty');
+  p.hidden = false;
+  p.className = 'empty error';
+  p.textContent = `No data: the server refused the subscription to ${pattern} \u2014 ${e.msg} (${e.code}).`;
+}
+
+// A node of a cluster that cannot reach NATS refuses subscriptions with 503
+// ("retry shortly"), the client's own resubscription after a reconnect too:
+// the page asks again every SUB_RETRY_MS until the subscription is taken.
+const SUB_RETRY_MS = 2000;
+let subRetry = 0;
+function retrySubscribe(c) {
+  if (subRetry || c !== client) return;
+  subRetry = setTimeout(() => {
+    subRetry = 0;
+    if (c !== client || c.state === 'closed') return;
+    if (c.state === 'open') subscribe(c); else retrySubscribe(c);
+  }, SUB_RETRY_MS);
+}
+
 function subscribe(c) {
   c.subscribe(pattern, { conflate: false })
-    .then(() => { if (c === client) log(`subscribed to ${pattern} over ${TRANSPORT_NAME[c.transport]}`, 'ok'); })
-    .catch((e) => {
+    .then(() => {
       if (c !== client) return;
-      log(`subscribe to ${pattern} failed: ${e.message}`, 'bad');
-      if (typeof e.code !== 'number') return; // timeout: resent on the next reconnect
-      subError = e;
+      log(`subscribed to ${pattern} over ${TRANSPORT_NAME[c.transport]}`, 'ok');
+      if (!subError) return;
+      // Taken after a refusal: back to waiting for data.
+      subError = null;
       showState();
       const p = $('empty');
-      p.hidden = false;
-      p.className = 'empty error';
-      p.textContent = `No data: the server refused the subscription to ${pattern} \u2014 ${e.msg} (${e.code}).`;
+      const code = document.createElement('code');
+      code.id = 'empty-pattern';
+      code.textContent = pattern;
+      p.className = 'empty';
+      p.replaceChildren('Waiting for data on ', code, '\u2026');
+      p.hidden = rows.size > 0;
+    })
+    .catch((e) => {
+      if (c !== client) return;
+      // A retry refused as the last try was is not logged again.
+      if (!(subError && subError.code === e.code)) log(`subscribe to ${pattern} failed: ${e.message}`, 'bad');
+      if (typeof e.code !== 'number') return; // timeout: resent on the next reconnect
+      showRefused(e);
+      if (e.code === 503) retrySubscribe(c);
     });
 }
 
@@ -688,6 +724,8 @@ async function start(transport) {
   c.on('error', only(onError));
   // The counters and latency are the new client's.
   subError = null;
+  clearTimeout(subRetry);
+  subRetry = 0;
   attempt = 0;
   lostAt = 0;
   lastDelivered = 0;
