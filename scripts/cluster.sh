@@ -16,8 +16,10 @@
 #   --data DIR        JetStream store directory, kept (default: a temporary
 #                     one, removed on exit)
 #   --check           self-test: start everything, check that every node is
-#                     in the cluster and that a publish on node-2 reaches every
-#                     node (and the demo feed the last one), stop, exit 0 or 1
+#                     in the cluster, that publishes on node-2 and the last
+#                     node reach every node with the same consecutive seqs,
+#                     that a subscriber resumes across nodes and that the demo
+#                     feed reaches the last node; stop; exit 0 or 1
 #
 # c1m is built once with `go build` into the run directory (printed), which
 # also holds each process's log (logs/). nats-server comes from
@@ -276,6 +278,21 @@ done
 if [ ${#seqs[@]} -eq "$nodes" ]; then
   if [ "$(printf '%s\n' "${seqs[@]}" | sort -u | wc -l)" = 1 ]; then ok "the same seqs on every node (${seqs[0]})"
   else bad "the seqs differ between nodes: ${seqs[*]}"; fi
+fi
+
+# A subscriber that saw {"x":1} on node-1 resumes on the last node from that
+# event's id (what EventSource sends after a reconnect): it gets {"x":2}, replayed.
+if [ ${#seqs[@]} -eq "$nodes" ]; then
+  s1=${seqs[0]%,*}
+  id=$(grep -m1 -E "^id: .*/$topic=$s1\$" "$run/sse-1.out" | cut -c5- || true)
+  curl -sN --max-time 3 -H "Last-Event-ID: $id" "$(url "$nodes")/sse?topics=$topic" >"$run/sse-resume.out" 2>/dev/null || true
+  if [ -n "$id" ] && grep -q '"recovered":true' "$run/sse-resume.out" &&
+    grep -qE "\"seq\":$((s1 + 1)),.*\"data\":\\{\"x\":2\\}" "$run/sse-resume.out" &&
+    ! grep -q '"snap":true' "$run/sse-resume.out"; then
+    ok "node-$nodes: a subscriber resuming from node-1's event id $id recovered seq $((s1 + 1))"
+  else
+    bad "node-$nodes: resuming from node-1's event id '$id' did not recover seq $((s1 + 1)) (see $run/sse-resume.out)"
+  fi
 fi
 
 if waitfor "$run/sse-md.out" '"op":"msg","topic":"md\.' 10; then ok "node-$nodes: the demo feed of node-1 arrives"
