@@ -49,6 +49,7 @@ type ClusterConfig struct {
 	PubTopics   []int         // publish-throughput steps: topics each; default 1,1000
 	Publishers  int           // concurrent HTTP publishers of the throughput steps; default 64
 	PubDuration time.Duration // publishing time of a throughput step; default cfg.Duration
+	PacedPaths  int           // fixed rates: publishers in parallel, rate/PacedPaths each (Publisher.Paths); default 3
 }
 
 // ClusterMode is the mode parameter of a result: "single" for one node
@@ -250,6 +251,9 @@ func (c *ClusterConfig) defaults(d time.Duration) {
 	if c.Publishers <= 0 {
 		c.Publishers = 64
 	}
+	if c.PacedPaths <= 0 {
+		c.PacedPaths = 3
+	}
 	if c.PubDuration <= 0 {
 		c.PubDuration = d
 	}
@@ -359,7 +363,7 @@ func (r *runner) clusterFanout(ctx context.Context, cs *clusterStats, urls, addr
 		perNode[i] = strconv.FormatInt(s.Clients(), 10)
 	}
 	for _, size := range r.cfg.Payloads {
-		pub := &Publisher{Client: r.http, BaseURL: urls[0], URLs: urls, Topics: topics, Size: size}
+		pub := &Publisher{Client: r.http, BaseURL: urls[0], URLs: urls, Topics: topics, Size: size, Paths: cc.PacedPaths}
 		// Warm-up: every topic published to once on every node, not measured
 		// (first publishes create state in the hub and in JetStream).
 		warm := len(topics) * len(urls)
@@ -417,7 +421,7 @@ func (r *runner) clusterFanout(ctx context.Context, cs *clusterStats, urls, addr
 			}
 			params := map[string]string{"mode": mode, "nodes": strconv.Itoa(len(urls)), "conns": strconv.Itoa(total),
 				"topics": strconv.Itoa(len(topics)), "payload": strconv.Itoa(size), "rate": label}
-			note := fmt.Sprintf("%d subscribers per topic; subscribers per node %s; CPU = nodes + nats-server", per, strings.Join(perNode, "/"))
+			note := fmt.Sprintf("%d subscribers per topic; subscribers per node %s; CPU = nodes + nats-server; fixed rates from %d paced publishers, max from 2 flooding", per, strings.Join(perNode, "/"), cc.PacedPaths)
 			if m.rx.FirstErr != "" {
 				note += "; " + m.rx.FirstErr
 			}

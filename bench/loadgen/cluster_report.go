@@ -109,8 +109,8 @@ func ClusterSummary(results []Result, baseline string) string {
 		}
 	}
 	if len(short) > 0 {
-		b.WriteString("\nFixed rates not reached (the publisher POSTs what is due, batched, one request at a time: slower answers lower\n" +
-			"the rate, so these rows are not at equal load): " + strings.Join(short, "; ") + ".\n")
+		b.WriteString("\nFixed rates not reached (each paced publisher POSTs what is due, batched, one request at a time: slower answers\n" +
+			"lower the rate, so these rows are not at equal load): " + strings.Join(short, "; ") + ".\n")
 	}
 	if len(pubKeys) > 0 {
 		b.WriteString("\nPublish throughput (scenario cluster_pub): concurrent publishers POST one message per request (keep-alive),\n" +

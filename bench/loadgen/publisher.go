@@ -27,6 +27,7 @@ type Publisher struct {
 	STOMP   *STOMPPublisher // ProtoSTOMP: the connection SEND frames go out on (see stomp_broker.go)
 	Topics  []string        // native only: publish round-robin to these topics instead of Topic (cluster scenario)
 	URLs    []string        // native only: POST round-robin to these base URLs instead of BaseURL (cluster scenario)
+	Paths   int             // Paced: requests in flight, each path pacing rate/Paths (0, 1: one)
 
 	once   sync.Once
 	single []byte
@@ -145,6 +146,30 @@ func (p *Publisher) post(ctx context.Context, n int) error {
 // Paced publishes at rate messages per second for d, batching whatever is due
 // each millisecond into one request. It returns the messages published.
 func (p *Publisher) Paced(ctx context.Context, rate float64, d time.Duration) (uint64, error) {
+	if p.Paths > 1 {
+		// Paths publishers at rate/Paths each: a slow answer holds up one.
+		var total atomic.Uint64
+		errs := make([]error, p.Paths)
+		var wg sync.WaitGroup
+		for i := range p.Paths {
+			wg.Go(func() {
+				n, err := p.paced(ctx, rate/float64(p.Paths), d)
+				total.Add(n)
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				return total.Load(), err
+			}
+		}
+		return total.Load(), nil
+	}
+	return p.paced(ctx, rate, d)
+}
+
+func (p *Publisher) paced(ctx context.Context, rate float64, d time.Duration) (uint64, error) {
 	start := time.Now()
 	var sent uint64
 	for {

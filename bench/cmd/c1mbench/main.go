@@ -112,6 +112,7 @@ func run() int {
 	flag.StringVar(&pubTopics, "pub-topics", "1,1000", "cluster: publish-throughput steps, topics each (empty: none)")
 	flag.IntVar(&cfg.Cluster.Publishers, "publishers", 64, "cluster: concurrent HTTP publishers of the throughput steps")
 	flag.DurationVar(&cfg.Cluster.PubDuration, "pub-duration", 0, "cluster: publishing time of a throughput step (default -duration)")
+	flag.IntVar(&cfg.Cluster.PacedPaths, "paced-publishers", 3, "cluster: publishers in parallel at a fixed rate, rate/N each (each batches what is due)")
 	flag.StringVar(&o, "o", "", "append results to this file (default stdout)")
 	timeout := flag.Duration("timeout", 30*time.Minute, "abort the run after this long")
 	flag.Parse()
