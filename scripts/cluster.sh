@@ -88,11 +88,10 @@ cleanup() {
   trap '' INT TERM
   if [ ${#pids[@]} -gt 0 ]; then
     say "stopping"
-    # Nodes first (they leave NATS cleanly), nats-server (index 0) last.
-    local i
-    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-      stop "${pids[$i]}" "${names[$i]}"
-    done
+    # The nodes together (each drains its connections), nats-server (index 0)
+    # after them, so they leave NATS cleanly.
+    stop "${pids[@]:1}"
+    stop "${pids[0]}"
   fi
   [ -z "$tmpdata" ] || rm -rf "$tmpdata"
   rm -f "$run/c1m" "$run/ready.body"
@@ -101,19 +100,25 @@ cleanup() {
   if [ ${#pids[@]} -eq 0 ] || { [ "$check" = 1 ] && [ "$rc" = 0 ]; }; then rm -rf "$run"; else echo "logs: $logs"; fi
   exit "$rc"
 }
-# stop sends SIGTERM, waits up to 15 s for the process to go, then SIGKILL.
+# stop PID...: SIGTERM, up to 15 s for them to go (c1m's own shutdown bound
+# is 10 s), then SIGKILL for any left.
 stop() {
-  local pid=$1 name=$2 t
-  kill -TERM "$pid" 2>/dev/null || return 0
+  local pid t left
+  [ $# -gt 0 ] || return 0
+  kill -TERM "$@" 2>/dev/null || true
   for ((t = 0; t < 150; t++)); do
-    kill -0 "$pid" 2>/dev/null || break
+    left=0
+    for pid in "$@"; do kill -0 "$pid" 2>/dev/null && left=1; done
+    [ "$left" = 1 ] || break
     sleep 0.1
   done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "cluster.sh: $name (pid $pid) did not stop in 15 s; killing it" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
+  for pid in "$@"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "cluster.sh: pid $pid did not stop in 15 s; killing it" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+  done
 }
 trap cleanup EXIT
 trap 'exit 130' INT
