@@ -109,19 +109,29 @@ func (n *Node) direct(ctx context.Context, req directReq, each func(hub.Remote) 
 var errTooMany = errors.New("cluster: too many subjects for one multi-last get")
 
 // lastMsg returns the latest stored message of subject, or errNotFound.
+// One answer: a plain request on the connection's shared reply
+// subscription (no subscription of its own, unlike batches).
 func (n *Node) lastMsg(ctx context.Context, subject string) (*hub.Remote, error) {
-	var out *hub.Remote
-	err := n.direct(ctx, directReq{LastFor: subject}, func(r hub.Remote) error {
-		out = &r
-		return nil
-	})
+	body, err := json.Marshal(directReq{LastFor: subject})
 	if err != nil {
 		return nil, err
 	}
-	if out == nil {
-		return nil, errNotFound
+	m, err := n.nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET."+n.cfg.Stream, body)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	switch status := m.Header.Get("Status"); status {
+	case "":
+	case "404":
+		return nil, errNotFound
+	default:
+		return nil, fmt.Errorf("cluster: direct get: status %s %s", status, m.Header.Get("Description"))
+	}
+	r, err := n.decode(m.Header.Get(jetstream.SubjectHeader), m.Header, m.Data, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
 }
 
 // rangeOf calls each for the messages of subject with stream sequences from

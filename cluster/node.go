@@ -75,9 +75,13 @@ type Node struct {
 	epoch  string
 	hub    *hub.Hub
 
-	pubs  pubCache
-	in    interest
-	fills flights // backfills in progress, one per topic
+	pubs pubCache
+	// floorSeq is the stream's last sequence read at floorAt (floorMu).
+	floorMu  sync.Mutex
+	floorSeq uint64
+	floorAt  time.Time
+	in       interest
+	fills    flights // backfills in progress, one per topic
 
 	draining atomic.Bool
 	stale    atomic.Bool // the stream was created again: a new epoch

@@ -124,12 +124,34 @@ func (n *Node) loadLatest(ctx context.Context, topic string, ps *pubState) error
 		ps.seq, ps.ref, ps.known = m.Seq, m.Ref, true
 		return nil
 	}
-	s, err := n.js.Stream(ctx, n.cfg.Stream)
+	floor, err := n.floor(ctx)
 	if err != nil {
 		return err
 	}
-	ps.seq, ps.ref, ps.known = s.CachedInfo().State.LastSeq, 0, true
+	ps.seq, ps.ref, ps.known = floor, 0, true
 	return nil
+}
+
+// floorTTL is how long the stream's last sequence, read for the first
+// seq of topics without a message, is reused. A topic's old messages
+// cannot have gone from the stream within it (they last MaxAge), so a
+// value this fresh is still above every seq the topic had.
+const floorTTL = time.Second
+
+// floor returns the stream's last sequence as of at most floorTTL ago (one
+// STREAM.INFO request per floorTTL, whatever the number of new topics).
+func (n *Node) floor(ctx context.Context) (uint64, error) {
+	n.floorMu.Lock()
+	defer n.floorMu.Unlock()
+	if time.Since(n.floorAt) < floorTTL {
+		return n.floorSeq, nil
+	}
+	s, err := n.js.Stream(ctx, n.cfg.Stream)
+	if err != nil {
+		return 0, err
+	}
+	n.floorSeq, n.floorAt = s.CachedInfo().State.LastSeq, time.Now()
+	return n.floorSeq, nil
 }
 
 // unavailable wraps a NATS error as hub.ErrUnavailable for the publisher.
