@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/c1mhq/c1m/server"
 )
 
 // follower is a client that follows one topic through one pattern and,
@@ -335,7 +337,8 @@ func TestRecoveryAfterAllNodesRestart(t *testing.T) {
 // after, with no gap, on the connections they had.
 func TestNATSOutage(t *testing.T) {
 	ns := startNATS(t)
-	a, b := startNode(t, ns, "a"), startNode(t, ns, "b")
+	a := startNode(t, ns, "a", func(c *server.Config) { c.Demo, c.DemoRate = true, 100 })
+	b := startNode(t, ns, "b")
 	a.publish(t, "no.T", `{"warm":1}`)
 	x := follow(t, b.addr, "no.T", "no.T")
 	y := follow(t, b.addr, "no.>", "no.T")
@@ -378,6 +381,18 @@ func TestNATSOutage(t *testing.T) {
 	}
 	if _, ok := z.sub(8, []string{"no.T"}, ""); ok.Op != "ok" {
 		t.Fatal("subscribe after NATS came back failed")
+	}
+	// The demo feed on a outlived the outage: live ticks reach b.
+	d := dialWS(t, b.addr)
+	d.sub(1, []string{"md.>"}, "")
+	for {
+		m, err := d.read(10 * time.Second)
+		if err != nil {
+			t.Fatalf("no demo tick after the outage: %v", err)
+		}
+		if m.Op == "msg" && !m.Snap {
+			break
+		}
 	}
 	if st := b.stats(t).NATS; !st.Connected || st.Subscriptions < 1 || st.Reconnects < 1 {
 		t.Fatalf("after the outage: %+v", st)

@@ -255,6 +255,9 @@ func (s *Server) Start() {
 			fc := feed.Config{Symbols: s.cfg.DemoSymbol, Count: s.cfg.DemoCount, Rate: s.cfg.DemoRate}
 			err := feed.Run(ctx, fc, func(topic string, data []byte) error {
 				_, err := s.hub.Publish(topic, data, 0)
+				if errors.Is(err, hub.ErrUnavailable) {
+					return nil // NATS is away: this tick is lost, the feed goes on
+				}
 				return err
 			})
 			if err != nil && !errors.Is(err, context.Canceled) {
