@@ -13,7 +13,7 @@
 #                              when c1m serves them; fails unless
 #                              every scenario produced every number for every
 #                              server that ran it (about 45 s of runs on 2 cores);
-#                              cluster: 300 subscribers, 1 s steps (~40 s more)
+#                              cluster: 300 subscribers, 1 s steps (~20-30 s more)
 #   scripts/bench.sh --full    real numbers, Centrifugo included: idle at
 #                              1k/10k/19k, broadcast at 1k and 19k subscribers
 #                              (max, half of max, fixed rates), SSE streams
