@@ -77,6 +77,12 @@ func (n *Node) Publish(topic string, data []byte, ts int64, binary bool) (uint64
 	defer cancel()
 	subject := n.prefix + topic
 	for range maxAttempts {
+		// A node that receives the topic (its clients subscribe to it)
+		// knows its latest message from the stream itself: another node's
+		// publish then costs no failed compare-and-set.
+		if seq, ref, ok := n.hub.Latest(topic); ok && ref > ps.ref {
+			ps.seq, ps.ref, ps.known = seq, ref, true
+		}
 		if !ps.known {
 			if err := n.loadLatest(ctx, topic, ps); err != nil {
 				n.stats.pubErrors.Add(1)

@@ -220,11 +220,10 @@ func TestClusterSummary(t *testing.T) {
 // share one hub (as nodes joined by NATS do): per-topic seqs, POST /publish
 // answering the seq, /stats with a "nats" object.
 type fakeCluster struct {
-	mu    sync.Mutex
-	seq   map[string]uint64
-	subs  map[chan []byte][]string
-	conns atomic.Int64
-	pubs  atomic.Int64
+	mu   sync.Mutex
+	seq  map[string]uint64
+	subs map[chan []byte][]string
+	pubs atomic.Int64
 }
 
 func (f *fakeCluster) publish(topic string, data []byte) uint64 {
