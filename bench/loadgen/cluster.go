@@ -373,18 +373,9 @@ func (r *runner) clusterFanout(ctx context.Context, cs *clusterStats, urls, addr
 		time.Sleep(300 * time.Millisecond)
 		maxRate := 0.0
 		for _, label := range r.cfg.Rates {
-			var rate float64
-			switch label {
-			case "max":
-			case "half":
-				if maxRate == 0 {
-					return errors.New(`rate "half" needs "max" before it`)
-				}
-				rate = maxRate / 2
-			default:
-				if rate, err = strconv.ParseFloat(label, 64); err != nil || rate <= 0 {
-					return fmt.Errorf("bad rate %q", label)
-				}
+			rate, err := parseRate(label, maxRate)
+			if err != nil {
+				return err
 			}
 			r.floodWindow = ClusterWindow(per, len(topics))
 			m, err := r.publishAndDrain(ctx, p, pub, rate, per, r.cfg.Duration)

@@ -546,18 +546,9 @@ func (r *runner) broadcastN(ctx context.Context, n int) error {
 		}
 		maxRate := 0.0
 		for _, label := range r.cfg.Rates {
-			var rate float64
-			switch label {
-			case "max":
-			case "half":
-				if maxRate == 0 {
-					return errors.New(`rate "half" needs "max" before it`)
-				}
-				rate = maxRate / 2
-			default:
-				if rate, err = strconv.ParseFloat(label, 64); err != nil || rate <= 0 {
-					return fmt.Errorf("bad rate %q", label)
-				}
+			rate, err := parseRate(label, maxRate)
+			if err != nil {
+				return err
 			}
 			m, err := r.publishAndDrain(ctx, p, pub, rate, res.OK, r.cfg.Duration)
 			if err != nil {
@@ -646,4 +637,24 @@ func (r *runner) slow(ctx context.Context) error {
 		}, Note: after.rx.FirstErr})
 	}
 	return nil
+}
+
+// parseRate reads one step of Config.Rates: "max" (0: as fast as the
+// window allows), "half" (half of the max measured before it), or a
+// positive number of messages per second.
+func parseRate(label string, maxRate float64) (float64, error) {
+	switch label {
+	case "max":
+		return 0, nil
+	case "half":
+		if maxRate == 0 {
+			return 0, errors.New(`rate "half" needs "max" before it`)
+		}
+		return maxRate / 2, nil
+	}
+	rate, err := strconv.ParseFloat(label, 64)
+	if err != nil || rate <= 0 {
+		return 0, fmt.Errorf("bad rate %q", label)
+	}
+	return rate, nil
 }
