@@ -598,6 +598,12 @@ func (c *Conn) upgrade(head, rest []byte) {
 		c.hardClose(ReasonHandshakeRejected)
 		return
 	}
+	if hs.Auth != nil {
+		// Upgrader.Authorize's value (e.g. the connection's authenticated
+		// session) is the connection's first Value.
+		c.SetValue(hs.Auth)
+		hs.Auth = nil
+	}
 	c.hs = hs
 	handler := c.route(hs.Path)
 	c.parser.Init(s.cfg.Parser)

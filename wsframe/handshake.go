@@ -112,6 +112,14 @@ type Upgrader struct {
 	// upgrade. Return an error made by Reject to choose the HTTP status
 	// (e.g. Reject(503, "connection limit reached")).
 	Admit func() error
+	// Authorize, when set, is called for a request to a WebSocket route
+	// once its headers are read, before Admit, with the path, the raw
+	// query and the Authorization and Cookie header values ("" when
+	// absent). A non-nil error refuses the upgrade: made by Reject or
+	// RejectWith it chooses the response (e.g. 401 with WWW-Authenticate),
+	// any other is a 401 with its text. Otherwise its value is kept in
+	// Handshake.Auth. The Cookie header is read only when Authorize is set.
+	Authorize func(path, query, authorization, cookie string) (any, error)
 }
 
 // Reject returns an error that makes Upgrader.Upgrade answer with the given HTTP
@@ -181,6 +189,8 @@ type Handshake struct {
 	// kept (one string per connection that sent it) for handlers that
 	// authenticate the connection, e.g. a publish token.
 	Authorization string
+	// Auth is what Upgrader.Authorize returned (nil without it).
+	Auth any
 }
 
 // Rejections made once: the hot refusals allocate nothing.
@@ -257,7 +267,7 @@ func (u *Upgrader) Upgrade(head []byte, w io.Writer) (Handshake, error) {
 		return Handshake{}, err
 	}
 	_ = hs // the protocol is written by st.WriteTo, not by gobwas
-	out := Handshake{Path: st.path, Query: st.query, Authorization: st.auth}
+	out := Handshake{Path: st.path, Query: st.query, Authorization: st.auth, Auth: st.authz}
 	if st.proto >= 0 {
 		out.Protocol = st.protos[st.proto]
 	}
@@ -281,6 +291,8 @@ type upgradeState struct {
 	path     string
 	query    string
 	auth     string
+	cookie   string        // only with Authorize
+	authz    any           // Authorize's value
 	custom   *customReject // Check refused with RejectWith
 	protos   []string      // the path's subprotocols (Protocols or ProtocolsFor)
 	proto    int           // index in protos of the selected subprotocol, -1 none
@@ -366,6 +378,14 @@ func (st *upgradeState) onHeader(key, value []byte) error {
 		st.auth = string(value)
 		return nil
 	}
+	if st.u.Authorize != nil && httplex.EqualFold(key, "Cookie") {
+		if st.cookie != "" { // several Cookie fields: one list
+			st.cookie += "; " + string(value)
+		} else {
+			st.cookie = string(value)
+		}
+		return nil
+	}
 	if string(key) != "Origin" || len(st.u.Origins) == 0 {
 		return nil
 	}
@@ -406,6 +426,22 @@ func (st *upgradeState) beforeUpgrade() (ws.HandshakeHeader, error) {
 	var nonce [18]byte
 	if n, err := base64.StdEncoding.Decode(nonce[:], st.info.key); err != nil || n != 16 {
 		return nil, ws.ErrHandshakeBadSecKey
+	}
+	if authz := st.u.Authorize; authz != nil {
+		v, err := authz(st.path, st.query, st.auth, st.cookie)
+		if err != nil {
+			var cr *customReject
+			if errors.As(err, &cr) {
+				st.custom = cr // Upgrade writes cr's response
+				return nil, Reject(cr.status, cr.body)
+			}
+			var rej *ws.ConnectionRejectedError
+			if errors.As(err, &rej) {
+				return nil, rej
+			}
+			return nil, Reject(http.StatusUnauthorized, err.Error())
+		}
+		st.authz = v
 	}
 	if admit := st.u.Admit; admit != nil {
 		if err := admit(); err != nil {
