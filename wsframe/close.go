@@ -80,6 +80,8 @@ const (
 	reasonCloseUTF8         = "invalid UTF-8 in close reason"
 	reasonTextUTF8          = "invalid UTF-8 in text message"
 	reasonTooBig            = "message exceeds size limit"
+	reasonInflate           = "invalid deflate data in compressed message"
+	reasonRSV1              = "RSV1 set on a control or continuation frame"
 	reasonReleased          = "parser fed after close or error"
 )
 

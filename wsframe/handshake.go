@@ -108,6 +108,10 @@ type Upgrader struct {
 	// upgrade with its status and body. It lets a protocol answer a bad
 	// request the way its reference server does, before upgrading.
 	Check func(path, query string) error
+	// Deflate negotiates permessage-deflate (RFC 7692) with clients that
+	// offer it: the first acceptable offer is accepted, with no context
+	// takeover in either direction (Handshake.Deflate says which mode).
+	Deflate bool
 	// Admit is called before the 101 is written; a non-nil error rejects the
 	// upgrade. Return an error made by Reject to choose the HTTP status
 	// (e.g. Reject(503, "connection limit reached")).
@@ -191,6 +195,10 @@ type Handshake struct {
 	Authorization string
 	// Auth is what Upgrader.Authorize returned (nil without it).
 	Auth any
+	// Deflate is the permessage-deflate mode agreed (DeflateOff when none):
+	// the Parser inflates the client's compressed messages
+	// (ParserConfig.Deflate) and the connection sends Prepared.Deflated.
+	Deflate DeflateMode
 }
 
 // Rejections made once: the hot refusals allocate nothing.
@@ -237,6 +245,7 @@ func (u *Upgrader) Upgrade(head []byte, w io.Writer) (Handshake, error) {
 	st := upgradeStates.Get().(*upgradeState)
 	defer st.release()
 	st.u, st.head, st.w = u, head, w
+	st.info.wantDeflate = u.Deflate
 
 	if reason := scanHead(head, &st.info); reason != "" {
 		if err := writeHTTPError(w, http.StatusBadRequest, reason); err != nil {
@@ -267,7 +276,7 @@ func (u *Upgrader) Upgrade(head []byte, w io.Writer) (Handshake, error) {
 		return Handshake{}, err
 	}
 	_ = hs // the protocol is written by st.WriteTo, not by gobwas
-	out := Handshake{Path: st.path, Query: st.query, Authorization: st.auth, Auth: st.authz}
+	out := Handshake{Path: st.path, Query: st.query, Authorization: st.auth, Auth: st.authz, Deflate: st.info.deflate.mode}
 	if st.proto >= 0 {
 		out.Protocol = st.protos[st.proto]
 	}
@@ -453,20 +462,29 @@ func (st *upgradeState) beforeUpgrade() (ws.HandshakeHeader, error) {
 			return nil, Reject(http.StatusServiceUnavailable, err.Error())
 		}
 	}
-	if st.proto >= 0 {
+	if st.proto >= 0 || st.info.deflate.mode != DeflateOff {
 		return st, nil
 	}
 	return nil, nil
 }
 
-// WriteTo writes the Sec-WebSocket-Protocol header of the 101 response.
-// gobwas passes its *bufio.Writer, so io.WriteString copies without
-// allocating.
+// WriteTo writes the Sec-WebSocket-Protocol and Sec-WebSocket-Extensions
+// headers of the 101 response. gobwas passes its *bufio.Writer, so
+// io.WriteString copies without allocating.
 func (st *upgradeState) WriteTo(w io.Writer) (int64, error) {
 	var total int64
-	for _, s := range [...]string{"Sec-WebSocket-Protocol: ", st.protos[st.proto], "\r\n"} {
-		n, err := io.WriteString(w, s)
-		total += int64(n)
+	if st.proto >= 0 {
+		for _, s := range [...]string{"Sec-WebSocket-Protocol: ", st.protos[st.proto], "\r\n"} {
+			n, err := io.WriteString(w, s)
+			total += int64(n)
+			if err != nil {
+				return total, err
+			}
+		}
+	}
+	if st.info.deflate.mode != DeflateOff {
+		n, err := writeDeflateResponse(w, st.info.deflate)
+		total += n
 		if err != nil {
 			return total, err
 		}

@@ -17,6 +17,11 @@ type headInfo struct {
 	keys       int    // how many Sec-WebSocket-Key headers
 	hasVersion bool   // a Sec-WebSocket-Version header is present
 	hasUpgrade bool   // an Upgrade header is present
+	// wantDeflate is set by the caller when permessage-deflate may be
+	// negotiated; deflate is then the first acceptable offer, if any
+	// (deflate.mode != DeflateOff).
+	wantDeflate bool
+	deflate     deflateOffer
 }
 
 // scanHead checks the syntax of a complete request head and fills hi. It
@@ -52,6 +57,8 @@ func scanHead(head []byte, hi *headInfo) string {
 			hi.hasVersion = true
 		case bytes.EqualFold(name, []byte("Upgrade")):
 			hi.hasUpgrade = true
+		case hi.wantDeflate && hi.deflate.mode == DeflateOff && bytes.EqualFold(name, []byte("Sec-WebSocket-Extensions")):
+			hi.deflate, _ = negotiateDeflate(value)
 		}
 	}
 }

@@ -28,8 +28,14 @@ type ParserConfig struct {
 	// MaxMessageSize is the largest message (sum of fragments) accepted. A frame
 	// header that declares more, or a fragment that makes the total exceed it,
 	// ends the connection with 1009 as soon as the header is read.
-	// Zero or negative means DefaultMaxMessageSize.
+	// Zero or negative means DefaultMaxMessageSize. A compressed message
+	// is bounded twice: as it arrives and once inflated.
 	MaxMessageSize int64
+	// Deflate accepts RSV1 on the first frame of a data message: the message
+	// is compressed with permessage-deflate and is inflated (with pooled
+	// state, no context kept between messages) before OnMessage sees it.
+	// Set it when the handshake negotiated deflate (Handshake.Deflate).
+	Deflate bool
 }
 
 // maxClientHeaderSize is the largest client frame header: 2 bytes, 8 bytes of
@@ -38,14 +44,17 @@ const maxClientHeaderSize = 14
 
 // Parser.flags bits.
 const (
-	flagPayload uint8 = 1 << iota // reading the payload of the current frame
-	flagDone                      // after an error, a close frame or Release
+	flagPayload    uint8 = 1 << iota // reading the payload of the current frame
+	flagDone                         // after an error, a close frame or Release
+	flagDeflate                      // permessage-deflate negotiated: RSV1 allowed on a message's first frame
+	flagCompressed                   // the data message in progress is compressed
 )
 
 // frame byte layout (Parser.frame): FIN bit | opcode, as in the first header byte.
 const (
 	bitFin  = 0x80
 	bitRsv  = 0x70
+	bitRsv1 = 0x40
 	maskOp  = 0x0f
 	bitMask = 0x80
 )
@@ -100,6 +109,9 @@ func (p *Parser) Init(cfg ParserConfig) {
 		max = DefaultMaxMessageSize
 	}
 	*p = Parser{max: max}
+	if cfg.Deflate {
+		p.flags = flagDeflate
+	}
 }
 
 // Release returns the Parser's pooled buffers. Call it once when the connection
@@ -236,7 +248,7 @@ func (p *Parser) Feed(data []byte, h FrameHandler) error {
 			}
 			p.ctl.B = append(p.ctl.B, chunk...)
 		} else {
-			if p.msgOp == uint8(ws.OpText) {
+			if p.msgOp == uint8(ws.OpText) && p.flags&flagCompressed == 0 {
 				p.text = utf8Continue(p.text, chunk)
 				if p.text == utf8Reject {
 					return p.fail(&CloseError{Code: StatusInvalidPayload, Reason: reasonTextUTF8})
@@ -262,7 +274,12 @@ func (p *Parser) checkStart(b0, b1 byte) *CloseError {
 	op := ws.OpCode(b0 & maskOp)
 	switch {
 	case b0&bitRsv != 0:
-		return protocolError(reasonRSV)
+		if b0&bitRsv != bitRsv1 || p.flags&flagDeflate == 0 {
+			return protocolError(reasonRSV)
+		}
+		if op != ws.OpText && op != ws.OpBinary {
+			return protocolError(reasonRSV1)
+		}
 	case op.IsReserved():
 		return protocolError(reasonReservedOp)
 	case b1&bitMask == 0:
@@ -324,6 +341,10 @@ func (p *Parser) startFrame(hdr []byte) *CloseError {
 		if op != ws.OpContinuation {
 			p.msgOp = uint8(op)
 			p.text = utf8Accept
+			p.flags &^= flagCompressed
+			if hdr[0]&bitRsv1 != 0 {
+				p.flags |= flagCompressed
+			}
 		}
 	}
 	copy(p.mask[:], hdr[maskAt:maskAt+4])
@@ -360,6 +381,9 @@ func (p *Parser) endFrame(payload []byte, direct bool, h FrameHandler) *CloseErr
 		return nil // more fragments to come
 	}
 	msgOp := ws.OpCode(p.msgOp)
+	if p.flags&flagCompressed != 0 {
+		return p.endCompressed(msgOp, payload, direct, h)
+	}
 	if msgOp == ws.OpText {
 		if direct {
 			if !validUTF8(payload) {
@@ -374,6 +398,33 @@ func (p *Parser) endFrame(payload []byte, direct bool, h FrameHandler) *CloseErr
 	}
 	p.msgOp = 0
 	h.OnMessage(msgOp, payload)
+	if p.msg != nil {
+		messagePool.Put(p.msg)
+		p.msg = nil
+	}
+	return nil
+}
+
+// endCompressed inflates a complete compressed message (payload when
+// direct, else the joined fragments) and passes it to h.
+func (p *Parser) endCompressed(op ws.OpCode, payload []byte, direct bool, h FrameHandler) *CloseError {
+	if !direct && p.msg != nil {
+		payload = p.msg.B
+	}
+	out := messagePool.Get()
+	var err *CloseError
+	out.B, err = inflate(out.B[:0], payload, p.max)
+	if err == nil && op == ws.OpText && !validUTF8(out.B) {
+		err = &CloseError{Code: StatusInvalidPayload, Reason: reasonTextUTF8}
+	}
+	if err != nil {
+		messagePool.Put(out)
+		return err
+	}
+	p.msgOp = 0
+	p.flags &^= flagCompressed
+	h.OnMessage(op, out.B)
+	messagePool.Put(out)
 	if p.msg != nil {
 		messagePool.Put(p.msg)
 		p.msg = nil

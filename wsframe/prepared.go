@@ -34,9 +34,15 @@ type Prepared struct {
 	Topic string
 	Seq   uint64
 
-	buf  *bytebufferpool.ByteBuffer // MaxHeaderSize reserved bytes, then the payload
-	off  int32                      // start of the frame in buf.B; -1 until Seal
-	refs atomic.Int32
+	buf     *bytebufferpool.ByteBuffer // MaxHeaderSize reserved bytes, then the payload
+	off     int32                      // start of the frame in buf.B; -1 until Seal
+	refs    atomic.Int32
+	op      ws.OpCode // the opcode given to Seal
+	isFrame bool      // sealed by Seal: a WebSocket frame whose payload starts at MaxHeaderSize
+	rsv1    bool      // a permessage-deflate compressed frame (Deflated)
+	// variants holds the compressed variants made by Deflated, from the
+	// first until p's last Release (nil until then).
+	variants atomic.Pointer[deflatedSet]
 }
 
 var (
@@ -75,7 +81,10 @@ func AcquirePrepared() *Prepared {
 // payload in B. After Seal, Bytes returns the complete frame. The payload is
 // not moved unless appending to B outgrew the pooled buffer. Sealing twice
 // does nothing.
-func (p *Prepared) Seal(op ws.OpCode) {
+func (p *Prepared) Seal(op ws.OpCode) { p.seal(op, false) }
+
+// seal is Seal, with RSV1 set when rsv1 (a compressed message).
+func (p *Prepared) seal(op ws.OpCode, rsv1 bool) {
 	if p.off >= 0 || p.buf == nil {
 		return
 	}
@@ -86,8 +95,12 @@ func (p *Prepared) Seal(op ws.OpCode) {
 	hs := serverHeaderSize(n)
 	off := MaxHeaderSize - hs
 	putServerHeader(p.buf.B[off:MaxHeaderSize], op, n)
+	if rsv1 {
+		p.buf.B[off] |= bitRsv1
+	}
 	p.off = int32(off)
 	p.B = nil
+	p.op, p.isFrame, p.rsv1 = op, true, rsv1
 }
 
 // SealRaw seals the bytes appended to B as they are, with no framing: Bytes
@@ -247,6 +260,10 @@ func (p *Prepared) recycle() {
 	p.B = nil
 	p.off = -1
 	p.Topic, p.Seq = "", 0
+	p.op, p.isFrame, p.rsv1 = 0, false, false
+	if v := p.variants.Swap(nil); v != nil {
+		v.release()
+	}
 	preparedBufs.Put(buf)
 	poolReturned.Add(1)
 	preparedPool.Put(p)
