@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/proto/native"
 	"github.com/c1mhq/c1m/wsframe"
 )
@@ -36,7 +37,14 @@ func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusMethodNotAllowed, "use POST")
 		return
 	}
-	if s.cfg.PublishToken != "" && !s.tokenOK(r.Header.Get("Authorization"), "") {
+	var sess *auth.Session // with --auth: the request's token
+	if s.auth != nil {
+		var ok bool
+		if sess, ok = s.httpAuth(w, r); !ok {
+			return
+		}
+		defer sess.Stop()
+	} else if s.cfg.PublishToken != "" && !s.tokenOK(r.Header.Get("Authorization"), "") {
 		s.refused(r, http.StatusUnauthorized)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="c1m publish"`)
 		httpError(w, http.StatusUnauthorized, "missing or wrong bearer token (send Authorization: Bearer <publish token>)")
@@ -44,6 +52,9 @@ func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
 	}
 	limit := int64(s.cfg.MaxPublishBytes)
 	topic := r.URL.Query().Get("topic")
+	if topic != "" && s.auth != nil && !s.httpPermit(w, r, sess, topic) {
+		return
+	}
 	if topic == "" {
 		limit *= 64 // a batch
 	}
@@ -65,6 +76,11 @@ func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
 	if perr != nil {
 		s.httpProtocolError(w, r, perr)
 		return
+	}
+	for i := 0; s.auth != nil && i < len(batch); i++ { // all or nothing
+		if !s.httpPermit(w, r, sess, batch[i].Topic) {
+			return
+		}
 	}
 	seqs, err := s.hub.PublishBatch(batch)
 	if err != nil {
@@ -206,6 +222,7 @@ type StatsReply struct {
 	Poller      any     `json:"poller"`
 	Hub         any     `json:"hub"`
 	Pool        any     `json:"pool"`
+	Auth        any     `json:"auth,omitempty"` // with --auth: sessions, users connected now, refusals (auth.Stats)
 	// NATS is the cluster node's state (cluster.Stats); null when the
 	// server runs alone.
 	NATS any `json:"nats"`
@@ -237,6 +254,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 		Poller:      ps,
 		Hub:         s.hub.Stats(),
 		Pool:        wsframe.ReadPoolStats(),
+		Auth:        s.authStats(),
 		NATS:        s.clusterStats(),
 	})
 }

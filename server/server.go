@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/cluster"
 	"github.com/c1mhq/c1m/feed"
 	"github.com/c1mhq/c1m/hub"
@@ -49,6 +50,9 @@ type Config struct {
 	// PublishToken, when set, is required as "Authorization: Bearer <token>" by
 	// POST /publish.
 	PublishToken string
+	// Auth configures JWT authentication and per-topic permissions
+	// (server/auth.go); the zero value is off.
+	Auth AuthConfig
 	// ClientPublish enables {"op":"pub"} and binary publishes over WebSocket.
 	ClientPublish bool
 	// MaxPublishBytes bounds one published payload. Zero means 1 MiB.
@@ -105,6 +109,8 @@ type Server struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	serveC   chan error
+
+	auth *auth.Authenticator // nil when auth is off
 }
 
 // New builds a Server and binds its listener.
@@ -122,6 +128,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.NodeName, _ = os.Hostname()
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, started: time.Now(), serveC: make(chan error, 1)}
+	if err := s.openAuth(); err != nil {
+		return nil, err
+	}
 	if err := s.openCluster(); err != nil {
 		return nil, err
 	}
@@ -135,6 +144,7 @@ func New(cfg Config) (*Server, error) {
 		ClientPublish:   cfg.ClientPublish,
 		PublishAllowed:  s.publishAllowed,
 		MaxPublishBytes: cfg.MaxPublishBytes,
+		Auth:            s.auth,
 		MaxSubs:         cfg.Hub.MaxSubsPerConn,
 		MaxTopics:       cfg.Hub.MaxTopics,
 		Logger:          cfg.Logger,
@@ -174,6 +184,9 @@ func New(cfg Config) (*Server, error) {
 		return s.sockjsRoute(path)
 	}
 	pc.Upgrader.Origins = cfg.Origins
+	if s.auth != nil {
+		pc.Upgrader.Authorize = s.authorizeUpgrade
+	}
 	pc.Upgrader.Route = func(path string) bool {
 		return path == "/ws" || path == "/echo" || eioWS != nil && strings.HasPrefix(path, sioPath) ||
 			stompH != nil && path == stompPath || s.sockjsRoute(path) != nil
@@ -271,6 +284,9 @@ func (s *Server) Start() {
 // publishAllowed reports whether a WebSocket connection may publish: with a
 // publish token, only if its upgrade presented it (header or ?token=).
 func (s *Server) publishAllowed(c poller.Peer) bool {
+	if s.auth != nil {
+		return true // the token's pubs decide, per topic
+	}
 	return s.cfg.PublishToken == "" || s.tokenOK(c.Authorization(), c.Query())
 }
 

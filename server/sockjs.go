@@ -5,6 +5,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/poller"
 	"github.com/c1mhq/c1m/proto/native"
 	"github.com/c1mhq/c1m/proto/sockjs"
@@ -39,9 +40,26 @@ const (
 
 // nativeOverSockJS carries the native protocol over SockJS: every SockJS
 // message is one text message of the protocol (a JSON operation).
-type nativeOverSockJS struct{ h *native.Handler }
+type nativeOverSockJS struct {
+	h    *native.Handler
+	auth *auth.Authenticator // nil when auth is off
+}
 
-func (nativeOverSockJS) Open(poller.Peer) {}
+// Open authenticates the session with the token of the request that
+// opened it (Bearer or ?token=; SockJS keeps no cookie): a refused token
+// closes it with 4401 and the reason.
+func (a nativeOverSockJS) Open(c poller.Peer) {
+	if a.auth == nil {
+		return
+	}
+	sess, err := a.auth.OpenCreds(auth.Creds{Authorization: c.Authorization(), Query: c.Query()})
+	if err != nil {
+		c.CloseWith(native.CloseAuth, err.Error(), poller.ReasonServer)
+		return
+	}
+	c.SetValue(sess)
+	a.h.Opened(c)
+}
 
 func (a nativeOverSockJS) Message(c poller.Peer, data []byte) { a.h.Message(c, ws.OpText, data) }
 
@@ -64,7 +82,7 @@ func (s *Server) newSockJS() {
 		Logger:          s.log,
 	}
 	nc := cfg
-	nc.Prefix, nc.Protocol = sockjsNativePrefix, nativeOverSockJS{s.native}
+	nc.Prefix, nc.Protocol = sockjsNativePrefix, nativeOverSockJS{s.native, s.auth}
 	s.sockjs = append(s.sockjs, sockjs.New(nc))
 	if s.stomp != nil {
 		sc := cfg

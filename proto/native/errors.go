@@ -10,8 +10,8 @@ import (
 // Error codes of err replies (docs/PROTOCOL.md). They follow HTTP's meaning.
 const (
 	CodeBadRequest      = 400 // not JSON, or a field of the wrong type
-	CodeUnauthorized    = 401 // publishing needs the publish token
-	CodeForbidden       = 403 // client publishing is disabled
+	CodeUnauthorized    = 401 // publishing needs the publish token; no token, or a refused refresh (--auth)
+	CodeForbidden       = 403 // client publishing is disabled; the token does not grant the topic (--auth)
 	CodeUnknownOp       = 404 // op is not sub, unsub, pub or ping
 	CodeTooLarge        = 413 // pub data larger than the limit
 	CodeBadTopic        = 422 // malformed topic or pattern

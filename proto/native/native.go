@@ -9,6 +9,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/hub"
 	"github.com/c1mhq/c1m/poller"
 	"github.com/c1mhq/c1m/wsframe"
@@ -34,6 +35,12 @@ type Config struct {
 	PublishAllowed func(c poller.Peer) bool
 	// MaxPublishBytes bounds one published payload. Zero means 1 MiB.
 	MaxPublishBytes int
+	// Auth, when set, checks every subscribe and publish against the
+	// permissions of the connection's *auth.Session, kept in the peer's
+	// Value (put there when the connection opened: Upgrader.Authorize for
+	// /ws); a peer without one has the anonymous permissions. It also
+	// enables the refresh op. Nil (auth off) allows everything.
+	Auth *auth.Authenticator
 	// MaxSubs and MaxTopics are the hub's limits, named in error messages.
 	// Zero means the hub's defaults.
 	MaxSubs, MaxTopics int
@@ -70,17 +77,82 @@ func remote(c poller.Peer) string {
 }
 
 // OnOpen implements poller.Handler.
-func (n *Handler) OnOpen(c *poller.Conn) {}
+func (n *Handler) OnOpen(c *poller.Conn) { n.Opened(c) }
 
 // OnClose implements poller.Handler.
 func (n *Handler) OnClose(c *poller.Conn, _ poller.CloseReason) { n.Closed(c) }
 
+// CloseAuth is the close code of a connection whose token expired without
+// a refresh ("token expired"), or whose token was refused after it opened
+// (SockJS): 4401, as HTTP's 401.
+const CloseAuth wsframe.StatusCode = 4401
+
+// Opened starts peer c's session (its Value, when an *auth.Session):
+// when its token expires without a refresh, c is closed with CloseAuth
+// and the reason "token expired". Call it once when c opened.
+func (n *Handler) Opened(c poller.Peer) {
+	if s := session(c); s != nil {
+		s.Watch(func() { c.CloseWith(CloseAuth, "token expired", poller.ReasonServer) })
+	}
+}
+
+// session returns the *auth.Session kept in c's Value, nil if none.
+func session(c poller.Peer) *auth.Session {
+	s, _ := c.Value().(*auth.Session)
+	return s
+}
+
+// permit checks that c's session may subscribe to (pub false) or publish
+// to topic: nil, or err 403 (401 for a connection without a token, which
+// a token might allow).
+func (n *Handler) permit(c poller.Peer, topic string, pub bool) *ProtocolError {
+	if n.cfg.Auth == nil {
+		return nil
+	}
+	s := session(c)
+	err := n.cfg.Auth.Check(s, topic, pub)
+	if err == nil {
+		return nil
+	}
+	if s.Sub() == "" {
+		return &ProtocolError{CodeUnauthorized, err.Error() + " without a token (connect with one, or refresh)"}
+	}
+	claim := "subs"
+	if pub {
+		claim = "pubs"
+	}
+	return &ProtocolError{CodeForbidden, err.Error() + " (the token's " + claim + " do not cover it)"}
+}
+
+// refresh replaces c's token: {"op":"refresh","token":T}.
+func (n *Handler) refresh(c poller.Peer, m *clientOp) error {
+	if n.cfg.Auth == nil {
+		return &ProtocolError{CodeBadRequest, "refresh: authentication is off on this server"}
+	}
+	if m.Token == "" {
+		return &ProtocolError{CodeBadRequest, `refresh needs "token": the new token`}
+	}
+	s := session(c)
+	if s == nil {
+		return &ProtocolError{CodeUnauthorized, "refresh: this connection has no session"}
+	}
+	if err := s.Refresh(m.Token); err != nil {
+		return &ProtocolError{CodeUnauthorized, "refresh refused: " + err.Error()}
+	}
+	if n.debug() {
+		n.log.Debug("token refreshed", "remote", remote(c), "sub", s.Sub())
+	}
+	return nil
+}
+
 // OnMessage implements poller.Handler.
 func (n *Handler) OnMessage(c *poller.Conn, op ws.OpCode, data []byte) { n.Message(c, op, data) }
 
-// Closed ends peer c's subscriptions: call it once when c closed.
+// Closed ends peer c's subscriptions and session: call it once when c
+// closed.
 func (n *Handler) Closed(c poller.Peer) {
 	n.cfg.Hub.UnsubscribeAll(c)
+	session(c).Stop()
 }
 
 // Message handles one message from peer c (a text message: a JSON
@@ -109,6 +181,8 @@ func (n *Handler) Message(c poller.Peer, op ws.OpCode, data []byte) {
 		n.reply(c, m.ID, nil, n.publish(c, &m))
 	case "ping":
 		n.reply(c, m.ID, nil, nil)
+	case "refresh":
+		n.reply(c, m.ID, nil, n.refresh(c, &m))
 	case "":
 		n.reply(c, m.ID, nil, &ProtocolError{CodeBadRequest, `missing "op" (one of sub, unsub, pub, ping)`})
 	default:
@@ -129,6 +203,13 @@ func (n *Handler) subscribe(c poller.Peer, m *clientOp) (map[string]hub.TopicSta
 	for _, t := range m.Topics {
 		if why := hub.CheckTopic(t, true); why != "" {
 			return nil, &ProtocolError{CodeBadTopic, "malformed pattern " + strconv.Quote(t) + ": " + why}
+		}
+	}
+	// And every pattern must be allowed: a wildcard only when the token's
+	// patterns cover all it can match.
+	for _, t := range m.Topics {
+		if err := n.permit(c, t, false); err != nil {
+			return nil, err
 		}
 	}
 	opt := hub.SubOptions{Conflate: m.Conflate, MaxRate: m.MaxRate, Since: m.Since, Format: hub.FormatFor(c, nil)}
@@ -196,6 +277,9 @@ func (n *Handler) publish(c poller.Peer, m *clientOp) error {
 	if len(m.Data) > n.cfg.MaxPublishBytes {
 		return n.TooLarge(len(m.Data))
 	}
+	if err := n.permit(c, m.Topic, true); err != nil {
+		return err
+	}
 	_, err := n.cfg.Hub.Publish(m.Topic, m.Data, 0)
 	return n.HubError(err, m.Topic, false)
 }
@@ -210,6 +294,11 @@ func (n *Handler) onBinary(c poller.Peer, data []byte) {
 	topic, payload, err := parseBinaryPublish(data)
 	if err == nil && len(payload) > n.cfg.MaxPublishBytes {
 		err = n.TooLarge(len(payload))
+	}
+	if err == nil {
+		if pe := n.permit(c, topic, true); pe != nil {
+			err = pe
+		}
 	}
 	if err == nil {
 		_, err = n.cfg.Hub.PublishBinary(topic, payload, 0)

@@ -20,6 +20,7 @@ type clientOp struct {
 	Since    map[string]hub.Position
 	Conflate *bool
 	MaxRate  float64
+	Token    string // refresh
 }
 
 // rawOp is the first decoding pass: every field as raw JSON, so that a field
@@ -34,6 +35,7 @@ type rawOp struct {
 	Since    json.RawMessage `json:"since"`
 	Conflate json.RawMessage `json:"conflate"`
 	MaxRate  json.RawMessage `json:"maxRate"`
+	Token    json.RawMessage `json:"token"`
 }
 
 // decodeOp parses a text message into m. On error m.ID is set whenever the
@@ -91,6 +93,11 @@ func decodeOp(data []byte, m *clientOp) *ProtocolError {
 	if present(r.MaxRate) {
 		if json.Unmarshal(r.MaxRate, &m.MaxRate) != nil || m.MaxRate < 0 {
 			return &ProtocolError{CodeBadRequest, `"maxRate" must be a number >= 0 (deliveries per second per topic), got ` + jsonValue(r.MaxRate)}
+		}
+	}
+	if present(r.Token) {
+		if json.Unmarshal(r.Token, &m.Token) != nil {
+			return &ProtocolError{CodeBadRequest, `"token" must be a string, got ` + jsonKind(r.Token)}
 		}
 	}
 	return nil
