@@ -91,6 +91,9 @@ func (e *envFlags) duration(name string, def time.Duration, usage string) *time.
 }
 
 func run(args []string, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "gen-token" {
+		return runGenToken(args[1:], os.Stdout, stderr)
+	}
 	fs := flag.NewFlagSet("c1m", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	e := &envFlags{fs: fs}
@@ -162,6 +165,7 @@ func run(args []string, stderr io.Writer) int {
 	drainBatch := e.integer("drain-batch", 500, "on SIGTERM, close this many connections with 1001 per --drain-interval (clients move to other nodes as a stream, not a stampede)")
 	drainInterval := e.duration("drain-interval", 5*time.Millisecond, "pace of --drain-batch")
 	eioMaxPayload := e.integer("eio-max-payload", 1_000_000, "Engine.IO maxPayload: largest POST body or WebSocket message, in bytes")
+	authOpts := addAuthFlags(e)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "c1m: WebSocket market-data fanout server\n\nUsage: c1m [flags]\n\nEvery flag can also be set with the environment variable named after it.\n\n")
 		fs.PrintDefaults()
@@ -239,6 +243,10 @@ func run(args []string, stderr io.Writer) int {
 
 	cfg.SockJS = server.SockJSConfig{Off: *sockjsOff, Heartbeat: *sockjsHB, DisconnectDelay: *sockjsDelay,
 		ResponseLimit: *sockjsLimit, CookieNeeded: *sockjsCookie, ClientURL: *sockjsClientURL}
+	if cfg.Auth, err = authOpts.config(); err != nil {
+		fmt.Fprintln(stderr, "c1m:", err)
+		return 2
+	}
 
 	cfg.NodeName = *nodeName
 	if cfg.NodeName == "" {
