@@ -53,6 +53,11 @@ type Conn struct {
 
 	lastRead atomic.Int64 // coarse unix ns of the last bytes from the peer
 	lastPing int64        // sweeper only
+	// deflate is the permessage-deflate mode of an upgraded connection
+	// (wsframe.DeflateMode): Send and SendSlot swap frames for their shared
+	// compressed variant. Atomic: a subscriber of an earlier reactor HTTP
+	// stream may still call Send while the connection upgrades.
+	deflate atomic.Uint32
 
 	mu sync.Mutex
 	// Fields below are guarded by mu.
@@ -111,13 +116,36 @@ func (c *Conn) Value() any {
 // in every case. On a reactor HTTP connection it is valid while a stream is
 // open (StartStream); the bytes of p are written as they are.
 func (c *Conn) Send(p *wsframe.Prepared) error {
+	if m := c.deflate.Load(); m != 0 {
+		p = c.deflated(p, wsframe.DeflateMode(m))
+	}
 	return c.enqueue(entry{p: p}, p.Len())
+}
+
+// deflated returns the frame to queue for p on a connection that
+// negotiated mode: p's shared compressed variant (made by the first
+// connection that needs it, see wsframe.Prepared.Deflated) with p's
+// reference moved to it, or p when it stays uncompressed (not a data
+// frame, under Config.DeflateThreshold, or incompressible).
+func (c *Conn) deflated(p *wsframe.Prepared, mode wsframe.DeflateMode) *wsframe.Prepared {
+	q := p.Deflated(mode, c.srv.cfg.DeflateThreshold)
+	if q == p {
+		return p
+	}
+	q.Retain(1)
+	c.srv.stats.deflateSent.Add(1)
+	c.srv.stats.deflateSaved.Add(uint64(p.Len() - q.Len()))
+	p.Release()
+	return q
 }
 
 // SendSlot queues p through the conflation slot s, which must belong to this
 // connection: a frame already waiting in s is replaced in place (and released);
 // otherwise p goes to the tail. It consumes one reference of p in every case.
 func (c *Conn) SendSlot(s *Slot, p *wsframe.Prepared) error {
+	if m := c.deflate.Load(); m != 0 {
+		p = c.deflated(p, wsframe.DeflateMode(m))
+	}
 	c.mu.Lock()
 	if s.Queued && (c.state == stOpen || c.state == stStream) {
 		old := s.Frame
@@ -606,7 +634,10 @@ func (c *Conn) upgrade(head, rest []byte) {
 	}
 	c.hs = hs
 	handler := c.route(hs.Path)
-	c.parser.Init(s.cfg.Parser)
+	pc := s.cfg.Parser
+	pc.Deflate = hs.Deflate != wsframe.DeflateOff
+	c.parser.Init(pc)
+	c.deflate.Store(uint32(hs.Deflate))
 	c.mu.Lock()
 	opened := c.state == stHandshake
 	if opened {
@@ -616,6 +647,9 @@ func (c *Conn) upgrade(head, rest []byte) {
 	c.mu.Unlock()
 	if opened {
 		s.stats.upgraded.Add(1)
+		if hs.Deflate != wsframe.DeflateOff {
+			s.stats.deflateConns.Add(1)
+		}
 		s.stats.conns.Add(1)
 		if s.debug() {
 			c.logOpen()

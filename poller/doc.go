@@ -59,6 +59,19 @@
 // close with 1008 "slow consumer", or drop the oldest queued frames. Every close
 // and drop is counted by reason (Stats).
 //
+// # Compression
+//
+// With Config.Upgrader.Deflate a client that offers permessage-deflate
+// (RFC 7692) gets it, without context takeover in either direction. Send
+// and SendSlot on such a connection queue the frame's compressed variant
+// (wsframe.Prepared.Deflated) instead of the frame: the variant is made by
+// the first deflate connection that sends the frame and shared by every
+// other, so a broadcast is compressed once per wire format (and
+// DeflateMode), never per connection. Frames under Config.DeflateThreshold,
+// control frames and raw bytes go as they are. The parser inflates the
+// client's compressed messages with pooled state before
+// Handler.OnMessage.
+//
 // # Buffer lifetimes
 //
 // A frame queued on a Conn holds one reference to its Prepared buffer; the

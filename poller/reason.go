@@ -48,18 +48,26 @@ var (
 
 // Stats are the server's counters. Read them with Server.Stats.
 type Stats struct {
-	Conns        int64             `json:"conns"`     // upgraded WebSocket connections open now
-	TCPConns     int64             `json:"tcp_conns"` // TCP connections open now (including handshakes and HTTP)
-	Accepted     uint64            `json:"accepted"`
-	Upgraded     uint64            `json:"upgraded"`
-	Rejected     uint64            `json:"rejected"`     // upgrades and reactor HTTP requests refused with an HTTP error other than 503
-	Refused503   uint64            `json:"refused_503"`  // upgrades and reactor HTTP requests refused because of the connection limit or shutdown
-	Backlogged   int64             `json:"backlogged"`   // connections whose write-back goroutine is running now
-	QueuedBytes  int64             `json:"queued_bytes"` // bytes queued on all connections now
-	Dropped      uint64            `json:"dropped"`      // frames dropped under SlowDrop
-	FramesOut    uint64            `json:"frames_out"`   // frames written
-	Writes       uint64            `json:"writes"`       // writev calls (FramesOut/Writes is the coalescing factor)
-	MessagesIn   uint64            `json:"messages_in"`
+	Conns       int64  `json:"conns"`     // upgraded WebSocket connections open now
+	TCPConns    int64  `json:"tcp_conns"` // TCP connections open now (including handshakes and HTTP)
+	Accepted    uint64 `json:"accepted"`
+	Upgraded    uint64 `json:"upgraded"`
+	Rejected    uint64 `json:"rejected"`     // upgrades and reactor HTTP requests refused with an HTTP error other than 503
+	Refused503  uint64 `json:"refused_503"`  // upgrades and reactor HTTP requests refused because of the connection limit or shutdown
+	Backlogged  int64  `json:"backlogged"`   // connections whose write-back goroutine is running now
+	QueuedBytes int64  `json:"queued_bytes"` // bytes queued on all connections now
+	Dropped     uint64 `json:"dropped"`      // frames dropped under SlowDrop
+	FramesOut   uint64 `json:"frames_out"`   // frames written
+	Writes      uint64 `json:"writes"`       // writev calls (FramesOut/Writes is the coalescing factor)
+	MessagesIn  uint64 `json:"messages_in"`
+	// DeflateConns counts upgrades that negotiated permessage-deflate;
+	// DeflateSent the compressed frames queued (each a reference to a frame
+	// compressed once, shared by every deflate connection that sent it) and
+	// DeflateSaved the bytes they saved on the wire against the
+	// uncompressed frames.
+	DeflateConns uint64            `json:"deflate_conns"`
+	DeflateSent  uint64            `json:"deflate_sent"`
+	DeflateSaved uint64            `json:"deflate_saved_bytes"`
 	Streams      int64             `json:"streams"`       // reactor HTTP streams open now (StartStream until EndStream or close)
 	HeldRequests int64             `json:"held_requests"` // reactor HTTP requests dispatched and not answered yet
 	HTTPRequests uint64            `json:"http_requests"` // reactor HTTP requests dispatched to an HTTPHandler
@@ -74,5 +82,6 @@ type counters struct {
 	httpRequests                             atomic.Uint64
 	accepted, upgraded, rejected, refused503 atomic.Uint64
 	dropped, framesOut, writes, messagesIn   atomic.Uint64
+	deflateConns, deflateSent, deflateSaved  atomic.Uint64
 	closes                                   [numReasons]atomic.Uint64
 }

@@ -125,8 +125,14 @@ type Config struct {
 	// 413 and the connection closes. Input buffered behind a held request or
 	// an open stream is bounded by MaxHeadSize+MaxBodySize. Zero means 1 MiB.
 	MaxBodySize int
-	// Parser configures frame parsing (MaxMessageSize).
+	// Parser configures frame parsing (MaxMessageSize). Its Deflate is set
+	// per connection, from the handshake.
 	Parser wsframe.ParserConfig
+	// DeflateThreshold is the smallest payload, in bytes, that a connection
+	// which negotiated permessage-deflate (Upgrader.Deflate) sends
+	// compressed; smaller frames go uncompressed (RSV1 clear). Zero
+	// compresses every data frame that gets smaller.
+	DeflateThreshold int
 	// Flushers is the number of flusher goroutines. Zero means GOMAXPROCS.
 	Flushers int
 	// ReadBufferSize is netpoll's initial per-connection buffer (netpoll
@@ -395,6 +401,9 @@ func (s *Server) Stats() Stats {
 		FramesOut:    s.stats.framesOut.Load(),
 		Writes:       s.stats.writes.Load(),
 		MessagesIn:   s.stats.messagesIn.Load(),
+		DeflateConns: s.stats.deflateConns.Load(),
+		DeflateSent:  s.stats.deflateSent.Load(),
+		DeflateSaved: s.stats.deflateSaved.Load(),
 		Streams:      s.stats.streams.Load(),
 		HeldRequests: s.stats.held.Load(),
 		HTTPRequests: s.stats.httpRequests.Load(),
