@@ -79,9 +79,15 @@ type Config struct {
 	// max(Hub.LastValueTTL, Hub.HistoryTTL).
 	Cluster cluster.Config
 	// NodeName names this server in /stats, logs and NATS. Empty: the
-	// host name.
+	// host name and the bound port ("host:8080").
 	NodeName string
-	// Pprof mounts net/http/pprof under /debug/pprof/.
+	// AdminAddr, when set, is the address of the operator listener:
+	// net/http/pprof, /metrics, /stats, /connections (counts per client IP,
+	// endpoint and user) and the operator page with live charts
+	// (server/admin.go). Keep it off the public network.
+	AdminAddr string
+	// Pprof mounts net/http/pprof under /debug/pprof/ on the public
+	// listener (prefer AdminAddr).
 	Pprof bool
 	// LogSummary is the interval of the info-level summary line
 	// (connections, deliveries/s, closes by reason); zero turns it off.
@@ -103,6 +109,10 @@ type Server struct {
 	sockjs []*sockjs.Server // native, then STOMP; empty when SockJS is off
 	conf   *conformance     // nil without ConformanceAddr
 	node   *cluster.Node    // nil when the server runs alone
+	admin  *admin           // nil without AdminAddr
+	// userOf names the authenticated user of a connection for the admin
+	// listing ("" for none); nil without authentication.
+	userOf func(poller.Peer) string
 	// draining is set when Shutdown starts: /readyz fails from then on.
 	draining atomic.Bool
 	started  time.Time
@@ -124,8 +134,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.NodeName == "" {
-		cfg.NodeName, _ = os.Hostname()
+	nameless := cfg.NodeName == ""
+	if nameless {
+		cfg.NodeName, _ = os.Hostname() // the port is added once bound
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, started: time.Now(), serveC: make(chan error, 1)}
 	if err := s.openAuth(); err != nil {
@@ -233,9 +244,23 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.poller = p
+	if nameless {
+		if _, port, err := net.SplitHostPort(p.Addr().String()); err == nil {
+			s.cfg.NodeName += ":" + port
+		}
+	}
 	if err := s.openConformance(); err != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
+		_ = p.Shutdown(ctx)
+		s.closeProtocols()
+		s.closeHub()
+		return nil, err
+	}
+	if err := s.openAdmin(); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		s.shutdownConformance(ctx)
 		_ = p.Shutdown(ctx)
 		s.closeProtocols()
 		s.closeHub()
@@ -254,6 +279,7 @@ func (s *Server) Start() {
 	go func() { s.serveC <- s.poller.Serve() }()
 	s.log.Info("serving", "url", s.URL())
 	s.startConformance()
+	s.startAdmin()
 	if s.cfg.LogSummary > 0 {
 		s.wg.Add(1)
 		go func() {
@@ -325,6 +351,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.wg.Wait()
 	s.shutdownConformance(ctx)
 	err := s.poller.Shutdown(ctx)
+	s.shutdownAdmin(ctx) // after the drain: operators watch it
 	s.closeProtocols()
 	s.closeHub()
 	return err

@@ -30,3 +30,19 @@ var FS embed.FS
 // Static returns the embedded files for http.FileServerFS. The returned file
 // system is read-only and safe for concurrent use.
 func Static() fs.FS { return FS }
+
+// adminFS holds the operator page of the admin listener (admin/): never
+// mounted on the public listener.
+//
+//go:embed admin/index.html admin/admin.js admin/admin.css
+var adminFS embed.FS
+
+// Admin returns the operator page's files (index.html, admin.js,
+// admin.css) for the admin listener. Read-only, safe for concurrent use.
+func Admin() fs.FS {
+	sub, err := fs.Sub(adminFS, "admin")
+	if err != nil {
+		panic(err) // the directory is embedded above
+	}
+	return sub
+}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -127,7 +126,8 @@ func run(args []string, stderr io.Writer) int {
 	demo := e.boolean("demo", true, "run the simulated market-data feed")
 	demoRate := e.float("demo-rate", 200, "demo feed messages per second (all symbols)")
 	demoSymbols := e.integer("demo-symbols", 0, "number of demo symbols (0 = the built-in list)")
-	pprofOn := e.boolean("pprof", false, "serve net/http/pprof under /debug/pprof/")
+	pprofOn := e.boolean("pprof", false, "serve net/http/pprof under /debug/pprof/ on the public listener (prefer --admin-addr)")
+	adminAddr := e.str("admin-addr", "", "address of the operator listener: pprof, /metrics, /stats, /connections and the operator page with live charts (empty = off; keep it private, e.g. 127.0.0.1:9090)")
 	sioOff := e.boolean("sio-off", false, "turn Socket.IO (Engine.IO v4 at --sio-path) off")
 	sioPath := e.str("sio-path", "/socket.io/", "Engine.IO path of Socket.IO")
 	sioNamespaces := e.str("sio-namespaces", "/", "comma-separated Socket.IO namespaces clients may connect to")
@@ -205,6 +205,7 @@ func run(args []string, stderr io.Writer) int {
 		DemoRate:        *demoRate,
 		DemoCount:       *demoSymbols,
 		Pprof:           *pprofOn,
+		AdminAddr:       *adminAddr,
 		LogSummary:      *logSummary,
 		Logger:          log,
 	}
@@ -248,12 +249,7 @@ func run(args []string, stderr io.Writer) int {
 		return 2
 	}
 
-	cfg.NodeName = *nodeName
-	if cfg.NodeName == "" {
-		host, _ := os.Hostname()
-		_, port, _ := net.SplitHostPort(*addr)
-		cfg.NodeName = host + ":" + port
-	}
+	cfg.NodeName = *nodeName // empty: host:port, chosen by the server once it listens
 	if urls := splitList(*natsURLs); len(urls) > 0 {
 		var opts []nats.Option
 		if *natsCreds != "" {
