@@ -163,7 +163,7 @@ func TestAuthNativePermissions(t *testing.T) {
 		{`{"op":"sub","id":3,"topics":["news.x"]}`, 0, ""},
 		{`{"op":"sub","id":4,"topics":["news.>"]}`, 403, `not allowed to subscribe to "news.>"`}, // news.* does not cover news.>
 		{`{"op":"sub","id":5,"topics":[">"]}`, 403, "subs do not cover it"},
-		{`{"op":"sub","id":6,"topics":["md.X","orders.new"]}`, 403, `"orders.new"`}, // whole request refused
+		{`{"op":"sub","id":6,"topics":["md.X","orders.new"]}`, 403, `"orders.new"`},                                    // whole request refused
 		{`{"op":"sub","id":7,"topics":["orders.new"],"since":{"orders.new":{"epoch":"e","seq":1}}}`, 403, "subscribe"}, // resume
 		{`{"op":"pub","id":8,"topic":"orders.new","data":1}`, 0, ""},
 		{`{"op":"pub","id":9,"topic":"md.AAPL.quote","data":1}`, 403, `not allowed to publish to "md.AAPL.quote"`},

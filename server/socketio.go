@@ -49,6 +49,7 @@ func (s *Server) newSocketIO() *engineio.Server {
 		RecoveryLog:     c.RecoveryLog,
 		Connect:         s.sioConnect,
 		Logger:          s.log,
+		Auth:            s.auth,
 	})
 	return engineio.New(engineio.Config{
 		Handler:      sio,
@@ -76,7 +77,7 @@ func (s *Server) sioPath() string {
 // sioConnect is the CONNECT hook: with a publish token, a socket may
 // publish only if its auth payload carries it ({"token":"..."}).
 func (s *Server) sioConnect(nsp string, auth json.RawMessage) (socketio.Grant, error) {
-	if s.cfg.PublishToken == "" {
+	if s.cfg.PublishToken == "" || s.auth != nil { // with --auth the token's pubs decide, per topic
 		return socketio.Grant{Publish: true}, nil
 	}
 	var a struct {

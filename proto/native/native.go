@@ -110,10 +110,17 @@ func (n *Handler) permit(c poller.Peer, topic string, pub bool) *ProtocolError {
 		return nil
 	}
 	s := session(c)
-	err := n.cfg.Auth.Check(s, topic, pub)
-	if err == nil {
-		return nil
+	if err := n.cfg.Auth.Check(s, topic, pub); err != nil {
+		return AuthError(err, s, pub)
 	}
+	return nil
+}
+
+// AuthError is the err reply of a refused subscribe (pub false) or publish
+// (auth.Authenticator.Check's error) for session s: 403, or 401 when s has
+// no token (anonymous), since a token might allow it. Socket.IO's acks
+// and STOMP's ERROR frames use the same words.
+func AuthError(err error, s *auth.Session, pub bool) *ProtocolError {
 	if s.Sub() == "" {
 		return &ProtocolError{CodeUnauthorized, err.Error() + " without a token (connect with one, or refresh)"}
 	}

@@ -76,6 +76,11 @@ func (so *Socket) subscribe(args []json.RawMessage) []byte {
 	if err != nil {
 		return errReply(err)
 	}
+	for _, t := range topics {
+		if err := so.permit(t, false); err != nil {
+			return errReply(err)
+		}
+	}
 	opt := hub.SubOptions{Conflate: req.Conflate, Since: req.Since, Format: Format, Variant: so.nsp}
 	if req.MaxRate != nil {
 		if r := *req.MaxRate; r < 0 || math.IsNaN(r) {
@@ -184,6 +189,11 @@ func (so *Socket) publish(args []json.RawMessage, atts [][]byte) []byte {
 	}
 	if len(m.Data) == 0 {
 		return errReply(badRequest(`publish needs "data": any JSON value, or binary data`))
+	}
+	if hub.CheckTopic(*m.Topic, false) == "" { // a malformed one gets the hub's answer
+		if err := so.permit(*m.Topic, true); err != nil {
+			return errReply(err)
+		}
 	}
 	var err error
 	if bin, ok := attachment(m.Data, atts); ok {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/hub"
 	"github.com/c1mhq/c1m/proto/engineio"
 	"github.com/c1mhq/c1m/proto/native"
@@ -78,6 +79,14 @@ type Config struct {
 	RecoveryMaxBytes int64
 	// Logger, nil means slog.Default().
 	Logger *slog.Logger
+	// Auth, when set, authenticates every CONNECT with the token of its
+	// auth payload ({"token":"..."}): a refused one gets connect_error
+	// (data {"status":401}). Subscribes (recovered ones too) and
+	// publishes are checked against the token's permissions (ack error
+	// 403, 401 without a token); the "refresh" event replaces the token;
+	// a socket whose token expires gets a "token_expired" event and is
+	// disconnected from its namespace. Nil (auth off) allows everything.
+	Auth *auth.Authenticator
 }
 
 // Server is the Socket.IO layer: an engineio.Handler. Safe for concurrent
@@ -275,7 +284,15 @@ func (s *Server) connect(cl *client, p *packet) {
 		}
 		grant = g
 	}
-	so := &Socket{srv: s, cl: cl, nsp: p.nsp, id: newID(), grant: grant, auth: append(json.RawMessage(nil), p.data...)}
+	var asess *auth.Session
+	if s.cfg.Auth != nil {
+		var err error
+		if asess, err = s.cfg.Auth.Open(tokenOf(p.data)); err != nil {
+			s.connectError(cl.sess, p.nsp, &ConnectError{Message: err.Error(), Data: json.RawMessage(`{"status":401}`)})
+			return
+		}
+	}
+	so := &Socket{srv: s, cl: cl, nsp: p.nsp, id: newID(), grant: grant, auth: append(json.RawMessage(nil), p.data...), sess: asess}
 	var rec *record
 	var cp connectPayload
 	if s.cfg.Recovery > 0 {
@@ -292,6 +309,7 @@ func (s *Server) connect(cl *client, p *packet) {
 	cl.mu.Lock()
 	if cl.sockets.get(p.nsp) != nil || cl.closed {
 		cl.mu.Unlock()
+		asess.Stop()
 		return
 	}
 	cl.sockets = append(cl.sockets, so)
@@ -299,7 +317,9 @@ func (s *Server) connect(cl *client, p *packet) {
 	cl.sess.CancelClose()
 	recovered := false
 	if rec != nil {
-		recovered = s.restore(so, rec, cp.Offset)
+		// A recovered subscription is a subscribe: the new token must
+		// allow every one, else the client starts afresh.
+		recovered = so.permitsAll(rec.subs) && s.restore(so, rec, cp.Offset)
 		if !recovered {
 			// Start afresh: what the restore subscribed goes, and the
 			// client subscribes again.
@@ -314,6 +334,7 @@ func (s *Server) connect(cl *client, p *packet) {
 			so.mu.Unlock()
 			s.cfg.Hub.UnsubscribeAll(so)
 			so.release(false)
+			asess.Stop()
 			return
 		}
 		switch {
@@ -341,6 +362,7 @@ func (s *Server) connect(cl *client, p *packet) {
 	if rec != nil {
 		so.release(recovered)
 	}
+	asess.Watch(so.expire)
 	if s.cfg.OnSocket != nil {
 		s.cfg.OnSocket(so)
 	}
@@ -370,6 +392,7 @@ func (s *Server) leave(so *Socket, keep bool) {
 	pid := so.pid
 	so.mu.Unlock()
 	s.cfg.Hub.UnsubscribeAll(so)
+	so.sess.Stop()
 	if !so.rec {
 		return
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/poller"
 	"github.com/c1mhq/c1m/wsframe"
 )
@@ -21,6 +22,7 @@ type Socket struct {
 	id    string
 	grant Grant
 	auth  json.RawMessage // the CONNECT payload, nil if none
+	sess  *auth.Session   // Config.Auth's session; nil with auth off
 
 	// rec: connection state recovery is on (Config.Recovery): deliveries
 	// are tracked under mu. pid is the private session id.
@@ -249,6 +251,11 @@ func (so *Socket) onEvent(p *packet, args []json.RawMessage, atts [][]byte) {
 		reply = so.unsubscribe(args[1:])
 	case "publish":
 		reply = so.publish(args[1:], atts)
+	case "refresh":
+		if so.srv.cfg.Auth == nil {
+			return // auth off: nobody listens to it
+		}
+		reply = so.refresh(args[1:])
 	default:
 		return // no listener: the reference neither answers nor acks
 	}

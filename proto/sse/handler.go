@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/hub"
 	"github.com/c1mhq/c1m/poller"
 	"github.com/c1mhq/c1m/wsframe"
@@ -35,6 +36,12 @@ type Config struct {
 	Retry time.Duration
 	// Logger gets debug lines for streams. Nil means slog.Default().
 	Logger *slog.Logger
+	// Auth, when set, authenticates a stream request (Bearer, ?token=,
+	// cookie) before the stream starts: 401 for a refused token, 403 for
+	// a pattern the token's subs do not cover. A stream whose token
+	// expires ends with an "end" event {"reason":"token expired"}. Nil
+	// (auth off) allows everything.
+	Auth *auth.Authenticator
 }
 
 // Handler serves Server-Sent Events streams on the reactor. It is a
@@ -96,9 +103,17 @@ func (h *Handler) ServeHTTP(c *poller.Conn, r *poller.Request) {
 		h.refuse(c, r, http.StatusBadRequest, msg, cors)
 		return
 	}
+	if old, ok := c.Value().(*stream); ok {
+		old.sess.Stop() // a keep-alive connection's earlier stream
+	}
+	sess, ok := h.authenticate(c, r, req.patterns, cors)
+	if !ok {
+		return
+	}
 	chunked, err := c.StartStream(http.StatusOK, []byte("Content-Type: text/event-stream; charset=utf-8\r\n"+
 		"Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"+cors))
 	if err != nil {
+		sess.Stop()
 		return // HEAD (ErrNoBody), or the connection is gone
 	}
 	exact := req.opt.MaxRate == 0 && (req.opt.Conflate == nil || !*req.opt.Conflate)
@@ -110,7 +125,7 @@ func (h *Handler) ServeHTTP(c *poller.Conn, r *poller.Request) {
 	case exact:
 		ending = open
 	}
-	s := &stream{c: c, chunked: chunked, exact: exact, holding: true}
+	s := &stream{c: c, chunked: chunked, exact: exact, holding: true, sess: sess}
 	s.pos.epoch = h.cfg.Hub.Epoch()
 	c.SetValue(s)
 	req.opt.Format, req.opt.Variant = h.format, variant(chunked, ending)
@@ -171,6 +186,7 @@ func (h *Handler) ServeHTTP(c *poller.Conn, r *poller.Request) {
 	if err := s.release(first); err != nil {
 		return // closed: OnClose unsubscribes
 	}
+	sess.Watch(func() { h.expire(s) })
 	if h.debug() {
 		h.log.Debug("sse open", "remote", remote(c), "topics", req.patterns, "resume", req.resume, "chunked", chunked)
 	}
@@ -180,6 +196,7 @@ func (h *Handler) ServeHTTP(c *poller.Conn, r *poller.Request) {
 func (h *Handler) OnClose(c *poller.Conn, reason poller.CloseReason) {
 	if s, ok := c.Value().(*stream); ok {
 		h.cfg.Hub.UnsubscribeAll(s)
+		s.sess.Stop()
 		s.mu.Lock()
 		for _, p := range s.held {
 			p.Release()
@@ -313,6 +330,57 @@ func (h *Handler) refuse(c *poller.Conn, r *poller.Request, status int, msg, cor
 		h.log.Debug("sse refused", "remote", remote(c), "status", status, "msg", msg, "query", r.RawQuery)
 	}
 	_ = c.Respond(status, []byte("Content-Type: text/plain; charset=utf-8\r\n"+cors), textBody(msg))
+}
+
+// authenticate opens the request's auth session and checks every pattern
+// against it; on a refusal it answers 401 or 403 and returns false. With
+// auth off it returns nil, true.
+func (h *Handler) authenticate(c *poller.Conn, r *poller.Request, patterns []string, cors string) (*auth.Session, bool) {
+	a := h.cfg.Auth
+	if a == nil {
+		return nil, true
+	}
+	sess, err := a.OpenCreds(auth.Creds{Authorization: r.Header("Authorization"), Query: r.RawQuery, Cookie: r.Header("Cookie")})
+	if err != nil {
+		h.refuseAuth(c, r, http.StatusUnauthorized, err.Error(), cors)
+		return nil, false
+	}
+	for _, pat := range patterns {
+		if err := a.Check(sess, pat, false); err != nil {
+			status, msg := http.StatusForbidden, err.Error()+" (the token's subs do not cover it)"
+			if sess.Sub() == "" {
+				status, msg = http.StatusUnauthorized, err.Error()+" without a token"
+			}
+			sess.Stop()
+			h.refuseAuth(c, r, status, msg, cors)
+			return nil, false
+		}
+	}
+	return sess, true
+}
+
+// refuseAuth answers 401 (with WWW-Authenticate) or 403 before the stream.
+func (h *Handler) refuseAuth(c *poller.Conn, r *poller.Request, status int, msg, cors string) {
+	if status == http.StatusUnauthorized {
+		cors += "WWW-Authenticate: Bearer realm=\"c1m\", error=\"invalid_token\"\r\n"
+	}
+	h.refuse(c, r, status, msg, cors)
+}
+
+// expired is the end event of a stream whose token expired.
+var expired = []byte(`{"reason":"token expired"}`)
+
+// expire ends stream s, whose token expired without a refresh (SSE has no
+// way to send one: the client reconnects with a new token and resumes with
+// Last-Event-ID): its subscriptions go, an "end" event says why, and the
+// stream ends.
+func (h *Handler) expire(s *stream) {
+	if s.c.Value() != s {
+		return // the connection serves a later stream
+	}
+	h.cfg.Hub.UnsubscribeAll(s)
+	_ = s.Send(h.event("end", expired, s.chunked))
+	_ = s.c.EndStream()
 }
 
 func textBody(msg string) []byte { return []byte(msg + "\n") }

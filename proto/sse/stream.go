@@ -3,6 +3,7 @@ package sse
 import (
 	"sync"
 
+	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/poller"
 	"github.com/c1mhq/c1m/wsframe"
 )
@@ -20,6 +21,7 @@ type stream struct {
 	c       *poller.Conn
 	chunked bool
 	exact   bool
+	sess    *auth.Session // nil with auth off
 
 	mu      sync.Mutex
 	holding bool                // while subscribing: frames wait in held

@@ -1,0 +1,319 @@
+package server_test
+
+// JWT authentication and per-topic permissions over SSE, Socket.IO and
+// STOMP (issue 14). The native protocol and /publish are in auth_test.go.
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/c1mhq/c1m/auth"
+)
+
+// ---- SSE ----
+
+type authSSE struct {
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+// openAuthSSE requests /sse?query with header h: the stream, or the
+// refusal's status, WWW-Authenticate and body.
+func openAuthSSE(t *testing.T, addr, query string, h http.Header) (*authSSE, int, string, string) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	req, _ := http.NewRequest("GET", "http://"+addr+"/sse?"+query, nil)
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := req.Write(conn); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		return nil, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), string(b)
+	}
+	return &authSSE{conn: conn, r: bufio.NewReader(resp.Body)}, 200, "", ""
+}
+
+// event returns the next event's name and data within d.
+func (s *authSSE) event(t *testing.T, d time.Duration) (string, string) {
+	t.Helper()
+	_ = s.conn.SetReadDeadline(time.Now().Add(d))
+	var name string
+	var data []string
+	for {
+		line, err := s.r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading the stream: %v", err)
+		}
+		line = strings.TrimRight(line, "\r\n")
+		switch {
+		case line == "":
+			if data != nil {
+				return name, strings.Join(data, "\n")
+			}
+		case strings.HasPrefix(line, "event: "):
+			name = line[7:]
+		case strings.HasPrefix(line, "data: "):
+			data = append(data, line[6:])
+		}
+	}
+}
+
+func sseQuery(topics string, extra ...string) string {
+	q := url.Values{"topics": {topics}}
+	for i := 0; i+1 < len(extra); i += 2 {
+		q.Set(extra[i], extra[i+1])
+	}
+	return q.Encode()
+}
+
+func TestAuthSSE(t *testing.T) {
+	_, addr := start(t, authCfg(auth.ModeRequired))
+	alice := token(t, "alice", time.Hour, []string{"md.>", "news.*"}, nil)
+	// Every source of the token opens a stream.
+	for name, c := range map[string]struct {
+		query string
+		h     http.Header
+	}{
+		"bearer": {sseQuery("md.A"), http.Header{"Authorization": {"Bearer " + alice}}},
+		"query":  {sseQuery("md.*.quote", "token", alice), nil},
+		"cookie": {sseQuery("news.x"), http.Header{"Cookie": {"c1m_token=" + alice}}},
+	} {
+		s, status, _, body := openAuthSSE(t, addr, c.query, c.h)
+		if s == nil {
+			t.Fatalf("%s: %d %s", name, status, body)
+		}
+		if ev, _ := s.event(t, 5*time.Second); ev != "sub" {
+			t.Fatalf("%s: first event %q", name, ev)
+		}
+	}
+	// Refusals come before the stream starts.
+	for _, c := range []struct {
+		name, query string
+		h           http.Header
+		status      int
+		msg         string
+	}{
+		{"no token", sseQuery("md.A"), nil, 401, "authentication required"},
+		{"malformed", sseQuery("md.A", "token", "x.y"), nil, 401, "malformed token"},
+		{"expired", sseQuery("md.A", "token", token(t, "alice", -time.Minute, []string{">"}, nil)), nil, 401, "token expired"},
+		{"wrong signature", sseQuery("md.A", "token", alice[:len(alice)-4]+"AAAA"), nil, 401, "signature is invalid"},
+		{"not covered", sseQuery("md.A,orders.x"), http.Header{"Authorization": {"Bearer " + alice}}, 403, `not allowed to subscribe to "orders.x"`},
+		{"wildcard not covered", sseQuery("news.>"), http.Header{"Authorization": {"Bearer " + alice}}, 403, `"news.>"`},
+		{"resume not covered", sseQuery("orders.x", "since", `{"orders.x":{"epoch":"e","seq":3}}`), http.Header{"Authorization": {"Bearer " + alice}}, 403, "orders.x"},
+	} {
+		s, status, www, body := openAuthSSE(t, addr, c.query, c.h)
+		if s != nil || status != c.status || !strings.Contains(body, c.msg) {
+			t.Fatalf("%s: %d %q, want %d %q", c.name, status, body, c.status, c.msg)
+		}
+		if (status == 401) != strings.HasPrefix(www, "Bearer") {
+			t.Fatalf("%s: WWW-Authenticate %q", c.name, www)
+		}
+	}
+}
+
+func TestAuthSSEExpiry(t *testing.T) {
+	cfg := authCfg(auth.ModeRequired)
+	cfg.PublishToken = "pt"
+	s, addr := start(t, cfg)
+	st, status, _, body := openAuthSSE(t, addr, sseQuery("md.A"), http.Header{"Authorization": {"Bearer " + token(t, "alice", 2*time.Second, []string{"md.>"}, nil)}})
+	if st == nil {
+		t.Fatalf("%d %s", status, body)
+	}
+	if ev, _ := st.event(t, 5*time.Second); ev != "sub" {
+		t.Fatalf("first event %q", ev)
+	}
+	if status, body := postJSON(t, "http://"+addr+"/publish?topic=md.A", "Bearer pt", "1"); status != 202 {
+		t.Fatalf("publish: %d %s", status, body)
+	}
+	if ev, data := st.event(t, 5*time.Second); ev != "" || !strings.Contains(data, `"topic":"md.A"`) {
+		t.Fatalf("delivery: %q %s", ev, data)
+	}
+	ev, data := st.event(t, 10*time.Second)
+	if ev != "end" || data != `{"reason":"token expired"}` {
+		t.Fatalf("at expiry: event %q %s", ev, data)
+	}
+	// The stream ended: its last chunk arrives and the subscription is gone.
+	_ = st.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadAll(st.r); err != nil {
+		t.Fatalf("after the end event: %v", err)
+	}
+	waitFor(t, 5*time.Second, "the expired stream's subscription to go", func() bool { return s.Hub().Stats().Subscriptions == 0 })
+}
+
+// ---- Socket.IO over Engine.IO's WebSocket transport ----
+
+type authSIO struct {
+	t  *testing.T
+	ws *websocket.Conn
+}
+
+func dialAuthSIO(t *testing.T, addr string) *authSIO {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/socket.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	c := &authSIO{t: t, ws: ws}
+	if p := c.packet(5 * time.Second); !strings.HasPrefix(p, `0{"sid":"`) {
+		t.Fatalf("engine.io open: %q", p)
+	}
+	return c
+}
+
+func (c *authSIO) send(p string) {
+	c.t.Helper()
+	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(p)); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// packet returns the next packet other than ping (answered) and noop.
+func (c *authSIO) packet(d time.Duration) string {
+	c.t.Helper()
+	_ = c.ws.SetReadDeadline(time.Now().Add(d))
+	for {
+		_, b, err := c.ws.ReadMessage()
+		if err != nil {
+			c.t.Fatalf("read: %v", err)
+		}
+		switch string(b) {
+		case "2":
+			c.send("3")
+		case "6":
+		default:
+			return string(b)
+		}
+	}
+}
+
+// connect sends CONNECT to "/" with the auth payload and returns the answer.
+func (c *authSIO) connect(payload string) string {
+	c.send("40" + payload)
+	return c.packet(5 * time.Second)
+}
+
+// call emits event name with arg and ack id, and returns the ack's reply.
+func (c *authSIO) call(id int, name, arg string) struct {
+	Op   string
+	Code int
+	Msg  string
+} {
+	c.t.Helper()
+	c.send(fmt.Sprintf(`42%d["%s",%s]`, id, name, arg))
+	prefix := fmt.Sprintf("43%d[", id)
+	for {
+		p := c.packet(5 * time.Second)
+		if !strings.HasPrefix(p, prefix) {
+			continue // a delivery
+		}
+		var r []struct {
+			Op   string
+			Code int
+			Msg  string
+		}
+		if json.Unmarshal([]byte(p[len(prefix)-1:]), &r) != nil || len(r) != 1 {
+			c.t.Fatalf("ack %q", p)
+		}
+		return r[0]
+	}
+}
+
+func TestAuthSocketIO(t *testing.T) {
+	_, addr := start(t, authCfg(auth.ModeRequired))
+	// Refused tokens: connect_error with the reason and status 401.
+	for _, c := range []struct{ payload, msg string }{
+		{"", "authentication required"},
+		{`{"token":"junk"}`, "malformed token"},
+		{`{"token":"` + token(t, "alice", -time.Minute, nil, nil) + `"}`, "token expired"},
+		{`{"token":"` + mustSignKid(t, "k1") + `"}`, "signing method"},
+	} {
+		sio := dialAuthSIO(t, addr)
+		p := sio.connect(c.payload)
+		var ce struct {
+			Message string
+			Data    struct{ Status int }
+		}
+		if !strings.HasPrefix(p, "44") || json.Unmarshal([]byte(p[2:]), &ce) != nil || !strings.Contains(ce.Message, c.msg) || ce.Data.Status != 401 {
+			t.Fatalf("CONNECT %s: %q, want connect_error %q", c.payload, p, c.msg)
+		}
+	}
+	sio := dialAuthSIO(t, addr)
+	if p := sio.connect(`{"token":"` + token(t, "alice", time.Hour, []string{"md.>"}, []string{"orders.*"}) + `"}`); !strings.HasPrefix(p, `40{"sid"`) {
+		t.Fatalf("CONNECT: %q", p)
+	}
+	for i, c := range []struct {
+		name, arg string
+		code      int
+		msg       string
+	}{
+		{"subscribe", `{"topics":["md.A"]}`, 0, ""},
+		{"subscribe", `"md.*.quote"`, 0, ""},
+		{"subscribe", `["md.B",">"]`, 403, `not allowed to subscribe to ">"`},
+		{"subscribe", `{"topics":["news.x"],"since":{"news.x":{"epoch":"e","seq":1}}}`, 403, "news.x"},
+		{"publish", `{"topic":"orders.new","data":1}`, 0, ""},
+		{"publish", `{"topic":"md.A","data":1}`, 403, `not allowed to publish to "md.A"`},
+		{"refresh", `"junk"`, 401, "malformed token"},
+		{"refresh", `{"token":"` + token(t, "bob", time.Hour, nil, nil) + `"}`, 401, "another user"},
+		{"refresh", `{"token":"` + token(t, "alice", time.Hour, []string{"news.>"}, nil) + `"}`, 0, ""},
+		{"subscribe", `"news.x"`, 0, ""}, // the refreshed token's subs
+		{"subscribe", `"md.C"`, 403, "md.C"},
+	} {
+		r := sio.call(i+1, c.name, c.arg)
+		if c.code == 0 && r.Op != "ok" || c.code != 0 && (r.Op != "err" || r.Code != c.code || !strings.Contains(r.Msg, c.msg)) {
+			t.Fatalf("%d %s %s: %+v, want %d %q", i, c.name, c.arg, r, c.code, c.msg)
+		}
+	}
+}
+
+func TestAuthSocketIOExpiry(t *testing.T) {
+	_, addr := start(t, authCfg(auth.ModeRequired))
+	// One socket refreshes in time, one does not.
+	stale, fresh := dialAuthSIO(t, addr), dialAuthSIO(t, addr)
+	exp := time.Now().Add(2 * time.Second).Truncate(time.Second) // exp has whole seconds
+	for _, c := range []*authSIO{stale, fresh} {
+		if p := c.connect(`{"token":"` + token(t, "alice", 2*time.Second, []string{"md.>"}, nil) + `"}`); !strings.HasPrefix(p, `40{"sid"`) {
+			t.Fatalf("CONNECT: %q", p)
+		}
+	}
+	if r := fresh.call(1, "refresh", `"`+token(t, "alice", time.Hour, []string{"md.>"}, nil)+`"`); r.Op != "ok" {
+		t.Fatalf("refresh: %+v", r)
+	}
+	if p := stale.packet(10 * time.Second); p != `42["token_expired",{"reason":"token expired"}]` {
+		t.Fatalf("at expiry: %q", p)
+	}
+	if p := stale.packet(5 * time.Second); p != "41" {
+		t.Fatalf("want DISCONNECT, got %q", p)
+	}
+	// The refreshed socket is still there after the first token's exp
+	// (the stale socket's, the same second).
+	if time.Now().Before(exp) {
+		t.Fatal("expired early")
+	}
+	if r := fresh.call(2, "subscribe", `"md.A"`); r.Op != "ok" {
+		t.Fatalf("refreshed socket: %+v", r)
+	}
+}
