@@ -218,7 +218,7 @@ func New(cfg Config) (*Server, error) {
 			return nil
 		}
 	}
-	s.sse = sse.New(sse.Config{Hub: s.hub, Origins: cfg.Origins, Logger: cfg.Logger})
+	s.sse = sse.New(sse.Config{Hub: s.hub, Origins: cfg.Origins, Logger: cfg.Logger, Auth: s.auth})
 	pc.HTTPRoutes = func(method, path string) poller.HTTPHandler {
 		if path == "/sse" {
 			return s.sse
