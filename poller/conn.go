@@ -53,6 +53,11 @@ type Conn struct {
 
 	lastRead atomic.Int64 // coarse unix ns of the last bytes from the peer
 	lastPing int64        // sweeper only
+	// ipe is the connection's client address in Config.MaxConnsPerIP and
+	// ConnectRatePerIP accounting (nil when those are off); ipRefused says
+	// whether it came past them, answered 429 at its first request head.
+	ipe       *ipEntry
+	ipRefused uint8
 	// deflate is the permessage-deflate mode of an upgraded connection
 	// (wsframe.DeflateMode): Send and SendSlot swap frames for their shared
 	// compressed variant. Atomic: a subscriber of an earlier reactor HTTP
@@ -380,6 +385,9 @@ func (c *Conn) hardClose(reason CloseReason) {
 // returns, so it waits for an in-flight writev and releases everything queued.
 func (c *Conn) onClosed(netpoll.Connection) error {
 	s := c.srv
+	if c.ipe != nil {
+		s.ipl.close(c.ipe)
+	}
 	c.mu.Lock()
 	prev := c.state
 	c.state = stClosed
@@ -488,6 +496,11 @@ func (s *Server) onPrepare(nc netpoll.Connection) context.Context {
 	c.lastRead.Store(now)
 	s.stats.accepted.Add(1)
 	s.stats.tcpConns.Add(1)
+	if s.ipl.enabled() {
+		if a := clientAddr(nc.RemoteAddr()); a.IsValid() {
+			c.ipe, c.ipRefused = s.ipl.open(a, now)
+		}
+	}
 	_ = nc.SetWriteTimeout(s.cfg.WriteTimeout)
 	_ = nc.AddCloseCallback(c.onClosed)
 	if !s.cfg.KeepNetpollBarrier {
@@ -573,6 +586,19 @@ func (c *Conn) onHandshakeData(data []byte) {
 		return
 	}
 	head, rest := buf[:n], buf[n:]
+	if c.ipRefused != ipOK {
+		// Past the per-address limits: refused before any upgrade or
+		// stream, and only this connection.
+		if c.ipRefused == ipTooMany {
+			s.stats.refusedIPConns.Add(1)
+		} else {
+			s.stats.refusedIPRate.Add(1)
+		}
+		c.writeRaw(s.ipl.response(c.ipRefused))
+		c.hardClose(ReasonHandshakeRejected)
+		c.releaseHead()
+		return
+	}
 	path, upgrade, complete := wsframe.UpgradeRequest(head)
 	// An upgrade goes to the WebSocket routes; a plain request to the HTTP
 	// routes first, so one path can serve both (Engine.IO's polling and

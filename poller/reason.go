@@ -73,7 +73,13 @@ type Stats struct {
 	HTTPRequests uint64            `json:"http_requests"` // reactor HTTP requests dispatched to an HTTPHandler
 	Closes       map[string]uint64 `json:"closes"`
 	MaxConns     int               `json:"max_conns"`
-	RlimitNofile uint64            `json:"rlimit_nofile"`
+	// RefusedIPConns and RefusedIPRate count the connections answered 429
+	// for Config.MaxConnsPerIP and ConnectRatePerIP; TrackedIPs is the
+	// client addresses those limits track now.
+	RefusedIPConns uint64 `json:"refused_ip_conns"`
+	RefusedIPRate  uint64 `json:"refused_ip_rate"`
+	TrackedIPs     int    `json:"tracked_ips"`
+	RlimitNofile   uint64 `json:"rlimit_nofile"`
 }
 
 type counters struct {
@@ -83,5 +89,6 @@ type counters struct {
 	accepted, upgraded, rejected, refused503 atomic.Uint64
 	dropped, framesOut, writes, messagesIn   atomic.Uint64
 	deflateConns, deflateSent, deflateSaved  atomic.Uint64
+	refusedIPConns, refusedIPRate            atomic.Uint64
 	closes                                   [numReasons]atomic.Uint64
 }

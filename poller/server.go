@@ -90,6 +90,15 @@ type Config struct {
 	// reactor HTTP requests get 503. Zero means the open-file limit minus a
 	// reserve of 256.
 	MaxConns int
+	// MaxConnsPerIP bounds the TCP connections one client address holds
+	// at once, and ConnectRatePerIP the new ones it opens per second (a
+	// token bucket of ConnectBurstPerIP, zero meaning max(rate, 1)). A
+	// connection past either gets 429 with Retry-After at its first request
+	// head, before any upgrade or stream; counted in Stats. Zero turns
+	// each off.
+	MaxConnsPerIP     int
+	ConnectRatePerIP  float64
+	ConnectBurstPerIP int
 	// HandshakeTimeout bounds the time from accept to a complete request head,
 	// and on a kept-alive reactor HTTP connection from the first byte of a
 	// request to its complete head and body. Zero means 10s.
@@ -200,6 +209,7 @@ type Server struct {
 	ln       netpoll.Listener
 	flushers []*flusher
 	reg      registry
+	ipl      ipLimits
 	http     *handoff
 	stats    counters
 	rlimit   uint64
@@ -269,6 +279,7 @@ func New(cfg Config) (*Server, error) {
 		"Connection: close\r\nRetry-After: " + retryAfter + "\r\nContent-Length: " + strconv.Itoa(len(bye)) + "\r\n\r\n" + bye)
 	s.clock.Store(time.Now().UnixNano())
 	s.reg.init()
+	s.ipl.init(cfg.MaxConnsPerIP, cfg.ConnectRatePerIP, cfg.ConnectBurstPerIP)
 	s.flushers = make([]*flusher, cfg.Flushers)
 	for i := range s.flushers {
 		s.flushers[i] = newFlusher(s)
@@ -389,27 +400,30 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
 	st := Stats{
-		Conns:        s.stats.conns.Load(),
-		TCPConns:     s.stats.tcpConns.Load(),
-		Accepted:     s.stats.accepted.Load(),
-		Upgraded:     s.stats.upgraded.Load(),
-		Rejected:     s.stats.rejected.Load(),
-		Refused503:   s.stats.refused503.Load(),
-		Backlogged:   s.stats.backlogged.Load(),
-		QueuedBytes:  s.stats.queuedBytes.Load(),
-		Dropped:      s.stats.dropped.Load(),
-		FramesOut:    s.stats.framesOut.Load(),
-		Writes:       s.stats.writes.Load(),
-		MessagesIn:   s.stats.messagesIn.Load(),
-		DeflateConns: s.stats.deflateConns.Load(),
-		DeflateSent:  s.stats.deflateSent.Load(),
-		DeflateSaved: s.stats.deflateSaved.Load(),
-		Streams:      s.stats.streams.Load(),
-		HeldRequests: s.stats.held.Load(),
-		HTTPRequests: s.stats.httpRequests.Load(),
-		Closes:       make(map[string]uint64, numReasons),
-		MaxConns:     s.cfg.MaxConns,
-		RlimitNofile: s.rlimit,
+		Conns:          s.stats.conns.Load(),
+		TCPConns:       s.stats.tcpConns.Load(),
+		Accepted:       s.stats.accepted.Load(),
+		Upgraded:       s.stats.upgraded.Load(),
+		Rejected:       s.stats.rejected.Load(),
+		Refused503:     s.stats.refused503.Load(),
+		Backlogged:     s.stats.backlogged.Load(),
+		QueuedBytes:    s.stats.queuedBytes.Load(),
+		Dropped:        s.stats.dropped.Load(),
+		FramesOut:      s.stats.framesOut.Load(),
+		Writes:         s.stats.writes.Load(),
+		MessagesIn:     s.stats.messagesIn.Load(),
+		DeflateConns:   s.stats.deflateConns.Load(),
+		DeflateSent:    s.stats.deflateSent.Load(),
+		DeflateSaved:   s.stats.deflateSaved.Load(),
+		Streams:        s.stats.streams.Load(),
+		HeldRequests:   s.stats.held.Load(),
+		HTTPRequests:   s.stats.httpRequests.Load(),
+		Closes:         make(map[string]uint64, numReasons),
+		MaxConns:       s.cfg.MaxConns,
+		RefusedIPConns: s.stats.refusedIPConns.Load(),
+		RefusedIPRate:  s.stats.refusedIPRate.Load(),
+		TrackedIPs:     s.ipl.addrs(),
+		RlimitNofile:   s.rlimit,
 	}
 	for i := range s.stats.closes {
 		st.Closes[CloseReason(i).String()] = s.stats.closes[i].Load()

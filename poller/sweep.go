@@ -29,6 +29,9 @@ func (s *Server) sweep() {
 			s.clock.Store(now.UnixNano())
 		}
 		now := s.now()
+		if s.ipl.enabled() {
+			s.ipl.sweep(now)
+		}
 		for i := range s.reg.shards {
 			scratch = s.reg.appendShard(scratch[:0], i)
 			for _, c := range scratch {

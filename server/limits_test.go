@@ -1,0 +1,149 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/c1mhq/c1m/server"
+)
+
+// dialFrom upgrades /ws from a chosen loopback address; it returns the
+// connection, or the HTTP status and body of a refusal.
+func dialFrom(t *testing.T, ip, addr string) (*websocket.Conn, int, string, http.Header) {
+	t.Helper()
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, NetDialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
+		nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+		return nd.DialContext(ctx, network, a)
+	}}
+	c, resp, err := d.Dial("ws://"+addr+"/ws", nil)
+	if err == nil {
+		t.Cleanup(func() { c.Close() })
+		return c, 101, "", nil
+	}
+	if resp == nil {
+		t.Fatalf("dial from %s: %v", ip, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	return nil, resp.StatusCode, string(body), resp.Header
+}
+
+// sseFrom opens /sse from a chosen loopback address and returns the status.
+func sseFrom(t *testing.T, ip, addr string) int {
+	t.Helper()
+	nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+	c, err := nd.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /sse?topics=lim.x HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	r, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("sse from %s: %v", ip, err)
+	}
+	return r.StatusCode
+}
+
+func pollerStats(t *testing.T, addr string) (st struct {
+	Poller struct {
+		RefusedIPConns uint64 `json:"refused_ip_conns"`
+		RefusedIPRate  uint64 `json:"refused_ip_rate"`
+		TrackedIPs     int    `json:"tracked_ips"`
+	} `json:"poller"`
+}) {
+	t.Helper()
+	r, err := http.Get("http://" + addr + "/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	if err := json.NewDecoder(r.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// One address holding its maximum of connections is refused 429 with
+// Retry-After, for WebSocket and SSE alike, while another address connects
+// normally; a closed connection frees its place.
+func TestConnectionsPerIP(t *testing.T) {
+	var cfg server.Config
+	cfg.Poller.MaxConnsPerIP = 3
+	_, addr := start(t, cfg)
+	var held []*websocket.Conn
+	for range 3 {
+		c, st, body, _ := dialFrom(t, "127.0.0.2", addr)
+		if st != 101 {
+			t.Fatalf("connection within the limit: %d %s", st, body)
+		}
+		held = append(held, c)
+	}
+	_, st, body, h := dialFrom(t, "127.0.0.2", addr)
+	if st != 429 || h.Get("Retry-After") == "" || !strings.Contains(body, "too many connections from your address") {
+		t.Fatalf("4th connection: %d %q %v, want 429 with Retry-After", st, body, h)
+	}
+	if st := sseFrom(t, "127.0.0.2", addr); st != 429 {
+		t.Fatalf("SSE past the limit: %d, want 429", st)
+	}
+	if _, st, body, _ := dialFrom(t, "127.0.0.3", addr); st != 101 {
+		t.Fatalf("another address: %d %s", st, body)
+	}
+	held[0].Close()
+	waitFor(t, 5*time.Second, "a place freed", func() bool {
+		c, st, _, _ := dialFrom(t, "127.0.0.2", addr)
+		if c != nil {
+			c.Close()
+		}
+		return st == 101
+	})
+	if s := pollerStats(t, addr).Poller; s.RefusedIPConns < 2 || s.TrackedIPs < 2 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// A flood of new connections from one address is refused past its rate
+// while another address connects normally.
+func TestConnectRatePerIP(t *testing.T) {
+	var cfg server.Config
+	cfg.Poller.ConnectRatePerIP = 0.5 // one every 2 s, a burst of 3
+	cfg.Poller.ConnectBurstPerIP = 3
+	_, addr := start(t, cfg)
+	ok, refused := 0, 0
+	for range 20 {
+		c, st, body, h := dialFrom(t, "127.0.0.4", addr)
+		switch st {
+		case 101:
+			ok++
+			c.Close()
+		case 429:
+			refused++
+			if h.Get("Retry-After") != "2" || !strings.Contains(body, "at most 0.5 per second") {
+				t.Fatalf("refusal: %q Retry-After %q", body, h.Get("Retry-After"))
+			}
+		default:
+			t.Fatalf("status %d %s", st, body)
+		}
+	}
+	if ok < 3 || ok > 4 || refused != 20-ok {
+		t.Fatalf("flood of 20: %d accepted, %d refused; want the burst of 3 (4 if a token refilled)", ok, refused)
+	}
+	for range 3 {
+		if _, st, body, _ := dialFrom(t, "127.0.0.5", addr); st != 101 {
+			t.Fatalf("another address during the flood: %d %s", st, body)
+		}
+	}
+	if s := pollerStats(t, addr).Poller; s.RefusedIPRate != uint64(refused) {
+		t.Fatalf("refused_ip_rate %d, want %d", s.RefusedIPRate, refused)
+	}
+}
