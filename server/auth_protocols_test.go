@@ -317,3 +317,174 @@ func TestAuthSocketIOExpiry(t *testing.T) {
 		t.Fatalf("refreshed socket: %+v", r)
 	}
 }
+
+// ---- STOMP over WebSocket ----
+
+type authStomp struct {
+	t  *testing.T
+	ws *websocket.Conn
+}
+
+type stompF struct {
+	cmd     string
+	headers map[string]string
+	body    string
+}
+
+func dialAuthStomp(t *testing.T, addr, rawQuery string, h http.Header) *authStomp {
+	t.Helper()
+	d := websocket.Dialer{Subprotocols: []string{"v12.stomp"}}
+	u := "ws://" + addr + "/stomp"
+	if rawQuery != "" {
+		u += "?" + rawQuery
+	}
+	ws, _, err := d.Dial(u, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	return &authStomp{t: t, ws: ws}
+}
+
+func (c *authStomp) send(frame string) {
+	c.t.Helper()
+	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(frame)); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// frame reads the next frame (one per WebSocket message, heart-beats
+// skipped) within d.
+func (c *authStomp) frame(d time.Duration) stompF {
+	c.t.Helper()
+	_ = c.ws.SetReadDeadline(time.Now().Add(d))
+	for {
+		_, b, err := c.ws.ReadMessage()
+		if err != nil {
+			c.t.Fatalf("read: %v", err)
+		}
+		s := strings.TrimLeft(string(b), "\r\n")
+		if s == "" {
+			continue
+		}
+		head, body, _ := strings.Cut(s, "\n\n")
+		lines := strings.Split(head, "\n")
+		f := stompF{cmd: lines[0], headers: map[string]string{}, body: strings.TrimSuffix(body, "\x00")}
+		for _, l := range lines[1:] {
+			k, v, _ := strings.Cut(l, ":")
+			if _, dup := f.headers[k]; !dup {
+				f.headers[k] = v
+			}
+		}
+		return f
+	}
+}
+
+// connect sends CONNECT with the extra header lines and returns the answer.
+func (c *authStomp) connect(headers string) stompF {
+	c.send("CONNECT\naccept-version:1.2\nhost:c1m\nheart-beat:0,0\n" + headers + "\n\x00")
+	return c.frame(5 * time.Second)
+}
+
+func TestAuthStompConnect(t *testing.T) {
+	_, addr := start(t, authCfg(auth.ModeRequired))
+	good := token(t, "alice", time.Hour, []string{"md.>"}, nil)
+	// Every source of the token.
+	for name, c := range map[string]struct {
+		query, headers string
+		h              http.Header
+	}{
+		"passcode":              {"", "login:alice\npasscode:" + good + "\n", nil},
+		"frame authorization":   {"", "Authorization:Bearer " + good + "\n", nil},
+		"upgrade authorization": {"", "", http.Header{"Authorization": {"Bearer " + good}}},
+		"upgrade query":         {"token=" + good, "", nil},
+	} {
+		st := dialAuthStomp(t, addr, c.query, c.h)
+		if f := st.connect(c.headers); f.cmd != "CONNECTED" {
+			t.Fatalf("%s: %+v", name, f)
+		}
+	}
+	// Refusals: ERROR, then the connection closes.
+	for _, c := range []struct{ headers, msg string }{
+		{"", "authentication required"},
+		{"passcode:junk\n", "malformed token"},
+		{"passcode:" + token(t, "alice", -time.Minute, nil, nil) + "\n", "token expired"},
+		{"passcode:" + mustSignKid(t, "k2") + "\n", "signing method"},
+	} {
+		st := dialAuthStomp(t, addr, "", nil)
+		f := st.connect(c.headers)
+		if f.cmd != "ERROR" || f.headers["message"] != "authentication failed" || !strings.Contains(f.body, c.msg) {
+			t.Fatalf("CONNECT %q: %+v, want ERROR %q", c.headers, f, c.msg)
+		}
+		if code, _ := waitClose(t, st.ws, 5*time.Second); code != 1008 {
+			t.Fatalf("close %d", code)
+		}
+	}
+}
+
+func TestAuthStompPermissions(t *testing.T) {
+	_, addr := start(t, authCfg(auth.ModeRequired))
+	alice := token(t, "alice", time.Hour, []string{"md.>"}, []string{"orders.*"})
+	st := dialAuthStomp(t, addr, "", nil)
+	if f := st.connect("passcode:" + alice + "\n"); f.cmd != "CONNECTED" {
+		t.Fatalf("%+v", f)
+	}
+	for i, c := range []string{
+		"SUBSCRIBE\nid:1\ndestination:/topic/md.A\nreceipt:r1\n\n\x00",
+		"SUBSCRIBE\nid:2\ndestination:/topic/md.*.quote\nreceipt:r2\n\n\x00",
+		"SEND\ndestination:/topic/orders.new\ncontent-type:application/json\nreceipt:r3\n\n1\x00",
+		"SEND\ndestination:" + "/c1m/refresh" + "\nreceipt:r4\n\n" + token(t, "alice", time.Hour, []string{"md.>", "news.>"}, []string{"orders.*"}) + "\x00",
+		"SUBSCRIBE\nid:5\ndestination:/topic/news.x\nreceipt:r5\n\n\x00", // the refreshed token's subs
+	} {
+		st.send(c)
+		if f := st.frame(5 * time.Second); f.cmd != "RECEIPT" {
+			t.Fatalf("frame %d: %+v", i, f)
+		}
+	}
+	// Refusals are ERROR frames, which end a STOMP connection.
+	for _, c := range []struct{ frame, msg string }{
+		{"SUBSCRIBE\nid:9\ndestination:/topic/>\n\n\x00", `not allowed to subscribe to ">"`},
+		{"SUBSCRIBE\nid:9\ndestination:/queue/news.*.x\n\n\x00", `not allowed to subscribe to "news.*.x"`},
+		{"SEND\ndestination:/topic/md.A\n\n1\x00", `not allowed to publish to "md.A"`},
+		{"SEND\ndestination:/c1m/refresh\n\njunk\x00", "malformed token"},
+		{"SEND\ndestination:/c1m/refresh\ntoken:" + token(t, "bob", time.Hour, nil, nil) + "\n\n\x00", "another user"},
+	} {
+		st := dialAuthStomp(t, addr, "", nil)
+		if f := st.connect("passcode:" + token(t, "alice", time.Hour, []string{"md.>", "news.*"}, []string{"orders.*"}) + "\n"); f.cmd != "CONNECTED" {
+			t.Fatalf("%+v", f)
+		}
+		st.send(c.frame)
+		if f := st.frame(5 * time.Second); f.cmd != "ERROR" || !strings.Contains(f.body, c.msg) {
+			t.Fatalf("%q: %+v, want ERROR %q", c.frame, f, c.msg)
+		}
+	}
+}
+
+func TestAuthStompExpiry(t *testing.T) {
+	_, addr := start(t, authCfg(auth.ModeRequired))
+	stale, fresh := dialAuthStomp(t, addr, "", nil), dialAuthStomp(t, addr, "", nil)
+	exp := time.Now().Add(2 * time.Second).Truncate(time.Second)
+	for _, st := range []*authStomp{stale, fresh} {
+		if f := st.connect("passcode:" + token(t, "alice", 2*time.Second, []string{"md.>"}, nil) + "\n"); f.cmd != "CONNECTED" {
+			t.Fatalf("%+v", f)
+		}
+	}
+	fresh.send("SEND\ndestination:/c1m/refresh\nreceipt:r\n\n" + token(t, "alice", time.Hour, []string{"md.>"}, nil) + "\x00")
+	if f := fresh.frame(5 * time.Second); f.cmd != "RECEIPT" {
+		t.Fatalf("refresh: %+v", f)
+	}
+	f := stale.frame(10 * time.Second)
+	if f.cmd != "ERROR" || f.headers["message"] != "token expired" {
+		t.Fatalf("at expiry: %+v", f)
+	}
+	if code, text := waitClose(t, stale.ws, 5*time.Second); code != 4401 || text != "token expired" {
+		t.Fatalf("close %d %q", code, text)
+	}
+	if time.Now().Before(exp) {
+		t.Fatal("expired early")
+	}
+	fresh.send("SUBSCRIBE\nid:1\ndestination:/topic/md.A\nreceipt:r1\n\n\x00")
+	if f := fresh.frame(5 * time.Second); f.cmd != "RECEIPT" {
+		t.Fatalf("refreshed session: %+v", f)
+	}
+}

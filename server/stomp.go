@@ -39,6 +39,7 @@ func (s *Server) newStomp() *stomp.Handler {
 		SlowPolicy:      s.cfg.Poller.SlowPolicy,
 		Server:          "c1m",
 		Logger:          s.log,
+		Auth:            s.auth,
 	})
 }
 
@@ -47,7 +48,7 @@ func (s *Server) newStomp() *stomp.Handler {
 // carried the token as passcode or as "authorization: Bearer <token>" (or
 // its upgrade request did).
 func (s *Server) stompConnect(c poller.Peer, info *stomp.ConnectInfo) (stomp.Grant, error) {
-	if s.cfg.PublishToken == "" {
+	if s.cfg.PublishToken == "" || s.auth != nil { // with --auth the token's pubs decide, per topic
 		return stomp.Grant{Publish: true}, nil
 	}
 	ok := s.tokenOK(info.Authorization, c.Query()) || (info.Passcode != "" && s.tokenOK("Bearer "+info.Passcode, ""))

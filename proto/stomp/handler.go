@@ -10,6 +10,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/hub"
 	"github.com/c1mhq/c1m/poller"
 	"github.com/c1mhq/c1m/wsframe"
@@ -84,6 +85,15 @@ type Config struct {
 	// Logger gets debug lines for sessions and protocol errors. Nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// Auth, when set, authenticates every CONNECT with a token: the
+	// passcode header, else an Authorization: Bearer header of the CONNECT
+	// frame or of the upgrade request, else the upgrade's ?token=. A
+	// refused one gets an ERROR frame ("authentication failed"). SUBSCRIBE
+	// and SEND are checked against the token's permissions (ERROR
+	// "forbidden"); a SEND to RefreshDestination replaces the token; a
+	// session whose token expires gets an ERROR "token expired" and is
+	// closed with 4401. Nil (auth off) allows everything.
+	Auth *auth.Authenticator
 }
 
 // ConnectInfo is what a CONNECT carries for authentication. Valid only

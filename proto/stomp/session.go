@@ -11,6 +11,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/hub"
 	"github.com/c1mhq/c1m/poller"
 	"github.com/c1mhq/c1m/wsframe"
@@ -41,6 +42,7 @@ type session struct {
 	version byte // '0', '1' or '2' (STOMP 1.x)
 	counted bool // in Stats.Sessions
 	grant   Grant
+	auth    *auth.Session // Config.Auth's session; nil with auth off
 	subs    subIndex
 	txs     map[string]*tx
 	txBytes int
@@ -224,6 +226,9 @@ func (s *session) connect(f *Frame) *refusal {
 		}
 		s.grant = g
 	}
+	if r := s.authenticate(f, &info); r != nil {
+		return r
+	}
 	sx, sy := ms(s.h.cfg.HeartBeatSend), ms(s.h.cfg.HeartBeatRecv)
 	if sx > 0 && cy > 0 {
 		s.hbSend = max(sx, cy) * int64(time.Millisecond)
@@ -249,6 +254,7 @@ func (s *session) connect(f *Frame) *refusal {
 	s.counted = true
 	s.h.stats.sessions.Add(1)
 	s.sendFrame(b)
+	s.auth.Watch(s.expire)
 	if s.h.debug() {
 		s.h.log.Debug("stomp connected", "remote", remote(s.c), "version", "1."+string(s.version), "login", info.Login, "heart_beat_ms", [2]int64{s.hbSend / 1e6, s.hbRecv / 1e6})
 	}
@@ -309,6 +315,9 @@ func (s *session) subscribe(f *Frame, receipt []byte, hasReceipt bool) *refusal 
 	}
 	kind, pattern, r := parseDestination(dest, true)
 	if r != nil {
+		return r
+	}
+	if r := s.permit(pattern, false); r != nil {
 		return r
 	}
 	mode, r := parseAckMode(header(f, "ack"))
@@ -416,6 +425,9 @@ func (s *session) send(f *Frame) *refusal {
 	if r != nil {
 		return r
 	}
+	if dest == RefreshDestination && s.h.cfg.Auth != nil {
+		return s.refresh(f)
+	}
 	_, topic, r := parseDestination(dest, false)
 	if r != nil {
 		return r
@@ -428,6 +440,9 @@ func (s *session) send(f *Frame) *refusal {
 	if !s.grant.Publish {
 		r := refuse("publish refused", "this session may not publish to "+strconv.Quote(dest))
 		r.Code = wsframe.StatusPolicyViolation
+		return r
+	}
+	if r := s.permit(topic, true); r != nil {
 		return r
 	}
 	if len(f.Body) > s.h.cfg.MaxPublishBytes {
@@ -587,6 +602,9 @@ func (s *session) fail(r *refusal) {
 	if r.Code == wsframe.StatusMessageTooBig {
 		reason = poller.ReasonMessageTooBig
 	}
+	if r.Code == CloseAuth {
+		reason = poller.ReasonServer // the token expired: not the client's error
+	}
 	s.c.CloseWith(r.Code, truncate(r.Message, 120), reason)
 }
 
@@ -601,6 +619,7 @@ func truncate(s string, n int) string {
 // end releases everything once the connection closed.
 func (s *session) end() {
 	s.state.Store(stDone)
+	s.auth.Stop()
 	if s.counted {
 		s.h.stats.sessions.Add(-1)
 	}
