@@ -488,3 +488,53 @@ func TestAuthStompExpiry(t *testing.T) {
 		t.Fatalf("refreshed session: %+v", f)
 	}
 }
+
+// ---- the native protocol over SockJS (websocket transport) ----
+
+func TestAuthSockJSNative(t *testing.T) {
+	_, addr := start(t, authCfg(auth.ModeRequired))
+	dialSJ := func(id, rawQuery string) *websocket.Conn {
+		ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/sockjs/000/"+id+"/websocket?"+rawQuery, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ws.Close() })
+		return ws
+	}
+	read := func(ws *websocket.Conn) string {
+		_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			_, b, err := ws.ReadMessage()
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			if s := string(b); s != "h" {
+				return s
+			}
+		}
+	}
+	// A session opened without a token is closed with 4401 and the reason.
+	ws := dialSJ("noauth", "")
+	if f := read(ws); f != "o" {
+		t.Fatalf("open frame %q", f)
+	}
+	if f := read(ws); !strings.HasPrefix(f, `c[4401,"authentication required`) {
+		t.Fatalf("want the close frame 4401, got %q", f)
+	}
+	ws = dialSJ("withauth", "token="+token(t, "alice", time.Hour, []string{"md.>"}, nil))
+	if f := read(ws); f != "o" {
+		t.Fatalf("open frame %q", f)
+	}
+	for _, c := range []struct{ op, want string }{
+		{`{"op":"sub","id":1,"topics":["md.A"]}`, `"op":"ok"`},
+		{`{"op":"sub","id":2,"topics":["orders.*"]}`, `"code":403`},
+	} {
+		msg, _ := json.Marshal([]string{c.op})
+		if err := ws.WriteMessage(websocket.TextMessage, msg); err != nil {
+			t.Fatal(err)
+		}
+		if f := read(ws); !strings.HasPrefix(f, "a[") || !strings.Contains(f, strings.ReplaceAll(c.want, `"`, `\"`)) {
+			t.Fatalf("%s: %q, want %s", c.op, f, c.want)
+		}
+	}
+}

@@ -5,12 +5,18 @@ package server_test
 // in auth_protocols_test.go.
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -357,5 +363,75 @@ func TestAuthStats(t *testing.T) {
 	a := st.Auth
 	if a.Mode != "required" || a.Users != 2 || len(a.TopUsers) != 2 || a.TopUsers[0] != (auth.UserConns{Sub: "alice", Conns: 2}) || a.RefusedBy["malformed"] != 1 {
 		t.Fatalf("auth stats %+v", a)
+	}
+}
+
+// TestAuthJWKSRotation runs the server against a small JWKS server: tokens
+// signed with its keys connect, a rotated-in key is fetched on its first
+// unknown kid, a made-up kid is refused with 401, and a rotated-out key no
+// longer works.
+func TestAuthJWKSRotation(t *testing.T) {
+	k1, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k2, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var mu sync.Mutex
+	keys := map[string]*ecdsa.PrivateKey{"k1": k1}
+	var fetches atomic.Int32
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		mu.Lock()
+		defer mu.Unlock()
+		var set struct {
+			Keys []map[string]string `json:"keys"`
+		}
+		for kid, k := range keys {
+			set.Keys = append(set.Keys, auth.JWK(kid, &k.PublicKey))
+		}
+		_ = json.NewEncoder(w).Encode(set)
+	}))
+	defer idp.Close()
+	cfg := server.Config{}
+	cfg.Auth.Mode = auth.ModeRequired
+	cfg.Auth.JWKSURL = idp.URL
+	cfg.Auth.JWKSMinRefresh = time.Nanosecond // every unknown kid may fetch
+	_, addr := start(t, cfg)
+	es := func(kid string, k *ecdsa.PrivateKey) string {
+		tc := &auth.TokenClaims{Subs: []string{">"}}
+		tc.Subject, tc.ExpiresAt = "alice", jwt.NewNumericDate(time.Now().Add(time.Hour))
+		s, err := auth.Sign(tc, "ES256", k, kid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	try := func(tok string) (int, string) {
+		ws, status, body, _ := dialRaw(addr, "token="+tok, nil)
+		if ws != nil {
+			ws.Close()
+		}
+		return status, body
+	}
+	if status, body := try(es("k1", k1)); status != 101 {
+		t.Fatalf("k1: %d %s", status, body)
+	}
+	if status, body := try(es("nope", k2)); status != 401 || !strings.Contains(body, `unknown key id \"nope\"`) {
+		t.Fatalf("made-up kid: %d %s", status, body)
+	}
+	// Rotation: k2 in, k1 out.
+	mu.Lock()
+	keys = map[string]*ecdsa.PrivateKey{"k2": k2}
+	mu.Unlock()
+	before := fetches.Load()
+	if status, body := try(es("k2", k2)); status != 101 {
+		t.Fatalf("rotated-in k2: %d %s", status, body)
+	}
+	if fetches.Load() != before+1 {
+		t.Fatalf("fetches %d -> %d, want one more", before, fetches.Load())
+	}
+	if status, body := try(es("k1", k1)); status != 401 || !strings.Contains(body, "unknown key id") {
+		t.Fatalf("rotated-out k1: %d %s", status, body)
+	}
+	// A k2 token signed by another key: bad signature.
+	if status, body := try(es("k2", k1)); status != 401 || !strings.Contains(body, "signature is invalid") {
+		t.Fatalf("wrong key for k2: %d %s", status, body)
 	}
 }
