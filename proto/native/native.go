@@ -92,7 +92,12 @@ const CloseAuth wsframe.StatusCode = 4401
 // and the reason "token expired". Call it once when c opened.
 func (n *Handler) Opened(c poller.Peer) {
 	if s := session(c); s != nil {
-		s.Watch(func() { c.CloseWith(CloseAuth, "token expired", poller.ReasonServer) })
+		s.Watch(func() {
+			if n.debug() {
+				n.log.Debug("token expired", "remote", remote(c), "sub", s.Sub())
+			}
+			c.CloseWith(CloseAuth, "token expired", poller.ReasonServer)
+		})
 	}
 }
 
@@ -234,7 +239,7 @@ func (n *Handler) subscribe(c poller.Peer, m *clientOp) (map[string]hub.TopicSta
 		}
 	}
 	if n.debug() {
-		n.log.Debug("subscribe", "remote", remote(c), "topics", m.Topics, "conflate", m.Conflate, "maxRate", m.MaxRate, "since", len(m.Since))
+		n.log.Debug("subscribe", "remote", remote(c), "sub", session(c).Sub(), "topics", m.Topics, "conflate", m.Conflate, "maxRate", m.MaxRate, "since", len(m.Since))
 	}
 	return all, nil
 }

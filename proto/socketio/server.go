@@ -367,7 +367,7 @@ func (s *Server) connect(cl *client, p *packet) {
 		s.cfg.OnSocket(so)
 	}
 	if s.debug() {
-		s.log.Debug("socket.io connect", "sid", cl.sess.ID(), "nsp", p.nsp, "socket", so.id, "recovered", recovered)
+		s.log.Debug("socket.io connect", "sid", cl.sess.ID(), "nsp", p.nsp, "socket", so.id, "recovered", recovered, "sub", asess.Sub())
 	}
 }
 

@@ -256,7 +256,7 @@ func (s *session) connect(f *Frame) *refusal {
 	s.sendFrame(b)
 	s.auth.Watch(s.expire)
 	if s.h.debug() {
-		s.h.log.Debug("stomp connected", "remote", remote(s.c), "version", "1."+string(s.version), "login", info.Login, "heart_beat_ms", [2]int64{s.hbSend / 1e6, s.hbRecv / 1e6})
+		s.h.log.Debug("stomp connected", "remote", remote(s.c), "version", "1."+string(s.version), "login", info.Login, "sub", s.auth.Sub(), "heart_beat_ms", [2]int64{s.hbSend / 1e6, s.hbRecv / 1e6})
 	}
 	return nil
 }
