@@ -244,7 +244,7 @@ func (a *Authenticator) Stats() *Stats {
 	}
 	st := &Stats{Mode: a.cfg.Mode.String(), Sessions: a.stats.opened.Load(), Refused: a.stats.refused.Load(),
 		Expired: a.stats.expired.Load(), Refreshed: a.stats.refreshed.Load(), RefreshRefused: a.stats.refreshRefused.Load(),
-		RefusedBy: map[string]uint64{}}
+		RefusedBy: map[string]uint64{}, TopUsers: []UserConns{}}
 	for k := KindMissing; k <= KindForbidden; k++ {
 		if n := a.stats.byKind[k].Load(); n > 0 {
 			st.RefusedBy[kindNames[k]] = n
