@@ -538,3 +538,83 @@ func TestAuthSockJSNative(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthSocketIORecovery: a recovered socket's subscriptions are
+// subscribes too: a new token that does not allow them all starts the
+// socket afresh instead of restoring them.
+func TestAuthSocketIORecovery(t *testing.T) {
+	cfg := authCfg(auth.ModeRequired)
+	cfg.SocketIO.Recovery = time.Minute
+	srv, addr := start(t, cfg)
+	type ids struct{ Sid, Pid string }
+	connect := func(payload string) ids {
+		c := dialAuthSIO(t, addr)
+		p := c.connect(payload)
+		var v ids
+		if !strings.HasPrefix(p, "40{") || json.Unmarshal([]byte(p[2:]), &v) != nil || v.Pid == "" {
+			t.Fatalf("CONNECT: %q", p)
+		}
+		return v
+	}
+	subs := func() int { return srv.Hub().Stats().Subscriptions }
+	md := token(t, "alice", time.Hour, []string{"md.>"}, nil)
+	news := token(t, "alice", time.Hour, []string{"news.>"}, nil)
+	for _, c := range []struct {
+		name, tok string
+		recovered bool
+	}{{"md.> no longer allowed", news, false}, {"same permissions", md, true}} {
+		first := dialAuthSIO(t, addr)
+		var v ids
+		if p := first.connect(`{"token":"` + md + `"}`); json.Unmarshal([]byte(p[2:]), &v) != nil {
+			t.Fatalf("CONNECT: %q", p)
+		}
+		if r := first.call(1, "subscribe", `"md.A"`); r.Op != "ok" {
+			t.Fatalf("%s: subscribe %+v", c.name, r)
+		}
+		first.ws.Close() // the transport drops: the socket waits for its client
+		waitFor(t, 5*time.Second, "the dropped socket to be kept for recovery", func() bool { return subs() == 0 })
+		again := connect(`{"token":"` + c.tok + `","pid":"` + v.Pid + `","offset":""}`)
+		if (again.Sid == v.Sid) != c.recovered {
+			t.Fatalf("%s: sid %s then %s, want recovered %v", c.name, v.Sid, again.Sid, c.recovered)
+		}
+		// What the restore subscribed: md.A again, or nothing.
+		want := 0
+		if c.recovered {
+			want = 1
+		}
+		if n := subs(); n != want {
+			t.Fatalf("%s: %d subscriptions after the reconnect, want %d", c.name, n, want)
+		}
+	}
+}
+
+// TestAuthStompOverSockJS: STOMP over SockJS authenticates in its CONNECT
+// like STOMP over WebSocket.
+func TestAuthStompOverSockJS(t *testing.T) {
+	_, addr := start(t, authCfg(auth.ModeRequired))
+	for _, c := range []struct {
+		passcode, want string
+	}{
+		{token(t, "alice", time.Hour, []string{"md.>"}, nil), "CONNECTED"},
+		{"junk", "ERROR\nmessage:authentication failed"},
+	} {
+		ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/stomp-sockjs/000/s"+c.passcode[:4]+"/websocket", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ws.Close()
+		_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, b, err := ws.ReadMessage(); err != nil || string(b) != "o" {
+			t.Fatalf("open: %q %v", b, err)
+		}
+		msg, _ := json.Marshal([]string{"CONNECT\naccept-version:1.2\nhost:c1m\npasscode:" + c.passcode + "\n\n\x00"})
+		if err := ws.WriteMessage(websocket.TextMessage, msg); err != nil {
+			t.Fatal(err)
+		}
+		_, b, err := ws.ReadMessage()
+		var frames []string
+		if err != nil || !strings.HasPrefix(string(b), "a") || json.Unmarshal(b[1:], &frames) != nil || !strings.HasPrefix(frames[0], c.want) {
+			t.Fatalf("CONNECT %.8s: %q %v, want %q", c.passcode, b, err, c.want)
+		}
+	}
+}
