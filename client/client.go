@@ -199,6 +199,8 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.attach(conn)
+	c.ready = true // nothing to subscribe again or to flush yet
 	go c.run(conn)
 	return c, nil
 }
@@ -348,6 +350,9 @@ func (c *Client) run(conn *websocket.Conn) {
 			conn, err = c.dial(ctx)
 			cancel()
 			if err == nil {
+				if !c.attach(conn) {
+					return
+				}
 				break
 			}
 			var he *HandshakeError
@@ -391,23 +396,29 @@ func (c *Client) failSubs(err error) {
 	}
 }
 
-// serve runs one connection: it starts the resubscription and reads until
-// the connection ends.
-func (c *Client) serve(conn *websocket.Conn) error {
+// attach makes conn the client's connection; false if the client closed.
+func (c *Client) attach(conn *websocket.Conn) bool {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closed {
-		c.mu.Unlock()
 		conn.Close()
-		return ErrClosed
+		return false
 	}
 	c.conn = conn
 	c.gen++
-	gen := c.gen
 	c.ready = false
 	c.epoch = ""
-	if gen > 1 {
+	if c.gen > 1 {
 		c.stats.Reconnects++
 	}
+	return true
+}
+
+// serve runs attached connection conn: it starts the resubscription and
+// reads until the connection ends.
+func (c *Client) serve(conn *websocket.Conn) error {
+	c.mu.Lock()
+	gen := c.gen
 	c.mu.Unlock()
 	c.emit(Event{Kind: EventConnected, Reconnect: gen > 1, URL: c.url})
 
