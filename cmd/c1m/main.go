@@ -93,6 +93,14 @@ func run(args []string, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "gen-token" {
 		return runGenToken(args[1:], os.Stdout, stderr)
 	}
+	if len(args) > 0 { // subcommands; the server is the default
+		switch args[0] {
+		case "sub":
+			return runSub(args[1:], os.Stdout, stderr)
+		case "pub":
+			return runPub(args[1:], os.Stdin, os.Stdout, stderr)
+		}
+	}
 	fs := flag.NewFlagSet("c1m", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	e := &envFlags{fs: fs}
