@@ -226,6 +226,9 @@ type StatsReply struct {
 	// NATS is the cluster node's state (cluster.Stats); null when the
 	// server runs alone.
 	NATS any `json:"nats"`
+	// Deflate counts permessage-deflate work (wsframe.DeflateStats); the
+	// connections and bytes saved are in Poller.
+	Deflate wsframe.DeflateStats `json:"deflate"`
 }
 
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
@@ -256,6 +259,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 		Pool:        wsframe.ReadPoolStats(),
 		Auth:        s.authStats(),
 		NATS:        s.clusterStats(),
+		Deflate:     wsframe.ReadDeflateStats(),
 	})
 }
 
@@ -325,6 +329,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range clusterDescs {
 		ch <- d
 	}
+	for _, d := range deflateDescs {
+		ch <- d
+	}
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
@@ -363,6 +370,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	g(descHistory, float64(hs.HistoryBytes))
 	g(descPoolOutSize, float64(pool.Acquired-pool.Returned))
 	c.s.collectCluster(ch)
+	c.s.collectDeflate(ch, ps)
 }
 
 // eioSessions returns the open Engine.IO sessions (0 with Socket.IO off).

@@ -73,6 +73,9 @@ type Config struct {
 	// behaves like the reference servers of the Engine.IO and Socket.IO test
 	// suites (server/conformance.go).
 	ConformanceAddr string
+	// Deflate configures permessage-deflate, on by default
+	// (server/deflate.go).
+	Deflate DeflateConfig
 	// Cluster joins a NATS JetStream cluster when its URLs are set
 	// (cluster package, docs/CLUSTER.md); empty: the server runs alone.
 	// Name, HistorySize and MaxAge default to NodeName, Hub.HistorySize and
@@ -198,6 +201,7 @@ func New(cfg Config) (*Server, error) {
 	if s.auth != nil {
 		pc.Upgrader.Authorize = s.authorizeUpgrade
 	}
+	deflatePoller(cfg.Deflate, &pc)
 	pc.Upgrader.Route = func(path string) bool {
 		return path == "/ws" || path == "/echo" || eioWS != nil && strings.HasPrefix(path, sioPath) ||
 			stompH != nil && path == stompPath || s.sockjsRoute(path) != nil

@@ -117,6 +117,8 @@ func run(args []string, stderr io.Writer) int {
 	maxQueue := e.integer("max-queue-bytes", 4<<20, "bytes queued per connection before the slow-consumer policy applies")
 	slowPolicy := e.str("slow-policy", "disconnect", "slow consumer policy: disconnect (close 1008) or drop (drop oldest, client sees the seq gap)")
 	maxMessage := e.integer("max-message-bytes", 16<<20, "largest client message; larger gets close 1009")
+	deflate := e.boolean("deflate", true, "permessage-deflate (RFC 7692) for clients that offer it, on every WebSocket endpoint: each broadcast is compressed once per wire format and shared by every deflate connection")
+	deflateThreshold := e.integer("deflate-threshold", server.DefaultDeflateThreshold, "smallest payload in bytes sent compressed on a deflate connection; smaller frames go uncompressed (0: compress every frame that gets smaller)")
 	readBuffer := e.integer("read-buffer", 128, "netpoll initial per-connection read buffer (bytes)")
 	flushers := e.integer("flushers", 0, "flusher goroutines (0 = GOMAXPROCS)")
 	pollers := e.integer("pollers", 0, "netpoll epoll loops (0 = netpoll's default, GOMAXPROCS/20+1)")
@@ -225,6 +227,10 @@ func run(args []string, stderr io.Writer) int {
 	cfg.Poller.MaxQueueBytes = *maxQueue
 	cfg.Poller.SlowPolicy = policy
 	cfg.Poller.Parser.MaxMessageSize = int64(*maxMessage)
+	cfg.Deflate = server.DeflateConfig{Off: !*deflate, Threshold: *deflateThreshold}
+	if *deflateThreshold <= 0 {
+		cfg.Deflate.Threshold = -1 // every frame that gets smaller
+	}
 	cfg.Poller.ReadBufferSize = *readBuffer
 	cfg.Poller.Flushers = *flushers
 	cfg.Poller.Pollers = *pollers
