@@ -124,12 +124,14 @@ Flags:
 		}
 	}
 	n := 0
+	printed := map[string]uint64{} // the resume hint names what was printed
 	var line []byte
 	handler := func(m *client.Message) {
 		if *count > 0 && n >= *count {
 			return
 		}
 		n++
+		printed[m.Topic] = m.Seq
 		line = formatMessage(line[:0], m, *asJSON)
 		if _, err := out.Write(line); err != nil {
 			finish(exitIO)
@@ -208,9 +210,17 @@ Flags:
 		fmt.Fprintln(stderr, "c1m sub:", strings.TrimPrefix(err.Error(), "c1m: "))
 		code = exitFor(err)
 	}
-	c.Close()
+	c.Close() // the handler has returned for good: printed is ours
 	out.Flush()
-	if s := formatSince(c.Positions()); s != "" && !*quiet {
+	pos := c.Positions()
+	for t, p := range pos {
+		if seq, ok := printed[t]; ok {
+			pos[t] = client.Position{Epoch: p.Epoch, Seq: seq}
+		} else {
+			delete(pos, t)
+		}
+	}
+	if s := formatSince(pos); s != "" && !*quiet {
 		fmt.Fprintf(stderr, "c1m sub: to resume: --since '%s'\n", s)
 	}
 	return code
