@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/bytebufferpool"
 	"golang.org/x/sys/unix"
 
+	"github.com/c1mhq/c1m/internal/oprate"
 	"github.com/c1mhq/c1m/wsframe"
 )
 
@@ -58,6 +59,9 @@ type Conn struct {
 	// whether it came past them, answered 429 at its first request head.
 	ipe       *ipEntry
 	ipRefused uint8
+	// ops is the client-operation bucket of the protocol handler
+	// (OpBucket), made on first use.
+	ops *oprate.Bucket
 	// deflate is the permessage-deflate mode of an upgraded connection
 	// (wsframe.DeflateMode): Send and SendSlot swap frames for their shared
 	// compressed variant. Atomic: a subscriber of an earlier reactor HTTP

@@ -23,13 +23,14 @@ const (
 	ReasonHandshakeRejected                    // the upgrade or HTTP request was refused with an HTTP error (431, 503, ...)
 	ReasonShutdown                             // server shutdown (1001; HTTP: stream ended, held request 503)
 	ReasonServer                               // closed by the application (Conn.Close; HTTP: EndStream of a close-delimited stream)
+	ReasonOpRate                               // 1008 sent: the client kept asking for operations past its rate (internal/oprate)
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
 	"peer_close", "peer_gone", "protocol_error", "invalid_payload", "message_too_big",
 	"slow_consumer", "write_timeout", "write_error", "idle_timeout", "handshake_timeout",
-	"handshake_rejected", "shutdown", "server",
+	"handshake_rejected", "shutdown", "server", "op_rate",
 }
 
 func (r CloseReason) String() string {

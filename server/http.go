@@ -329,6 +329,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range clusterDescs {
 		ch <- d
 	}
+	ch <- descRefused
 	for _, d := range deflateDescs {
 		ch <- d
 	}
@@ -370,6 +371,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	g(descHistory, float64(hs.HistoryBytes))
 	g(descPoolOutSize, float64(pool.Acquired-pool.Returned))
 	c.s.collectCluster(ch)
+	c.s.collectLimits(ch)
 	c.s.collectDeflate(ch, ps)
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/c1mhq/c1m/internal/oprate"
 	"github.com/c1mhq/c1m/server"
 )
 
@@ -145,5 +147,105 @@ func TestConnectRatePerIP(t *testing.T) {
 	}
 	if s := pollerStats(t, addr).Poller; s.RefusedIPRate != uint64(refused) {
 		t.Fatalf("refused_ip_rate %d, want %d", s.RefusedIPRate, refused)
+	}
+	if m := metricsText(t, addr); !strings.Contains(m, fmt.Sprintf(`c1m_refused_total{reason="connect_rate_per_ip"} %d`, refused)) {
+		t.Fatalf("metrics lack the refusals:\n%s", m)
+	}
+}
+
+// A connection that sends operations past --max-ops-per-sec gets err 429,
+// then, going on, close 1008; another connection is not affected.
+func TestOpsRateNative(t *testing.T) {
+	_, addr := start(t, server.Config{Ops: oprate.Limit{Rate: 1, Burst: 5, Strikes: 4}})
+	flood, calm := dial(t, addr), dial(t, addr)
+	for i := 1; i <= 5; i++ {
+		flood.send(fmt.Sprintf(`{"op":"ping","id":%d}`, i))
+		flood.expectOK(i)
+	}
+	flood.send(`{"op":"sub","id":6,"topics":["ops.a"]}`)
+	if r := flood.next(); r.Op != "err" || r.Code != 429 || string(r.ID) != "6" || !strings.Contains(r.Msg, "too many operations: at most 1 per second") {
+		t.Fatalf("6th op: %+v", r)
+	}
+	calm.send(`{"op":"sub","id":1,"topics":["ops.a"]}`)
+	calm.expectOK(1)
+	for i := 7; i <= 9; i++ {
+		flood.send(fmt.Sprintf(`{"op":"ping","id":%d}`, i))
+	}
+	for {
+		flood.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, _, err := flood.ws.ReadMessage()
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			if ce.Code != websocket.ClosePolicyViolation || ce.Text != "operation rate exceeded" {
+				t.Fatalf("close %d %q, want 1008 operation rate exceeded", ce.Code, ce.Text)
+			}
+			break
+		}
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+	}
+	calm.send(`{"op":"ping","id":2}`)
+	calm.expectOK(2)
+	waitFor(t, 5*time.Second, "the close counted by reason", func() bool {
+		return strings.Contains(metricsText(t, addr), `c1m_closes_total{reason="op_rate"} 1`)
+	})
+}
+
+func metricsText(t *testing.T, addr string) string {
+	t.Helper()
+	r, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(r.Body)
+	return string(b)
+}
+
+// STOMP has no error that keeps the session: a frame past the rate ends it
+// with ERROR "too many operations".
+func TestOpsRateStomp(t *testing.T) {
+	_, addr := start(t, server.Config{Ops: oprate.Limit{Rate: 1, Burst: 2}})
+	c, _ := stompDial(t, addr, "/stomp")
+	if f := stompRoundTrip(t, c, "CONNECT\naccept-version:1.2\nhost:x\n\n\x00"); !strings.HasPrefix(f, "CONNECTED") {
+		t.Fatalf("CONNECTED: %q", f)
+	}
+	for i := range 2 {
+		if f := stompRoundTrip(t, c, fmt.Sprintf("SUBSCRIBE\nid:%d\ndestination:/topic/ops.%d\nreceipt:r%d\n\n\x00", i, i, i)); !strings.HasPrefix(f, "RECEIPT") {
+			t.Fatalf("SUBSCRIBE %d: %q", i, f)
+		}
+	}
+	if f := stompRoundTrip(t, c, "SUBSCRIBE\nid:9\ndestination:/topic/ops.9\n\n\x00"); !strings.HasPrefix(f, "ERROR\nmessage:too many operations\n") {
+		t.Fatalf("past the rate: %q", f)
+	}
+}
+
+// A Socket.IO socket past the rate gets the ack error 429, then, going
+// on, is disconnected.
+func TestOpsRateSocketIO(t *testing.T) {
+	_, addr := start(t, server.Config{Ops: oprate.Limit{Rate: 1, Burst: 2, Strikes: 3}})
+	c := dialAuthSIO(t, addr)
+	if p := c.connect(""); !strings.HasPrefix(p, "40{") {
+		t.Fatalf("CONNECT: %q", p)
+	}
+	for i := 1; i <= 2; i++ {
+		if r := c.call(i, "subscribe", `"ops.s"`); r.Op != "ok" {
+			t.Fatalf("subscribe %d: %+v", i, r)
+		}
+	}
+	if r := c.call(3, "subscribe", `"ops.s"`); r.Op != "err" || r.Code != 429 {
+		t.Fatalf("past the rate: %+v", r)
+	}
+	c.send(`424["subscribe","ops.s"]`)
+	c.send(`425["subscribe","ops.s"]`)
+	for {
+		p := c.packet(5 * time.Second)
+		if p == "41" {
+			break // disconnected from the namespace
+		}
+		if !strings.HasPrefix(p, "434[") && !strings.HasPrefix(p, "42") {
+			t.Fatalf("want the 429 ack then DISCONNECT, got %q", p)
+		}
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/c1mhq/c1m/cluster"
 	"github.com/c1mhq/c1m/feed"
 	"github.com/c1mhq/c1m/hub"
+	"github.com/c1mhq/c1m/internal/oprate"
 	"github.com/c1mhq/c1m/poller"
 	"github.com/c1mhq/c1m/proto/engineio"
 	"github.com/c1mhq/c1m/proto/native"
@@ -84,6 +85,12 @@ type Config struct {
 	// NodeName names this server in /stats, logs and NATS. Empty: the
 	// host name and the bound port ("host:8080").
 	NodeName string
+	// Ops limits the client operations one connection may send per
+	// second on every protocol (native ops and binary publishes, Socket.IO
+	// market events, STOMP SUBSCRIBE/UNSUBSCRIBE/SEND/transactions): err
+	// 429 past it (STOMP: ERROR), close 1008 after persistent abuse. The
+	// zero value is no limit. Native over SockJS is not limited.
+	Ops oprate.Limit
 	// AdminAddr, when set, is the address of the operator listener:
 	// net/http/pprof, /metrics, /stats, /connections (counts per client IP,
 	// endpoint and user) and the operator page with live charts
@@ -159,6 +166,7 @@ func New(cfg Config) (*Server, error) {
 		PublishAllowed:  s.publishAllowed,
 		MaxPublishBytes: cfg.MaxPublishBytes,
 		Auth:            s.auth,
+		Ops:             cfg.Ops,
 		MaxSubs:         cfg.Hub.MaxSubsPerConn,
 		MaxTopics:       cfg.Hub.MaxTopics,
 		Logger:          cfg.Logger,

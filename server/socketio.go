@@ -41,6 +41,7 @@ func (s *Server) newSocketIO() *engineio.Server {
 	sio := socketio.New(socketio.Config{
 		Hub:             s.hub,
 		Errors:          s.native,
+		Ops:             s.cfg.Ops,
 		Namespaces:      c.Namespaces,
 		ClientPublish:   s.cfg.ClientPublish,
 		MaxPublishBytes: s.cfg.MaxPublishBytes,

@@ -29,6 +29,7 @@ func (s *Server) newStomp() *stomp.Handler {
 	return stomp.New(stomp.Config{
 		Hub:             s.hub,
 		ClientPublish:   s.cfg.ClientPublish,
+		Ops:             s.cfg.Ops,
 		Connect:         s.stompConnect,
 		MaxPublishBytes: s.cfg.MaxPublishBytes,
 		MaxSubs:         s.cfg.Hub.MaxSubsPerConn,

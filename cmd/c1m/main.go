@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/c1mhq/c1m/cluster"
+	"github.com/c1mhq/c1m/internal/oprate"
 	"github.com/c1mhq/c1m/poller"
 	"github.com/c1mhq/c1m/server"
 )
@@ -109,6 +110,11 @@ func run(args []string, stderr io.Writer) int {
 	logFormat := e.str("log-format", "text", "log format: text or json")
 	logSummary := e.duration("log-summary", time.Minute, "interval of the info-level summary line (connections, deliveries/s, closes by reason); 0 turns it off")
 	maxConns := e.integer("max-conns", 0, "maximum WebSocket connections, 503 beyond (0 = open-file limit minus 256)")
+	maxConnsPerIP := e.integer("max-conns-per-ip", 0, "connections one client address may hold at once, 429 with Retry-After beyond, before any upgrade or stream (0 = no limit)")
+	connectRate := e.float("connect-rate-per-ip", 0, "new connections one client address may open per second, 429 with Retry-After beyond (0 = no limit)")
+	connectBurst := e.integer("connect-burst-per-ip", 0, "burst of --connect-rate-per-ip (0 = max(rate, 1))")
+	maxOps := e.float("max-ops-per-sec", 0, "client operations (subscribe, unsubscribe, publish, refresh) one connection may send per second on every protocol: err 429 past it, close 1008 when it goes on (STOMP: ERROR); 0 = no limit")
+	opsBurst := e.integer("ops-burst", 0, "burst of --max-ops-per-sec (0 = max(rate, 1))")
 	handshakeTimeout := e.duration("handshake-timeout", 10*time.Second, "time allowed for a complete HTTP request head")
 	pingInterval := e.duration("ping-interval", 30*time.Second, "ping a connection silent for this long")
 	idleTimeout := e.duration("idle-timeout", 0, "close a connection silent for this long (0 = 2*ping-interval+10s)")
@@ -220,6 +226,10 @@ func run(args []string, stderr io.Writer) int {
 		Logger:          log,
 	}
 	cfg.Poller.MaxConns = *maxConns
+	cfg.Ops = oprate.Limit{Rate: *maxOps, Burst: float64(*opsBurst)}
+	cfg.Poller.MaxConnsPerIP = *maxConnsPerIP
+	cfg.Poller.ConnectRatePerIP = *connectRate
+	cfg.Poller.ConnectBurstPerIP = *connectBurst
 	cfg.Poller.HandshakeTimeout = *handshakeTimeout
 	cfg.Poller.PingInterval = *pingInterval
 	cfg.Poller.IdleTimeout = *idleTimeout

@@ -15,7 +15,7 @@ const (
 	CodeUnknownOp       = 404 // op is not sub, unsub, pub or ping
 	CodeTooLarge        = 413 // pub data larger than the limit
 	CodeBadTopic        = 422 // malformed topic or pattern
-	CodeTooManySubs     = 429 // too many subscriptions on this connection
+	CodeTooManySubs     = 429 // too many subscriptions on this connection, or operations per second (--max-ops-per-sec)
 	CodeTooManyTopics   = 507 // the server holds its maximum number of topics
 	CodeInternal        = 500
 	CodeUnavailable     = 503 // the server is shutting down, or its cluster (NATS) is unreachable

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/gobwas/ws"
 
 	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/hub"
+	"github.com/c1mhq/c1m/internal/oprate"
 	"github.com/c1mhq/c1m/poller"
 	"github.com/c1mhq/c1m/wsframe"
 )
@@ -41,6 +43,13 @@ type Config struct {
 	// /ws); a peer without one has the anonymous permissions. It also
 	// enables the refresh op. Nil (auth off) allows everything.
 	Auth *auth.Authenticator
+	// Ops limits the operations (sub, unsub, pub, refresh, ping, binary
+	// publishes) one connection may send per second: past it an operation
+	// gets err 429, and a connection that goes on past Ops.Strikes
+	// refusals in a row is closed with 1008. The zero value is no limit.
+	// Peers without an operation bucket (poller.Conn has one) are not
+	// limited.
+	Ops oprate.Limit
 	// MaxSubs and MaxTopics are the hub's limits, named in error messages.
 	// Zero means the hub's defaults.
 	MaxSubs, MaxTopics int
@@ -157,6 +166,29 @@ func (n *Handler) refresh(c poller.Peer, m *clientOp) error {
 	return nil
 }
 
+// overRate charges one operation of c to its bucket; past the rate it
+// answers err 429 (id is the operation's) or, after persistent abuse,
+// closes c with 1008, and reports true.
+func (n *Handler) overRate(c poller.Peer, id json.RawMessage) bool {
+	if n.cfg.Ops.Rate <= 0 {
+		return false
+	}
+	ob, ok := c.(interface{ OpBucket() *oprate.Bucket })
+	if !ok {
+		return false
+	}
+	switch ob.OpBucket().On(&n.cfg.Ops, time.Now().UnixNano()) {
+	case oprate.Refuse:
+		n.reply(c, id, nil, &ProtocolError{CodeTooManySubs, "too many operations: at most " +
+			strconv.FormatFloat(n.cfg.Ops.Rate, 'f', -1, 64) + " per second on a connection"})
+		return true
+	case oprate.Close:
+		c.CloseWith(wsframe.StatusPolicyViolation, "operation rate exceeded", poller.ReasonOpRate)
+		return true
+	}
+	return false
+}
+
 // OnMessage implements poller.Handler.
 func (n *Handler) OnMessage(c *poller.Conn, op ws.OpCode, data []byte) { n.Message(c, op, data) }
 
@@ -172,12 +204,18 @@ func (n *Handler) Closed(c poller.Peer) {
 // be concurrent; data is valid only until Message returns.
 func (n *Handler) Message(c poller.Peer, op ws.OpCode, data []byte) {
 	if op == ws.OpBinary {
+		if n.overRate(c, nil) {
+			return
+		}
 		n.onBinary(c, data)
 		return
 	}
 	var m clientOp
 	if err := decodeOp(data, &m); err != nil {
 		n.reply(c, m.ID, nil, err)
+		return
+	}
+	if n.overRate(c, m.ID) {
 		return
 	}
 	switch m.Op {

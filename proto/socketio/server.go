@@ -13,6 +13,7 @@ import (
 
 	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/hub"
+	"github.com/c1mhq/c1m/internal/oprate"
 	"github.com/c1mhq/c1m/proto/engineio"
 	"github.com/c1mhq/c1m/proto/native"
 	"github.com/c1mhq/c1m/wsframe"
@@ -87,6 +88,11 @@ type Config struct {
 	// a socket whose token expires gets a "token_expired" event and is
 	// disconnected from its namespace. Nil (auth off) allows everything.
 	Auth *auth.Authenticator
+	// Ops limits the market-data events (subscribe, unsubscribe, publish,
+	// refresh) one socket may emit per second: past it an event gets the
+	// ack error 429 (nothing without an ack), and a socket that goes on
+	// past Ops.Strikes refusals in a row is disconnected. Zero: no limit.
+	Ops oprate.Limit
 }
 
 // Server is the Socket.IO layer: an engineio.Handler. Safe for concurrent

@@ -3,13 +3,16 @@ package socketio
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/gobwas/ws"
 
 	"github.com/c1mhq/c1m/auth"
+	"github.com/c1mhq/c1m/internal/oprate"
 	"github.com/c1mhq/c1m/poller"
+	"github.com/c1mhq/c1m/proto/native"
 	"github.com/c1mhq/c1m/wsframe"
 )
 
@@ -30,6 +33,7 @@ type Socket struct {
 	pid string
 
 	mu     sync.Mutex
+	ops    oprate.Bucket // Config.Ops (mu)
 	gone   bool
 	nextID uint64
 	acks   map[uint64]func(args []json.RawMessage)
@@ -244,7 +248,22 @@ func (so *Socket) onEvent(p *packet, args []json.RawMessage, atts [][]byte) {
 		}
 	}
 	var reply []byte
+	if lim := &so.srv.cfg.Ops; lim.Rate > 0 && (name == "subscribe" || name == "unsubscribe" || name == "publish" || name == "refresh") {
+		so.mu.Lock()
+		v := so.ops.On(lim, time.Now().UnixNano())
+		so.mu.Unlock()
+		switch v {
+		case oprate.Close:
+			so.Disconnect()
+			return
+		case oprate.Refuse:
+			reply = errReply(&native.ProtocolError{Code: native.CodeTooManySubs, Msg: "too many operations: at most " +
+				strconv.FormatFloat(lim.Rate, 'f', -1, 64) + " per second on a socket"})
+			name = "" // answered below
+		}
+	}
 	switch name {
+	case "":
 	case "subscribe":
 		reply = so.subscribe(args[1:])
 	case "unsubscribe":

@@ -12,6 +12,7 @@ import (
 
 	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/hub"
+	"github.com/c1mhq/c1m/internal/oprate"
 	"github.com/c1mhq/c1m/poller"
 	"github.com/c1mhq/c1m/wsframe"
 )
@@ -94,6 +95,12 @@ type Config struct {
 	// session whose token expires gets an ERROR "token expired" and is
 	// closed with 4401. Nil (auth off) allows everything.
 	Auth *auth.Authenticator
+	// Ops limits the operations (SUBSCRIBE, UNSUBSCRIBE, SEND, BEGIN,
+	// COMMIT, ABORT; not ACK, NACK or heart-beats) one session may send
+	// per second. STOMP has no error that keeps the connection, so one
+	// past the rate ends the session with ERROR "too many operations".
+	// Zero: no limit.
+	Ops oprate.Limit
 }
 
 // ConnectInfo is what a CONNECT carries for authentication. Valid only

@@ -13,6 +13,7 @@ import (
 
 	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/hub"
+	"github.com/c1mhq/c1m/internal/oprate"
 	"github.com/c1mhq/c1m/poller"
 	"github.com/c1mhq/c1m/wsframe"
 )
@@ -46,6 +47,7 @@ type session struct {
 	subs    subIndex
 	txs     map[string]*tx
 	txBytes int
+	ops     oprate.Bucket // Config.Ops
 }
 
 // sweep results.
@@ -128,7 +130,7 @@ func (s *session) onFrame(f *Frame) error {
 	var r *refusal
 	if s.state.Load() == stNew && f.Command != CmdConnect && f.Command != CmdStomp {
 		r = refuse("not connected", "the first frame must be CONNECT or STOMP, not "+f.Command.String())
-	} else {
+	} else if r = s.overRate(f.Command); r == nil {
 		switch f.Command {
 		case CmdConnect, CmdStomp:
 			r = s.connect(f)
@@ -166,6 +168,25 @@ func (s *session) onFrame(f *Frame) error {
 		s.receipt(receipt, nil)
 	}
 	return nil
+}
+
+// overRate charges an operation to the session's Config.Ops bucket and
+// refuses it past the rate.
+func (s *session) overRate(cmd Command) *refusal {
+	lim := &s.h.cfg.Ops
+	if lim.Rate <= 0 {
+		return nil
+	}
+	switch cmd {
+	case CmdSubscribe, CmdUnsubscribe, CmdSend, CmdBegin, CmdCommit, CmdAbort:
+	default:
+		return nil
+	}
+	if s.ops.On(lim, time.Now().UnixNano()) == oprate.Allow {
+		return nil
+	}
+	return refuse("too many operations", "at most "+strconv.FormatFloat(lim.Rate, 'f', -1, 64)+
+		" SUBSCRIBE, UNSUBSCRIBE, SEND or transaction frames per second on a connection")
 }
 
 // header returns f's header name as a string (allocated), "" if absent.
