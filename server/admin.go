@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/poller"
 	"github.com/c1mhq/c1m/web"
 )
@@ -31,6 +32,17 @@ func (s *Server) openAdmin() error {
 	ln, err := net.Listen("tcp", s.cfg.AdminAddr)
 	if err != nil {
 		return err
+	}
+	if s.auth != nil {
+		// A WebSocket connection authenticated at its upgrade keeps its
+		// session as its value (native /ws); STOMP and Socket.IO sessions
+		// authenticate later, inside their protocol, and are not named.
+		s.userOf = func(p poller.Peer) string {
+			if ss, ok := p.Value().(*auth.Session); ok {
+				return ss.Sub()
+			}
+			return ""
+		}
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/server"
 )
 
@@ -63,5 +64,33 @@ func TestAdminListener(t *testing.T) {
 		if st, _ := get("http://" + addr + p); st != 404 {
 			t.Errorf("public listener %s: %d, want 404", p, st)
 		}
+	}
+}
+
+// With authentication, the listing counts native connections per user.
+func TestAdminListingByUser(t *testing.T) {
+	cfg := authCfg(auth.ModeOptional)
+	cfg.AdminAddr = "127.0.0.1:0"
+	s, addr := start(t, cfg)
+	dialToken(t, addr, token(t, "alice", time.Hour, []string{">"}, nil))
+	dialToken(t, addr, token(t, "alice", time.Hour, []string{">"}, nil))
+	dialToken(t, addr, token(t, "bob", time.Hour, []string{">"}, nil))
+	dial(t, addr) // anonymous
+	want := []server.UserCount{{User: "alice", Conns: 2}, {User: "bob", Conns: 1}}
+	var cl server.Connections
+	waitFor(t, 5*time.Second, "4 connections listed", func() bool {
+		r, err := http.Get("http://" + s.AdminAddr().String() + "/connections")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		cl = server.Connections{}
+		if err := json.NewDecoder(r.Body).Decode(&cl); err != nil {
+			t.Fatal(err)
+		}
+		return cl.Total == 4
+	})
+	if len(cl.ByUser) != 2 || cl.ByUser[0] != want[0] || cl.ByUser[1] != want[1] {
+		t.Fatalf("by user %+v, want %+v", cl.ByUser, want)
 	}
 }
