@@ -435,11 +435,14 @@ func (c *Client) serve(conn *websocket.Conn) error {
 	})
 	conn.SetPongHandler(func(string) error { c.activity.Add(1); return nil })
 	var keepalive *time.Timer
+	var kmu sync.Mutex // keepalive is set before tick reads it
 	if iv := c.opts.PingInterval; iv > 0 {
 		var last uint64
 		idle := 0
 		var tick func()
 		tick = func() {
+			kmu.Lock()
+			defer kmu.Unlock()
 			if a := c.activity.Load(); a != last {
 				last, idle = a, 0
 			} else {
@@ -452,10 +455,14 @@ func (c *Client) serve(conn *websocket.Conn) error {
 			}
 			keepalive.Reset(iv)
 		}
-		c.mu.Lock() // keepalive is set before tick can run
+		kmu.Lock()
 		keepalive = time.AfterFunc(iv, tick)
-		c.mu.Unlock()
-		defer keepalive.Stop()
+		kmu.Unlock()
+		defer func() {
+			kmu.Lock()
+			keepalive.Stop()
+			kmu.Unlock()
+		}()
 	}
 
 	go c.resubscribe(conn, gen)
