@@ -425,11 +425,9 @@ func (c *Client) serve(conn *websocket.Conn) error {
 	conn.SetPingHandler(func(data string) error {
 		c.activity.Add(1)
 		err := conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(c.opts.WriteTimeout))
-		if err != nil && !errors.Is(err, websocket.ErrCloseSent) {
-			var ne interface{ Timeout() bool }
-			if errors.As(err, &ne) && ne.Timeout() {
-				return nil
-			}
+		var ne interface{ Timeout() bool }
+		if errors.Is(err, websocket.ErrCloseSent) || errors.As(err, &ne) && ne.Timeout() {
+			return nil // as gorilla's default handler: the keepalive judges the connection
 		}
 		return err
 	})

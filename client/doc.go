@@ -53,9 +53,10 @@
 // # Goroutines and buffers
 //
 // A Client's methods are safe for concurrent use. Each client runs one
-// goroutine that reads the connection and reconnects, plus a short-lived
-// one per connection that writes the subscriptions and buffered publishes
-// again, and a timer for the keepalive: never one per subscription.
+// goroutine that reads the connection and reconnects, plus short-lived
+// ones per connection (writing the subscriptions and buffered publishes
+// again) and per reconnection attempt, and a timer for the keepalive:
+// never one per subscription. Options.TLSConfig applies to wss:// URLs.
 // Handlers and OnEvent run on the reading goroutine, one call at a time,
 // in the order of the wire. A Handler's *Message and its Data point into
 // the client's read buffer and are valid only until the Handler returns:

@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/c1mhq/c1m/client"
 	"github.com/c1mhq/c1m/server"
@@ -432,5 +436,50 @@ func TestCLIHelp(t *testing.T) {
 	var out bytes.Buffer
 	if code := run([]string{"--help"}, &out); code != 0 || !strings.Contains(out.String(), "Usage: c1m [flags]") {
 		t.Fatalf("server --help: %d", code)
+	}
+}
+
+// TestCLITLS: https and wss with --ca (a stand-in TLS server until the
+// server terminates TLS itself).
+func TestCLITLS(t *testing.T) {
+	up := websocket.Upgrader{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/publish", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(202)
+		io.WriteString(w, `{"seq":7}`)
+	})
+	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+		conn, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		if _, _, err := conn.ReadMessage(); err != nil {
+			return
+		}
+		conn.WriteMessage(websocket.TextMessage, []byte(`{"op":"ok","id":1,"epoch":"E","topics":{"tls.x":{"epoch":"E","seq":0}}}`))
+		conn.WriteMessage(websocket.TextMessage, []byte(`{"op":"msg","topic":"tls.x","seq":1,"ts":1,"data":1}`))
+		conn.ReadMessage()
+	})
+	hs := httptest.NewTLSServer(mux)
+	defer hs.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hs.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := runC1M(t, "", "pub", "--url", hs.URL, "--ca", ca, "t", "1"); r.code != 0 || r.stdout != "t seq=7\n" {
+		t.Fatalf("pub with --ca: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := runC1M(t, "", "pub", "--url", hs.URL, "t", "1"); r.code != 3 || !strings.Contains(r.stderr, "certificate") {
+		t.Fatalf("pub without --ca: %d %q", r.code, r.stderr)
+	}
+	if r := runC1M(t, "", "sub", "--url", hs.URL, "--ca", ca, "--count", "1", "tls.x"); r.code != 0 || !strings.HasSuffix(r.stdout, " tls.x seq=1 1\n") {
+		t.Fatalf("sub with --ca: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := runC1M(t, "", "sub", "--url", strings.Replace(hs.URL, "https", "wss", 1), "--insecure", "--count", "1", "tls.x"); r.code != 0 {
+		t.Fatalf("sub --insecure: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := runC1M(t, "", "sub", "--url", hs.URL, "--ca", "/nonexistent", "tls.x"); r.code != 2 {
+		t.Fatalf("sub with a missing --ca file: %d %q", r.code, r.stderr)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -25,6 +26,7 @@ func runPub(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	binary := fs.Bool("binary", false, "publish DATA (or each line) as bytes, not JSON")
 	rate := fs.Float64("rate", 0, "with standard input: at most this many messages per second (0 = as fast as the server answers)")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the connection and for each answer")
+	tlsConfig := tlsFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `c1m pub: publish to a topic
 
@@ -62,6 +64,11 @@ Flags:
 	if _, err := client.HTTPURL(*url); err != nil {
 		return bad("--url: %s", strings.TrimPrefix(err.Error(), "c1m: "))
 	}
+	tc, err := tlsConfig()
+	if err != nil {
+		return bad("--ca: %v", err)
+	}
+	hc := &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, TLSClientConfig: tc}}
 	check := func(what string, data []byte) bool {
 		if !*binary && !json.Valid(data) {
 			bad("%s is not JSON: quote text as '\"text\"', or use --binary", what)
@@ -102,7 +109,7 @@ Flags:
 	if *overWS {
 		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 		var err error
-		c, err = client.Dial(ctx, *url, client.Options{Token: *token, PublishBuffer: -1})
+		c, err = client.Dial(ctx, *url, client.Options{Token: *token, TLSConfig: tc, PublishBuffer: -1})
 		cancel()
 		if err != nil {
 			fmt.Fprintln(stderr, "c1m pub:", strings.TrimPrefix(err.Error(), "c1m: "))
@@ -141,7 +148,7 @@ Flags:
 			answer = topic + " ok"
 		} else {
 			var seq uint64
-			seq, err = client.PublishHTTP(ctx, nil, *url, *token, topic, data, *binary)
+			seq, err = client.PublishHTTP(ctx, hc, *url, *token, topic, data, *binary)
 			answer = topic + " seq=" + strconv.FormatUint(seq, 10)
 		}
 		cancel()

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -47,6 +49,30 @@ func defaultURL() string {
 	return "http://localhost:8080"
 }
 
+// tlsFlags adds --ca and --insecure to fs; the returned function builds
+// the TLS configuration for https and wss URLs (nil: the system's).
+func tlsFlags(fs *flag.FlagSet) func() (*tls.Config, error) {
+	ca := fs.String("ca", os.Getenv("C1M_CA"), "PEM file of the CAs that sign the server's certificate, for https/wss URLs (env C1M_CA; default: the system's)")
+	insecure := fs.Bool("insecure", false, "do not verify the server's TLS certificate (testing only)")
+	return func() (*tls.Config, error) {
+		if *ca == "" && !*insecure {
+			return nil, nil
+		}
+		cfg := &tls.Config{InsecureSkipVerify: *insecure}
+		if *ca != "" {
+			pem, err := os.ReadFile(*ca)
+			if err != nil {
+				return nil, err
+			}
+			cfg.RootCAs = x509.NewCertPool()
+			if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("%s: no PEM certificate", *ca)
+			}
+		}
+		return cfg, nil
+	}
+}
+
 // exitFor maps a client error to an exit code.
 func exitFor(err error) int {
 	var e *client.Error
@@ -71,6 +97,7 @@ func runSub(args []string, stdout, stderr io.Writer) int {
 	token := fs.String("token", os.Getenv("C1M_TOKEN"), "bearer token sent on the upgrade (env C1M_TOKEN)")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long the first connection and subscription may take")
 	quiet := fs.Bool("quiet", false, "do not report connection events on standard error")
+	tlsConfig := tlsFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `c1m sub: print the deliveries of topics and patterns, one per line
 
@@ -114,6 +141,11 @@ Flags:
 		fmt.Fprintln(stderr, "c1m sub: --url:", strings.TrimPrefix(err.Error(), "c1m: "))
 		return exitBadInput
 	}
+	tc, err := tlsConfig()
+	if err != nil {
+		fmt.Fprintln(stderr, "c1m sub: --ca:", err)
+		return exitBadInput
+	}
 
 	out := bufio.NewWriterSize(stdout, 64<<10)
 	done := make(chan int, 1)
@@ -150,7 +182,7 @@ Flags:
 			fmt.Fprintf(stderr, "c1m sub: "+format+"\n", a...)
 		}
 	}
-	opts := client.Options{Token: *token, OnEvent: func(e client.Event) {
+	opts := client.Options{Token: *token, TLSConfig: tc, OnEvent: func(e client.Event) {
 		switch e.Kind {
 		case client.EventConnected:
 			if e.Reconnect {
