@@ -54,6 +54,7 @@ func TestDropPolicyGapsAreReported(t *testing.T) {
 	_, addr, _ := startServer(t, "127.0.0.1:0", func(c *server.Config) {
 		c.Poller.SlowPolicy = poller.SlowDrop
 		c.Poller.MaxQueueBytes = 16 << 10
+		c.Poller.WriteTimeout = 2 * time.Minute // the held reader must not get the connection closed
 	})
 	var r rec
 	release := make(chan struct{})
@@ -87,6 +88,9 @@ func TestDropPolicyGapsAreReported(t *testing.T) {
 			t.Fatalf("gap %+v", g)
 		}
 		missed += g.To - g.From + 1
+	}
+	if d := r.eventsOf(client.EventDisconnected); len(d) != 0 {
+		t.Fatalf("disconnected: %+v", d)
 	}
 	if missed == 0 || uint64(len(msgs))+missed != n {
 		t.Fatalf("%d deliveries + %d reported missing != %d", len(msgs), missed, n)
