@@ -73,8 +73,8 @@ type DeflateStats struct {
 	// (CompressedIn-CompressedOut is the saving per copy of each frame).
 	CompressedIn  uint64 `json:"compressed_in_bytes"`
 	CompressedOut uint64 `json:"compressed_out_bytes"`
-	// Incompressible counts frames whose compressed form was not smaller:
-	// they go out uncompressed, and are not compressed again.
+	// Incompressible counts frames whose compressed form saved less than
+	// a sixteenth: they go out uncompressed, and are not compressed again.
 	Incompressible uint64 `json:"incompressible"`
 	// Inflated counts compressed client messages, with their bytes before
 	// and after; InflateErrors the ones refused (1007 or 1009).
@@ -249,8 +249,14 @@ func inflate(dst, payload []byte, limitBytes int64) ([]byte, *CloseError) {
 	return dst, nil
 }
 
-// incompressible marks a frame whose compressed form was not smaller.
+// incompressible marks a frame whose compressed form was not worth it.
 var incompressible = new(Prepared)
+
+// minSavingDiv: a compressed variant must save at least 1/minSavingDiv of
+// the payload (and a byte), or the frame goes uncompressed: a client pays
+// an inflate per message (Node's ws about 0.4 ms on a loaded machine), which a
+// saving of a few percent does not buy back.
+const minSavingDiv = 16
 
 // deflatedSet holds the compressed variants of a Prepared, per
 // DeflateMode-1 (incompressible when not worth it), each with one
@@ -277,8 +283,8 @@ func (v *deflatedSet) release() {
 // the compressed variant of p (RSV1 set), made on first need and shared by
 // every connection of that mode until p's last Release, or p itself when
 // mode is DeflateOff, p is not a text or binary frame sealed by Seal, its
-// payload is shorter than threshold bytes, or compression would not make
-// it smaller. The result carries no reference of its own: it is valid while
+// payload is shorter than threshold bytes, or compression would save less
+// than a sixteenth of it. The result carries no reference of its own: it is valid while
 // the caller holds its reference of p (Retain it to keep it longer).
 //
 // Safe for concurrent use; two goroutines that compress the same frame at
@@ -309,7 +315,7 @@ func (p *Prepared) Deflated(mode DeflateMode, threshold int) *Prepared {
 	q := incompressible
 	c := AcquirePrepared()
 	c.B = AppendDeflate(c.B, payload, mode)
-	if len(c.B) < len(payload) {
+	if len(c.B) <= len(payload)-len(payload)/minSavingDiv-1 {
 		c.seal(p.op, true)
 		c.Topic, c.Seq = p.Topic, p.Seq
 		q = c

@@ -467,3 +467,27 @@ func BenchmarkCompressBroadcast(b *testing.B) {
 		p.Release()
 	}
 }
+
+// TestParserCompressedIncompressible: a compressed message of random bytes
+// is a little larger on the wire than MaxMessageSize and still inflates
+// when it fits once inflated.
+func TestParserCompressedIncompressible(t *testing.T) {
+	limit := 256 << 10
+	msg := testCorpus(limit, "binary")
+	in := compressedFrames(t, ws.OpBinary, msg, 0, flate.DefaultCompression)
+	if len(in) <= limit {
+		t.Fatalf("compressed random bytes are not larger: %d", len(in))
+	}
+	got := feedWhole(t, ParserConfig{Deflate: true, MaxMessageSize: int64(limit)}, in)
+	if got.err != nil || len(got.events) != 1 || got.events[0].payload != string(msg) {
+		t.Fatalf("got %v", got)
+	}
+	in = compressedFrames(t, ws.OpBinary, msg, 1000, flate.DefaultCompression)
+	if got := feedWhole(t, ParserConfig{Deflate: true, MaxMessageSize: int64(limit)}, in); got.err != nil {
+		t.Fatalf("fragmented: %v", got)
+	}
+	// Uncompressed, the same limit is exact.
+	if got := feedWhole(t, ParserConfig{Deflate: true, MaxMessageSize: int64(limit) - 1}, cf(ws.OpBinary, string(msg))); got.err == nil || got.err.Code != StatusMessageTooBig {
+		t.Fatalf("uncompressed over the limit: %v", got)
+	}
+}

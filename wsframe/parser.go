@@ -335,7 +335,14 @@ func (p *Parser) startFrame(hdr []byte) *CloseError {
 		if p.msg != nil {
 			have = uint64(len(p.msg.B))
 		}
-		if length > uint64(p.max)-have {
+		limit := uint64(p.max)
+		if (op == ws.OpContinuation && p.flags&flagCompressed != 0) || (op != ws.OpContinuation && hdr[0]&bitRsv1 != 0) {
+			// A compressed message may be a little larger than what it
+			// inflates to (stored blocks of incompressible data): MaxMessageSize
+			// bounds the inflated message, the wire gets deflate's overhead.
+			limit += limit>>10 + 64
+		}
+		if length > limit-have {
 			return &CloseError{Code: StatusMessageTooBig, Reason: reasonTooBig}
 		}
 		if op != ws.OpContinuation {
