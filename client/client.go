@@ -126,6 +126,7 @@ const (
 	callSub
 	callUnsub
 	callPing
+	callRefresh
 )
 
 type call struct {
@@ -233,7 +234,10 @@ func WebSocketURL(raw string) (string, error) {
 }
 
 func (c *Client) dial(ctx context.Context) (*websocket.Conn, error) {
-	conn, resp, err := c.dialer.DialContext(ctx, c.url, c.header)
+	c.mu.Lock()
+	header := c.header.Clone() // Refresh may change it
+	c.mu.Unlock()
+	conn, resp, err := c.dialer.DialContext(ctx, c.url, header)
 	if err != nil {
 		if resp != nil {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
@@ -541,8 +545,8 @@ func (c *Client) lost(conn *websocket.Conn, err error) bool {
 		switch p.kind {
 		case callSub:
 			// sent again on the next connection
-		case callUnsub:
-			p.done <- nil // the server forgets subscriptions with the connection
+		case callUnsub, callRefresh:
+			p.done <- nil // the server forgets subscriptions with the connection; the next one presents the new token
 		default:
 			if closed {
 				p.done <- ErrClosed

@@ -47,8 +47,17 @@
 // ErrInternal 500, ErrUnavailable 503, ErrTooManyTopics 507). The end of a
 // connection is a *CloseError (ErrGoingAway 1001, ErrProtocolError 1002,
 // ErrAbnormalClosure 1006, ErrInvalidUTF8 1007, ErrSlowConsumer 1008,
-// ErrMessageTooBig 1009). A refused upgrade is a *HandshakeError with the
-// HTTP status, a refused HTTP publish an *HTTPError.
+// ErrMessageTooBig 1009, ErrTokenExpired 4401). A refused upgrade is a
+// *HandshakeError with the HTTP status, a refused HTTP publish an
+// *HTTPError.
+//
+// # Tokens
+//
+// Options.Token goes as "Authorization: Bearer" on every upgrade: the
+// server's --publish-token, or a JWT under --auth. Refresh replaces a JWT
+// before it expires, on the connection and for the next ones; a connection
+// whose token expired ends with ErrTokenExpired, and if the server then
+// refuses the old token the client ends (Err is a *HandshakeError 401).
 //
 // # Goroutines and buffers
 //

@@ -108,6 +108,7 @@ var (
 	ErrInvalidUTF8     = &CloseError{Code: 1007} // invalid UTF-8 in a text message
 	ErrSlowConsumer    = &CloseError{Code: 1008} // the client did not read fast enough (a slow handler)
 	ErrMessageTooBig   = &CloseError{Code: 1009} // a message larger than the server's --max-message-bytes
+	ErrTokenExpired    = &CloseError{Code: 4401} // the token's exp passed without a Refresh (--auth)
 )
 
 func closeText(code int) string {
@@ -128,6 +129,8 @@ func closeText(code int) string {
 		return "message too big"
 	case 1011:
 		return "internal error"
+	case 4401:
+		return "token expired"
 	}
 	return "other"
 }

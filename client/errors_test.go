@@ -204,7 +204,7 @@ func TestEveryErrorCode(t *testing.T) {
 func TestEveryCloseCode(t *testing.T) {
 	url := fakeServer(t)
 	for _, want := range []*client.CloseError{client.ErrGoingAway, client.ErrProtocolError, client.ErrInvalidUTF8,
-		client.ErrSlowConsumer, client.ErrMessageTooBig} {
+		client.ErrSlowConsumer, client.ErrMessageTooBig, client.ErrTokenExpired} {
 		var r rec
 		c, err := client.Dial(ctx5(t), url+"/ws?close="+strconv.Itoa(want.Code), client.Options{OnEvent: r.event, MinBackoff: time.Hour})
 		if err != nil {

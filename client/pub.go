@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/gorilla/websocket"
 )
 
 // Publish publishes data (any JSON value, sent byte for byte) to topic over
@@ -162,4 +165,60 @@ func PublishHTTP(ctx context.Context, hc *http.Client, serverURL, token, topic s
 		return 0, &HTTPError{Status: resp.StatusCode, Msg: msg}
 	}
 	return out.Seq, nil
+}
+
+// Refresh replaces the connection's token before it expires (the server's
+// --auth: a token with exp ends the connection with close 4401, ErrTokenExpired,
+// unless refreshed). The new token also goes on every later connection.
+// A refused token is an *Error (401; 400 with --auth=off) and changes
+// nothing on the server. While disconnected it only stores the token for
+// the next connection.
+func (c *Client) Refresh(ctx context.Context, token string) error {
+	p := &call{kind: callRefresh, done: make(chan error, 1)}
+	c.writeMu.Lock()
+	c.mu.Lock()
+	if c.closed {
+		err := c.err
+		c.mu.Unlock()
+		c.writeMu.Unlock()
+		return err
+	}
+	old := c.header.Get("Authorization")
+	c.header.Set("Authorization", "Bearer "+token)
+	if c.conn == nil {
+		c.mu.Unlock()
+		c.writeMu.Unlock()
+		return nil
+	}
+	conn := c.conn
+	id := c.registerLocked(p)
+	c.mu.Unlock()
+	b, _ := json.Marshal(struct {
+		Op    string `json:"op"`
+		ID    uint64 `json:"id"`
+		Token string `json:"token"`
+	}{"refresh", id, token})
+	_ = c.writeLocked(conn, websocket.TextMessage, b)
+	c.writeMu.Unlock()
+	var err error
+	select {
+	case err = <-p.done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) { // refused: keep presenting the old token
+			c.mu.Lock()
+			if c.header.Get("Authorization") == "Bearer "+token {
+				if old == "" {
+					c.header.Del("Authorization")
+				} else {
+					c.header.Set("Authorization", old)
+				}
+			}
+			c.mu.Unlock()
+		}
+	}
+	return err
 }
