@@ -37,7 +37,7 @@ var (
 	ErrUnknownOp     = &Error{Code: 404} // the server does not know the operation
 	ErrTooLarge      = &Error{Code: 413} // published data larger than the server's --max-publish-bytes
 	ErrBadTopic      = &Error{Code: 422} // malformed topic or pattern
-	ErrTooManySubs   = &Error{Code: 429} // more than the server's --max-subs subscriptions on this connection
+	ErrTooManySubs   = &Error{Code: 429} // more than the server's --max-subs subscriptions on this connection, or more operations per second than its --max-ops-per-sec
 	ErrInternal      = &Error{Code: 500} // internal server error
 	ErrUnavailable   = &Error{Code: 503} // shutting down, or the cluster's NATS is unreachable: retry shortly
 	ErrTooManyTopics = &Error{Code: 507} // a publish to a new topic while --max-topics topics hold data
@@ -106,7 +106,7 @@ var (
 	ErrProtocolError   = &CloseError{Code: 1002} // the server saw a WebSocket protocol violation
 	ErrAbnormalClosure = &CloseError{Code: 1006} // no close frame: the network or the server's process failed
 	ErrInvalidUTF8     = &CloseError{Code: 1007} // invalid UTF-8 in a text message
-	ErrSlowConsumer    = &CloseError{Code: 1008} // the client did not read fast enough (a slow handler)
+	ErrSlowConsumer    = &CloseError{Code: 1008} // policy: "slow consumer" (a slow handler), or "operation rate exceeded" (Text says which)
 	ErrMessageTooBig   = &CloseError{Code: 1009} // a message larger than the server's --max-message-bytes
 	ErrTokenExpired    = &CloseError{Code: 4401} // the token's exp passed without a Refresh (--auth)
 )
