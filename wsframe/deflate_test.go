@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -490,4 +491,71 @@ func TestParserCompressedIncompressible(t *testing.T) {
 	if got := feedWhole(t, ParserConfig{Deflate: true, MaxMessageSize: int64(limit) - 1}, cf(ws.OpBinary, string(msg))); got.err == nil || got.err.Code != StatusMessageTooBig {
 		t.Fatalf("uncompressed over the limit: %v", got)
 	}
+}
+
+// TestHuffmanVariantHasNoBackReferences: DeflateHuffman output honours any
+// server_max_window_bits because it has no LZ77 matches at all: 4000
+// equal bytes still cost at least a bit each (a match would cover 258).
+func TestHuffmanVariantHasNoBackReferences(t *testing.T) {
+	msg := bytes.Repeat([]byte("x"), 4000)
+	p := NewPrepared(ws.OpBinary, msg)
+	defer p.Release()
+	h, full := p.Deflated(DeflateHuffman, 0), p.Deflated(DeflateOn, 0)
+	if len(h.Payload()) < len(msg)/8 {
+		t.Fatalf("Huffman-only output of %d bytes for %d literals: it has matches", len(h.Payload()), len(msg))
+	}
+	if len(full.Payload()) > 64 {
+		t.Fatalf("LZ77 output %d bytes", len(full.Payload()))
+	}
+	if !bytes.Equal(inflateClient(t, h.Payload()), msg) {
+		t.Fatal("Huffman variant does not inflate")
+	}
+}
+
+// TestInflateWindowCost measures what a connection would hold if a client
+// kept its compression context (client_no_context_takeover not agreed): a
+// flate reader with its 32 KiB window and tables, for the connection's
+// life. c1m always agrees client_no_context_takeover, so readers are
+// pooled and only held while a message inflates.
+func TestInflateWindowCost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates a few MB")
+	}
+	msg := testCorpus(8192, "json")
+	comp := clientDeflate(t, msg, flate.DefaultCompression)
+	const n = 200
+	readers := make([]io.ReadCloser, n)
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	for i := range readers {
+		r := flate.NewReader(io.MultiReader(bytes.NewReader(comp), strings.NewReader(inflateTail)))
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			t.Fatal(err)
+		}
+		readers[i] = r
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	per := (m1.HeapAlloc - m0.HeapAlloc) / n
+	t.Logf("an inflate context kept per connection: %d bytes of heap", per)
+	if per < 32<<10 || per > 128<<10 {
+		t.Errorf("inflate context %d bytes, expected 32-128 KB", per)
+	}
+	runtime.KeepAlive(readers)
+
+	// And what a compressor per connection (server context takeover, which
+	// c1m never agrees) would hold, at the level c1m uses.
+	writers := make([]*flate.Writer, 20)
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	for i := range writers {
+		writers[i], _ = flate.NewWriter(io.Discard, flate.BestSpeed)
+		writers[i].Write(msg)
+		writers[i].Flush()
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	t.Logf("a deflate context kept per connection (level %d): %d bytes of heap", flate.BestSpeed, (m1.HeapAlloc-m0.HeapAlloc)/uint64(len(writers)))
+	runtime.KeepAlive(writers)
 }
