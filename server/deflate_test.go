@@ -1,14 +1,18 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
+	"compress/flate"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
 	"github.com/gorilla/websocket"
 
 	"github.com/c1mhq/c1m/server"
@@ -182,5 +186,171 @@ func TestDeflateEchoAndOff(t *testing.T) {
 	_ = off.WriteMessage(websocket.TextMessage, []byte("x"))
 	if _, b, err := off.ReadMessage(); err != nil || string(b) != "x" {
 		t.Fatal(err)
+	}
+}
+
+// autobahnSizes are Autobahn|Testsuite's MSG_SIZES of cases 12.x and 13.x:
+// payload length and auto-fragment size (0: one frame).
+var autobahnSizes = [][2]int{{16, 0}, {64, 0}, {256, 0}, {1024, 0}, {4096, 0}, {8192, 0}, {16384, 0}, {32768, 0}, {65536, 0}, {131072, 0},
+	{8192, 256}, {16384, 256}, {32768, 256}, {65536, 256}, {131072, 256}, {131072, 1024}, {131072, 4096}, {131072, 32768}}
+
+// autobahnOffers are the client offers of cases 13.1 to 13.7 (Autobahn's
+// PerMessageDeflateOffer always adds client_max_window_bits).
+var autobahnOffers = []string{
+	"permessage-deflate; client_max_window_bits",
+	"permessage-deflate; client_no_context_takeover; client_max_window_bits",
+	"permessage-deflate; client_max_window_bits; server_max_window_bits=8",
+	"permessage-deflate; client_max_window_bits; server_max_window_bits=15",
+	"permessage-deflate; client_no_context_takeover; client_max_window_bits; server_max_window_bits=8",
+	"permessage-deflate; client_no_context_takeover; client_max_window_bits; server_max_window_bits=15",
+	"permessage-deflate; client_no_context_takeover; client_max_window_bits; server_max_window_bits=8, permessage-deflate; client_no_context_takeover; client_max_window_bits, permessage-deflate; client_max_window_bits",
+}
+
+// abConn is a raw client for the Autobahn-like cases.
+type abConn struct {
+	t  *testing.T
+	nc net.Conn
+	br *bufio.Reader
+}
+
+func abDial(t *testing.T, addr, offer string) (*abConn, string) {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	fmt.Fprintf(nc, "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Extensions: %s\r\n\r\n", offer)
+	br := bufio.NewReader(nc)
+	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	return &abConn{t: t, nc: nc, br: br}, resp.Header.Get("Sec-WebSocket-Extensions")
+}
+
+// sendCompressed sends msg compressed without context takeover, as
+// fragments of at most frag bytes (RSV1 on the first only).
+func (c *abConn) sendCompressed(op ws.OpCode, msg []byte, frag int) {
+	c.t.Helper()
+	var b bytes.Buffer
+	w, _ := flate.NewWriter(&b, flate.DefaultCompression)
+	w.Write(msg)
+	w.Flush()
+	z := bytes.TrimSuffix(b.Bytes(), []byte{0, 0, 0xff, 0xff})
+	if frag <= 0 {
+		frag = len(z)
+	}
+	var out bytes.Buffer
+	for i := 0; i == 0 || i < len(z); i += frag {
+		end := min(i+frag, len(z))
+		h := ws.Header{Fin: end == len(z), OpCode: ws.OpContinuation, Masked: true, Mask: [4]byte{9, 8, 7, 6}, Length: int64(end - i)}
+		if i == 0 {
+			h.OpCode, h.Rsv = op, ws.Rsv(true, false, false)
+		}
+		_ = ws.WriteHeader(&out, h)
+		p := append([]byte(nil), z[i:end]...)
+		ws.Cipher(p, h.Mask, 0)
+		out.Write(p)
+	}
+	if _, err := c.nc.Write(out.Bytes()); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// read returns the next message, inflated if compressed, and whether it was.
+func (c *abConn) read() (ws.OpCode, []byte, bool) {
+	c.t.Helper()
+	_ = c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var op ws.OpCode
+	var msg []byte
+	compressed := false
+	for {
+		h, err := ws.ReadHeader(c.br)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		p := make([]byte, h.Length)
+		if _, err := io.ReadFull(c.br, p); err != nil {
+			c.t.Fatal(err)
+		}
+		if h.OpCode.IsControl() {
+			c.t.Fatalf("control frame %v %q", h.OpCode, p)
+		}
+		if h.OpCode != ws.OpContinuation {
+			op, compressed = h.OpCode, h.Rsv&4 != 0
+		} else if h.Rsv != 0 {
+			c.t.Fatal("RSV on a continuation frame")
+		}
+		msg = append(msg, p...)
+		if h.Fin {
+			break
+		}
+	}
+	if compressed {
+		r := flate.NewReader(io.MultiReader(bytes.NewReader(msg), strings.NewReader("\x00\x00\xff\xff\x01\x00\x00\xff\xff")))
+		var err error
+		if msg, err = io.ReadAll(r); err != nil {
+			c.t.Fatalf("server frame does not inflate: %v", err)
+		}
+	}
+	return op, msg, compressed
+}
+
+// abData is test data like Autobahn's: JSON text and binary.
+func abData(n int, binary bool) []byte {
+	var b bytes.Buffer
+	for i := 0; b.Len() < n; i++ {
+		if binary {
+			b.WriteByte(byte(i*7) ^ byte(i>>3))
+		} else {
+			fmt.Fprintf(&b, `{"id":%d,"name":"item %d","tags":["a","b"],"price":%d.%02d},`, i, i%97, i%1000, i%100)
+		}
+	}
+	return b.Bytes()[:n]
+}
+
+// TestDeflateAutobahnCases follows Autobahn|Testsuite's compression cases
+// against the real /echo: 12.x (the default offer, text and binary
+// messages of 16 B to 128 KiB, whole and auto-fragmented) and 13.1-13.7
+// (the offers above, JSON text): every echo arrives as sent, compressed
+// when it is worth it, with the answer RFC 7692 asks for.
+func TestDeflateAutobahnCases(t *testing.T) {
+	_, addr := start(t, server.Config{Deflate: server.DeflateConfig{Threshold: -1}})
+	run := func(t *testing.T, offer string, binary bool) {
+		c, ext := abDial(t, addr, offer)
+		if !strings.HasPrefix(ext, "permessage-deflate; server_no_context_takeover; client_no_context_takeover") {
+			t.Fatalf("extensions %q", ext)
+		}
+		if strings.Contains(offer, "server_max_window_bits=8") != strings.HasSuffix(ext, "server_max_window_bits=8") ||
+			strings.Contains(offer, "server_max_window_bits=15") != strings.HasSuffix(ext, "server_max_window_bits=15") {
+			t.Fatalf("offer %q answered %q", offer, ext)
+		}
+		op := ws.OpText
+		if binary {
+			op = ws.OpBinary
+		}
+		for _, sz := range autobahnSizes {
+			msg := abData(sz[0], binary)
+			for range 3 {
+				c.sendCompressed(op, msg, sz[1])
+				gotOp, got, compressed := c.read()
+				if gotOp != op || !bytes.Equal(got, msg) {
+					t.Fatalf("%d bytes frag %d: echo op %v, %d bytes", sz[0], sz[1], gotOp, len(got))
+				}
+				if !binary && sz[0] >= 256 && !compressed {
+					t.Fatalf("%d bytes: echo not compressed", sz[0])
+				}
+			}
+		}
+	}
+	t.Run("12.x", func(t *testing.T) {
+		run(t, autobahnOffers[0], false)
+		run(t, autobahnOffers[0], true)
+	})
+	for i, offer := range autobahnOffers {
+		t.Run(fmt.Sprintf("13.%d", i+1), func(t *testing.T) { run(t, offer, false) })
 	}
 }
