@@ -28,8 +28,27 @@ func FuzzParser(f *testing.F) {
 	f.Add(cf(ws.OpClose, closePayload(1000, "\xff")), uint16(2), uint16(0))
 	f.Add(cf(ws.OpClose, "\x03"), uint16(2), uint16(0))
 	f.Add([]byte{}, uint16(0), uint16(0))
+	// Compressed messages (RSV1): whole, fragmented, invalid, a bomb.
+	f.Add(encodeClient(frameSpec{fin: true, rsv: 4, op: ws.OpText, payload: []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}}), uint16(3), uint16(0))
+	f.Add(cat(encodeClient(frameSpec{fin: false, rsv: 4, op: ws.OpBinary, payload: []byte{0xf2, 0x48, 0xcd}}),
+		cf(ws.OpPing, "p"), frag(true, ws.OpContinuation, "\xc9\xc9\x07\x00")), uint16(5), uint16(0))
+	f.Add(encodeClient(frameSpec{fin: true, rsv: 4, op: ws.OpBinary, payload: []byte{0xff, 0xfe, 0xfd}}), uint16(2), uint16(0))
+	f.Add(encodeClient(frameSpec{fin: true, rsv: 4, op: ws.OpBinary, payload: []byte{0xed, 0xc1, 0x01, 0x0d, 0x00, 0x00, 0x00, 0xc2, 0xa0, 0xf7, 0x4f, 0x6d, 0x0e, 0x37, 0xa0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0xb7, 0x01}}), uint16(4), uint16(1000))
 	f.Fuzz(func(t *testing.T, in []byte, split, max uint16) {
-		cfg := ParserConfig{MaxMessageSize: int64(max)}
+		// Without deflate (RSV1 is 1002), and with it: a compressed message
+		// is inflated, at most 64 KiB (a bomb stops there).
+		fuzzParser(t, ParserConfig{MaxMessageSize: int64(max)}, in, split)
+		dmax := int64(max)
+		if dmax == 0 {
+			dmax = 1 << 16
+		}
+		fuzzParser(t, ParserConfig{MaxMessageSize: dmax, Deflate: true}, in, split)
+	})
+}
+
+// fuzzParser is one FuzzParser run with cfg.
+func fuzzParser(t *testing.T, cfg ParserConfig, in []byte, split uint16) {
+	{
 		whole := feedWhole(t, cfg, in)
 		if len(in) > 0 {
 			k := int(split) % len(in)
@@ -55,7 +74,12 @@ func FuzzParser(f *testing.F) {
 				t.Fatalf("violation with code %d", whole.err.Code)
 			}
 		}
-	})
+		for _, e := range whole.events {
+			if e.kind == "msg" && int64(len(e.payload)) > cfg.MaxMessageSize && cfg.MaxMessageSize > 0 {
+				t.Fatalf("message of %d bytes over the limit %d", len(e.payload), cfg.MaxMessageSize)
+			}
+		}
+	}
 }
 
 // FuzzHandshake runs RequestHeadLen and Upgrade on random heads: no panic,
@@ -77,10 +101,13 @@ func FuzzHandshake(f *testing.F) {
 	// duplicated key.
 	f.Add(request("X-Pad: "+strings.Repeat("p", 1000)), uint16(1000))
 	f.Add(bytes.Replace(request(), []byte("Sec-WebSocket-Version"), []byte("Sec-WebSocket-Key: "+rfcKey+"\r\nSec-WebSocket-Version"), 1), uint16(60))
+	f.Add(request("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits; server_max_window_bits=10, permessage-deflate"), uint16(80))
+	f.Add(request(`Sec-WebSocket-Extensions: foo; bar="a,\"b", permessage-deflate; server_no_context_takeover=1, permessage-deflate`), uint16(80))
 	u := &Upgrader{
 		Route:     func(p string) bool { return strings.HasPrefix(p, "/ws") },
 		Origins:   []string{"https://good.example"},
 		Protocols: []string{"v2", "v1"},
+		Deflate:   true,
 	}
 	f.Fuzz(func(t *testing.T, in []byte, split uint16) {
 		const max = 1024
@@ -118,6 +145,10 @@ func FuzzHandshake(f *testing.F) {
 		}
 		if uerr == nil && (!strings.HasPrefix(hs.Path, "/ws") || resp.Header.Get("Sec-WebSocket-Accept") == "") {
 			t.Fatalf("accepted %+v", hs)
+		}
+		if ext := resp.Header.Values("Sec-WebSocket-Extensions"); uerr == nil && (len(ext) > 0) != (hs.Deflate != DeflateOff) ||
+			len(ext) > 1 || len(ext) == 1 && !strings.HasPrefix(ext[0], "permessage-deflate; server_no_context_takeover; client_no_context_takeover") {
+			t.Fatalf("deflate %v with extensions %q", hs.Deflate, ext)
 		}
 	})
 }
