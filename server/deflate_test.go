@@ -208,20 +208,30 @@ var autobahnOffers = []string{
 
 // abConn is a raw client for the Autobahn-like cases.
 type abConn struct {
-	t  *testing.T
+	t  testing.TB
 	nc net.Conn
 	br *bufio.Reader
 }
 
 func abDial(t *testing.T, addr, offer string) (*abConn, string) {
 	t.Helper()
+	return abDialTB(t, addr, "/echo", offer)
+}
+
+// abDialTB upgrades on path with offer ("" for none).
+func abDialTB(t testing.TB, addr, path, offer string) (*abConn, string) {
+	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
-	fmt.Fprintf(nc, "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Extensions: %s\r\n\r\n", offer)
+	ext := ""
+	if offer != "" {
+		ext = "Sec-WebSocket-Extensions: " + offer + "\r\n"
+	}
+	fmt.Fprintf(nc, "GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n%s\r\n", path, ext)
 	br := bufio.NewReader(nc)
 	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
 	resp, err := http.ReadResponse(br, nil)
@@ -229,6 +239,31 @@ func abDial(t *testing.T, addr, offer string) (*abConn, string) {
 		t.Fatalf("upgrade: %v %v", resp, err)
 	}
 	return &abConn{t: t, nc: nc, br: br}, resp.Header.Get("Sec-WebSocket-Extensions")
+}
+
+// sendText sends one uncompressed text message.
+func (c *abConn) sendText(msg string) {
+	c.t.Helper()
+	var out bytes.Buffer
+	h := ws.Header{Fin: true, OpCode: ws.OpText, Masked: true, Mask: [4]byte{1, 2, 3, 4}, Length: int64(len(msg))}
+	_ = ws.WriteHeader(&out, h)
+	p := []byte(msg)
+	ws.Cipher(p, h.Mask, 0)
+	out.Write(p)
+	if _, err := c.nc.Write(out.Bytes()); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// discard reads and drops everything until the connection ends.
+func (c *abConn) discard() {
+	_ = c.nc.SetReadDeadline(time.Time{})
+	buf := make([]byte, 64<<10)
+	for {
+		if _, err := c.br.Read(buf); err != nil {
+			return
+		}
+	}
 }
 
 // sendCompressed sends msg compressed without context takeover, as
