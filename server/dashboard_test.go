@@ -30,7 +30,8 @@ func TestGrafanaDashboardUsesExportedMetrics(t *testing.T) {
 	}
 	known := map[string]bool{}
 	fq := regexp.MustCompile(`fqName: "([^"]+)"`)
-	for _, d := range append(append([]*prometheus.Desc{}, allDescs...), clusterDescs...) {
+	descs := append(append(append([]*prometheus.Desc{}, allDescs...), clusterDescs...), deflateDescs...)
+	for _, d := range append(descs, descRefused) {
 		m := fq.FindStringSubmatch(d.String())
 		if m == nil {
 			t.Fatalf("no name in %s", d)
