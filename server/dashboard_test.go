@@ -31,7 +31,7 @@ func TestGrafanaDashboardUsesExportedMetrics(t *testing.T) {
 	known := map[string]bool{}
 	fq := regexp.MustCompile(`fqName: "([^"]+)"`)
 	descs := append(append(append([]*prometheus.Desc{}, allDescs...), clusterDescs...), deflateDescs...)
-	for _, d := range append(descs, descRefused) {
+	for _, d := range append(descs, limitDescs...) {
 		m := fq.FindStringSubmatch(d.String())
 		if m == nil {
 			t.Fatalf("no name in %s", d)

@@ -329,7 +329,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range clusterDescs {
 		ch <- d
 	}
-	ch <- descRefused
+	for _, d := range limitDescs {
+		ch <- d
+	}
 	for _, d := range deflateDescs {
 		ch <- d
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/internal/oprate"
 	"github.com/c1mhq/c1m/server"
 )
@@ -246,6 +247,24 @@ func TestOpsRateSocketIO(t *testing.T) {
 		}
 		if !strings.HasPrefix(p, "434[") && !strings.HasPrefix(p, "42") {
 			t.Fatalf("want the 429 ack then DISCONNECT, got %q", p)
+		}
+	}
+}
+
+// With --auth, token refusals are counted by kind in /metrics.
+func TestAuthRefusalMetrics(t *testing.T) {
+	_, addr := start(t, authCfg(auth.ModeRequired))
+	if _, st, _, _ := dialRaw(addr, "token=not-a-jwt", nil); st != 401 {
+		t.Fatalf("malformed token: %d, want 401", st)
+	}
+	if _, st, _, _ := dialRaw(addr, "", nil); st != 401 {
+		t.Fatalf("no token: %d, want 401", st)
+	}
+	dialToken(t, addr, token(t, "carol", time.Hour, []string{">"}, nil))
+	m := metricsText(t, addr)
+	for _, want := range []string{`c1m_auth_refused_total{kind="malformed"} 1`, `c1m_auth_refused_total{kind="missing"} 1`, "c1m_auth_users 1"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
 		}
 	}
 }
