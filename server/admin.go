@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/poller"
 	"github.com/c1mhq/c1m/web"
 )
@@ -38,7 +37,7 @@ func (s *Server) openAdmin() error {
 		// session as its value (native /ws); STOMP and Socket.IO sessions
 		// authenticate later, inside their protocol, and are not named.
 		s.userOf = func(p poller.Peer) string {
-			if ss, ok := p.Value().(*auth.Session); ok {
+			if ss := sessionOf(p); ss != nil {
 				return ss.Sub()
 			}
 			return ""
