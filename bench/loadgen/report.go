@@ -61,6 +61,7 @@ var requiredMetrics = map[string][]string{
 	"sockjs":      {"deliveries_per_s", "lat_p50_us", "lat_p99_us", "lat_p999_us", "fanout_p99_ms", "cpu_s_per_m_deliv"},
 	"idle_sockjs": {"heap_alloc_per_conn", "rss_per_conn", "kernel_slab_per_conn"},
 	"cluster":     {"deliveries_per_s", "deliv_per_cpu_s", "cpu_s_per_m_deliv", "lat_p50_us", "lat_p99_us", "delivered_ratio"},
+	"deflate":     {"deliveries", "delivered_ratio", "deliv_per_cpu_s", "cpu_s_per_m_deliv", "wire_bytes_per_deliv", "msg_bytes_per_deliv", "lat_p50_us", "lat_p99_us"},
 	"cluster_pub": {"acked_per_s", "acked_per_cpu_s", "received_ratio", "seq_gaps", "seq_dups", "seq_missing_tail"},
 }
 
@@ -185,6 +186,7 @@ func WriteReport(results []Result, dir, baseline string, header string) error {
 	b.WriteString(STOMPSummary(results, baseline))
 	b.WriteString(SockJSSummary(results))
 	b.WriteString(ClusterSummary(results, baseline))
+	b.WriteString(DeflateSummary(results, baseline))
 	for _, k := range order {
 		rs := byKey[k]
 		sc, _, _ := strings.Cut(k, " ")

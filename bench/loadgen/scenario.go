@@ -33,7 +33,7 @@ type Result struct {
 type Config struct {
 	Server      string        // label written into results
 	URL         string        // server base URL, e.g. http://127.0.0.1:8080
-	Scenario    string        // connect, idle, broadcast, slow, sse, idle_sse, socketio, idle_sio, stomp, idle_stomp, sockjs, idle_sockjs, hold, cluster
+	Scenario    string        // connect, idle, broadcast, slow, sse, idle_sse, socketio, idle_sio, stomp, idle_stomp, sockjs, idle_sockjs, hold, cluster, deflate
 	Conns       []int         // connection counts (steps for connect/idle, subscriber counts for broadcast/slow)
 	Payloads    []int         // broadcast payload sizes in bytes; default 64,256,1024
 	Rates       []string      // broadcast rates in msg/s; "max" floods, "half" is half the max measured before; default max,half
@@ -54,6 +54,7 @@ type Config struct {
 	SockJSPath  string        // SockJS prefix carrying the native protocol (sockjs, idle_sockjs); default DefaultSockJSPath
 	SockJS      string        // SockJS receiving transport (sockjs, idle_sockjs): SockJSXHRStreaming (default), SockJSEventSource, SockJSXHR or SockJSWebSocket
 	Cluster     ClusterConfig // the cluster scenario's own settings (see cluster.go)
+	Deflate     DeflateConfig // the deflate scenario's own settings (see deflate.go)
 	Out         io.Writer
 	Log         *slog.Logger
 }
@@ -217,6 +218,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return r.hold(ctx)
 	case "cluster":
 		return r.cluster(ctx)
+	case "deflate":
+		return r.deflate(ctx)
 	}
 	return fmt.Errorf("unknown scenario %q", cfg.Scenario)
 }

@@ -14,6 +14,7 @@
 //	c1mbench -server c1m -url http://127.0.0.1:8080 -scenario idle_sockjs -sockjs-transport xhr -conns 1000,10000 -workers 2
 //	c1mbench -server rabbitmq -proto stomp -url http://127.0.0.1:15674 -scenario stomp -conns 1000
 //	c1mbench -server c1m -url http://127.0.0.1:8081,http://127.0.0.1:8082,http://127.0.0.1:8083 -nats-pid PID -scenario cluster -conns 19000 -topics 20 -rates 100,1000,max -workers 2
+//	c1mbench -server c1m -url http://127.0.0.1:8080 -scenario deflate -deflate-mode off -conns 1000 -topics 4 -rates 100 -duration 10s
 //	c1mbench report -in results.jsonl -out bench/results/DATE -baseline c1m
 //	c1mbench plot -in bench/results/DATE/results.jsonl -out bench/results/DATE   (*.dat, plots.gp only)
 //	c1mbench check -in results.jsonl -servers c1m,gorilla,gws,nbio -scenarios connect,idle,broadcast,slow
@@ -85,10 +86,11 @@ func run() int {
 		cfg                       loadgen.Config
 		conns, payloads, rates, o string
 		pubTopics                 string
+		deflateKinds              string
 	)
 	flag.StringVar(&cfg.Server, "server", "server", "label of the server under test")
 	flag.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080", "base URL of the server")
-	flag.StringVar(&cfg.Scenario, "scenario", "broadcast", "connect, idle, broadcast, slow, sse (broadcast to event streams), idle_sse (memory per event stream), socketio (broadcast to Socket.IO clients over WebSocket), idle_sio (memory per Socket.IO client, -sio-transport), stomp (broadcast to STOMP clients over WebSocket), idle_stomp (memory per STOMP client), sockjs (broadcast to SockJS sessions, -sockjs-transport), idle_sockjs (memory per SockJS session, -sockjs-transport) hold or cluster (-url NODE,NODE,...: c1m nodes joined by NATS against one standalone node; -nats-pid, -topics, -pub-topics, -publishers)")
+	flag.StringVar(&cfg.Scenario, "scenario", "broadcast", "connect, idle, broadcast, slow, sse (broadcast to event streams), idle_sse (memory per event stream), socketio (broadcast to Socket.IO clients over WebSocket), idle_sio (memory per Socket.IO client, -sio-transport), stomp (broadcast to STOMP clients over WebSocket), idle_stomp (memory per STOMP client), sockjs (broadcast to SockJS sessions, -sockjs-transport), idle_sockjs (memory per SockJS session, -sockjs-transport) hold or cluster (-url NODE,NODE,...: c1m nodes joined by NATS against one standalone node; -nats-pid, -topics, -pub-topics, -publishers) or deflate (a JSON quote feed to WebSocket subscribers offering permessage-deflate, on a server started with deflate off or on: -deflate-mode, -deflate-payloads, -topics; fixed -rates)")
 	flag.StringVar(&conns, "conns", "1000", "comma-separated connection counts")
 	flag.StringVar(&payloads, "payloads", "64,256,1024", "broadcast payload sizes, bytes")
 	flag.StringVar(&rates, "rates", "max,half", "broadcast rates: msg/s, max, half (of max)")
@@ -108,11 +110,15 @@ func run() int {
 	flag.StringVar(&cfg.SockJSPath, "sockjs-path", loadgen.DefaultSockJSPath, "SockJS prefix carrying the native protocol (sockjs, idle_sockjs)")
 	flag.StringVar(&cfg.SockJS, "sockjs-transport", loadgen.SockJSXHRStreaming, "SockJS receiving transport of sockjs and idle_sockjs: xhr_streaming, eventsource, xhr (polling) or websocket")
 	flag.IntVar(&cfg.Cluster.NATSPid, "nats-pid", 0, "cluster: pid of nats-server, whose CPU counts with the nodes' (0: a standalone node)")
-	flag.IntVar(&cfg.Cluster.Topics, "topics", 10, "cluster: topics the subscribers are spread over evenly")
+	flag.IntVar(&cfg.Cluster.Topics, "topics", 10, "cluster, deflate: topics the subscribers are spread over evenly (deflate: the feed, round-robin)")
 	flag.StringVar(&pubTopics, "pub-topics", "1,1000", "cluster: publish-throughput steps, topics each (empty: none)")
 	flag.IntVar(&cfg.Cluster.Publishers, "publishers", 64, "cluster: concurrent HTTP publishers of the throughput steps")
 	flag.DurationVar(&cfg.Cluster.PubDuration, "pub-duration", 0, "cluster: publishing time of a throughput step (default -duration)")
 	flag.IntVar(&cfg.Cluster.PacedPaths, "paced-publishers", 3, "cluster: publishers in parallel at a fixed rate, rate/N each (each batches what is due)")
+	flag.StringVar(&cfg.Deflate.Mode, "deflate-mode", "", "deflate: label of the server's configuration (off, default, zero), the mode param of its results")
+	flag.StringVar(&deflateKinds, "deflate-payloads", "quote,book", "deflate: payloads, quote (~135-byte top of book) and/or book (~600-byte 5-level book)")
+	flag.IntVar(&cfg.Deflate.SubTopics, "sub-topics", 2, "deflate: topics each subscriber subscribes to (of -topics)")
+	flag.BoolVar(&cfg.Deflate.NoOffer, "no-deflate-offer", false, "deflate: clients do not offer permessage-deflate")
 	flag.StringVar(&o, "o", "", "append results to this file (default stdout)")
 	timeout := flag.Duration("timeout", 30*time.Minute, "abort the run after this long")
 	flag.Parse()
@@ -127,6 +133,10 @@ func run() int {
 		return 2
 	}
 	cfg.Rates = list(rates)
+	cfg.Deflate.Kinds = list(deflateKinds)
+	if cfg.Scenario == "deflate" {
+		cfg.Deflate.Topics = cfg.Cluster.Topics
+	}
 	if cfg.Cluster.PubTopics, err = ints(pubTopics); err != nil {
 		fmt.Fprintln(os.Stderr, "c1mbench: -pub-topics:", err)
 		return 2
