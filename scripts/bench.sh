@@ -13,7 +13,8 @@
 #                              when c1m serves them; fails unless
 #                              every scenario produced every number for every
 #                              server that ran it (about 45 s of runs on 2 cores);
-#                              cluster: 300 subscribers, 1 s steps (~20-30 s more)
+#                              cluster: 300 subscribers, 1 s steps (~20-30 s more);
+#                              deflate: 100 subscribers, 1 s per mode (~10 s more)
 #   scripts/bench.sh --full    real numbers, Centrifugo included: idle at
 #                              1k/10k/19k, broadcast at 1k and 19k subscribers
 #                              (max, half of max, fixed rates), SSE streams
@@ -27,7 +28,8 @@
 #                              native WebSocket (sockjs over xhr_streaming,
 #                              idle_sockjs over xhr_streaming, eventsource
 #                              and xhr polling), cluster (19,000 subscribers
-#                              over 3 nodes joined by NATS against 1 node)
+#                              over 3 nodes joined by NATS against 1 node),
+#                              deflate (1,000 subscribers, off/default/zero)
 #                              (about 20 minutes; 2026-11-30 took 28 on a
 #                              loaded machine; building Centrifugo once adds ~5)
 #   scripts/bench.sh --replot DIR   redraw DIR's plots (replaces *.dat, *.png,
@@ -36,7 +38,7 @@
 #   options: --servers c1m,gorilla,gws,nbio,centrifugo,node-socketio,rabbitmq
 #              (default: all in --full, all but centrifugo, node-socketio and
 #              rabbitmq in --quick)
-#            --scenarios connect,idle,broadcast,slow,sse,idle_sse,socketio,idle_sio,stomp,idle_stomp,sockjs,idle_sockjs,cluster
+#            --scenarios connect,idle,broadcast,slow,sse,idle_sse,socketio,idle_sio,stomp,idle_stomp,sockjs,idle_sockjs,cluster,deflate
 #            --out DIR   --port-base 19100
 #   env: CENTRIFUGO=/path/to/centrifugo (default: built once with go install
 #        into ${XDG_CACHE_HOME:-~/.cache}/c1m-bench/centrifugo-v6.9.1/)
@@ -52,6 +54,15 @@
 #   CPU-second of every node plus nats-server, latency), then acked publishes
 #   per second on 1 and 1,000 topics with a per-topic seq check. Its ports are
 #   --port-base+10 .. +14 (nodes, then NATS client and monitoring ports).
+#   deflate (c1m only, when its build has --deflate) publishes a JSON quote
+#   feed (quotes ~125 bytes, 5-level book updates ~575 bytes, POST /publish at
+#   a fixed rate over 4 topics) to WebSocket subscribers that offer
+#   permessage-deflate, on three fresh c1m processes: --deflate=false (mode
+#   off), the default threshold (mode default) and --deflate-threshold 0 (mode
+#   zero); deliveries per server CPU-second, wire bytes per delivery, latency
+#   and the server's deflate counters, ratios against off. Port --port-base+20.
+#   --quick: 100 subscribers, 200 msg/s, 1 s (~10 s); --full: 1,000, 50 msg/s,
+#   10 s (~1.5 minutes).
 #
 # Every server gets a fresh process per scenario (memory baselines are then
 # comparable) and is pinned to CPU 0; the load generator to CPU 1 (taskset).
@@ -62,7 +73,7 @@ set -euo pipefail
 
 mode=quick
 servers=
-scenarios=connect,idle,broadcast,slow,sse,idle_sse,socketio,idle_sio,stomp,idle_stomp,sockjs,idle_sockjs,cluster
+scenarios=connect,idle,broadcast,slow,sse,idle_sse,socketio,idle_sio,stomp,idle_stomp,sockjs,idle_sockjs,cluster,deflate
 out=
 port_base=19100
 while [ $# -gt 0 ]; do
@@ -579,6 +590,52 @@ else
     -pub-topics 1,1000 -publishers 64 -pub-duration 5s
 fi
 
+# run_deflate: the deflate scenario (c1m only). The same load generator
+# arguments against c1m with permessage-deflate off, on with the default
+# threshold and on with threshold 0, a fresh process each (pinned like every
+# server); -deflate-mode labels the results.
+deflate_ran=0
+run_deflate() { # port args...
+  [[ ",$scenarios," == *",deflate,"* ]] || return 0
+  [[ ",$servers," == *",c1m,"* ]] || return 0
+  local port=$1 mode flags help
+  shift
+  help=$("$bin/c1m" --help 2>&1 || true) # not piped into grep -q: with pipefail its early exit would fail the pipe
+  if [[ "$help" != *"-deflate-threshold"* ]]; then
+    echo "-- c1m deflate: skipped, this c1m has no --deflate-threshold"
+    notes+=("c1m has no --deflate-threshold flag in this build: the deflate scenario was not run")
+    return 0
+  fi
+  if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/" 2>/dev/null; then
+    echo "bench.sh: port $port is already in use (another bench run? use --port-base)" >&2
+    failures=$((failures + 1))
+    return 0
+  fi
+  plan+=("c1m:deflate")
+  deflate_ran=1
+  for mode in off default zero; do
+    case $mode in
+      off) flags=(--deflate=false) ;;
+      default) flags=(--deflate) ;;
+      zero) flags=(--deflate --deflate-threshold 0) ;;
+    esac
+    "${pin_server[@]}" "$bin/c1m" --addr "127.0.0.1:$port" --demo=false "${flags[@]}" >>"$logdir/c1m-deflate-$mode.log" 2>&1 &
+    server_pid=$!
+    if wait_ready "c1m (deflate $mode)" "$server_pid" "http://127.0.0.1:$port/stats" "$logdir/c1m-deflate-$mode.log"; then
+      echo "-- c1m deflate (mode $mode: ${flags[*]}) $*"
+      gen c1m-deflate-$mode -server c1m -scenario deflate -deflate-mode "$mode" -url "http://127.0.0.1:$port" "$@"
+    else
+      failures=$((failures + 1))
+    fi
+    stop_server
+  done
+}
+if [ "$mode" = quick ]; then
+  run_deflate $((port_base + 20)) -conns 100 -topics 4 -rates 200 -duration 1s
+else
+  run_deflate $((port_base + 20)) -conns 1000 -topics 4 -rates 50 -duration 10s
+fi
+
 elapsed=$(($(date +%s) - started))
 header=$(mktemp)
 {
@@ -611,6 +668,12 @@ header=$(mktemp)
     echo "- cluster: ${cluster_nats_version:-nats-server} with JetStream (file store in /tmp, fresh per run) and 3 c1m nodes"
     echo "  (--nats, --node-name, --demo=false), against one standalone c1m node; nats-server and every node pinned to"
     echo "  CPU 0 with the other servers (${pin_server[*]:-no pinning}), the load generator to ${pin_gen[*]:-no pinning}."
+  fi
+  if [ "$deflate_ran" = 1 ]; then
+    echo "- deflate: c1m three times, fresh and pinned like the others: --deflate=false (off), --deflate (default:"
+    echo "  threshold $("$bin/c1m" --help 2>&1 | sed -n '/-deflate-threshold/{n;p}' | grep -o 'default [0-9]*' | grep -o '[0-9]*' || echo '?') bytes),"
+    echo "  --deflate --deflate-threshold 0 (zero); subscribers are gorilla/websocket clients in the load generator offering"
+    echo "  permessage-deflate (client_no_context_takeover, server_no_context_takeover), their bytes counted on the socket."
   fi
   echo "- load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15-minute load average at the end of the run, $ncpu CPUs)"
   for n in "${notes[@]}"; do echo "- note: $n"; done
