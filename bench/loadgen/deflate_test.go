@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDeflateFeedSizes(t *testing.T) {
@@ -151,5 +152,41 @@ func TestDeflateSummary(t *testing.T) {
 	// The check wants the scenario's numbers.
 	if miss := CheckPlan(res[:3], map[string][]string{"deflate": {"c1m"}}); len(miss) == 0 {
 		t.Fatal("check passed rows without deliveries")
+	}
+}
+
+// The deflate scenario against c1m itself (permessage-deflate on, its
+// default): every message reaches every subscriber of its topics, the
+// subscribers agree permessage-deflate, and the book updates are smaller on
+// the wire than inflated.
+func TestDeflateEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts c1m")
+	}
+	url := startC1M(t)
+	res := runScenario(t, url, Config{Scenario: "deflate", Conns: []int{20}, Rates: []string{"200"},
+		Duration: 300 * time.Millisecond, Deflate: DeflateConfig{Mode: "default", Topics: 4, SubTopics: 2}})
+	if len(res) != 2 {
+		t.Fatalf("want 2 results (quote, book), got %d", len(res))
+	}
+	for _, r := range res {
+		pub, deliv := metric(t, r, "published"), metric(t, r, "deliveries")
+		if r.Params["mode"] != "default" || pub < 20 || deliv != pub*10 || metric(t, r, "delivered_ratio") != 1 {
+			t.Errorf("%v: published %v delivered %v, want every message to its 10 subscribers", r.Params, pub, deliv)
+		}
+		if n := metric(t, r, "client_deflate_conns"); n != 20 {
+			t.Errorf("%v: %v subscribers agreed permessage-deflate, want 20", r.Params, n)
+		}
+		if p50, mx := metric(t, r, "lat_p50_us"), metric(t, r, "lat_max_us"); !(0 < p50 && p50 <= mx && mx < 10e6) {
+			t.Errorf("%v: latency p50 %v max %v", r.Params, p50, mx)
+		}
+		metric(t, r, "deliv_per_cpu_s")
+		wire, msg := metric(t, r, "wire_bytes_per_deliv"), metric(t, r, "msg_bytes_per_deliv")
+		if r.Params["payload"] == DeflateBook && !(wire < 0.8*msg) {
+			t.Errorf("book: %v wire bytes per delivery for %v-byte messages: not compressed", wire, msg)
+		}
+		if r.Params["payload"] == DeflateBook && metric(t, r, "server_compressed") < 1 {
+			t.Errorf("book: the server reports no compressed frames: %v", r.Metrics)
+		}
 	}
 }
