@@ -9,6 +9,7 @@ import (
 
 	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/client"
+	"github.com/c1mhq/c1m/internal/testutil"
 	"github.com/c1mhq/c1m/server"
 )
 
@@ -54,7 +55,7 @@ func TestAuthTokens(t *testing.T) {
 	if err := refreshed.Refresh(ctx5(t), jwtFor(t, time.Now().Add(time.Hour), []string{"a.>"}, []string{"a.>"})); err != nil {
 		t.Fatalf("refresh: %v", err)
 	}
-	waitFor(t, 10*time.Second, "the short token's expiry", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the short token's expiry", func() bool {
 		d := r2.eventsOf(client.EventDisconnected)
 		return len(d) == 1 && errors.Is(d[0].Err, client.ErrTokenExpired)
 	})
@@ -67,11 +68,11 @@ func TestAuthTokens(t *testing.T) {
 		t.Fatalf("expired client's Err: %v", err)
 	}
 	// past the first exp, the refreshed connection still works
-	waitFor(t, 5*time.Second, "the first exp to pass", func() bool { return time.Now().After(exp.Add(200 * time.Millisecond)) })
+	testutil.WaitFor(t, 5*time.Second, "the first exp to pass", func() bool { return time.Now().After(exp.Add(200 * time.Millisecond)) })
 	if err := refreshed.Publish(ctx5(t), "a.x", []byte(`1`)); err != nil {
 		t.Fatalf("after the first exp: %v", err)
 	}
-	waitFor(t, 5*time.Second, "delivery", func() bool { return r1.count() == 1 })
+	testutil.WaitFor(t, 5*time.Second, "delivery", func() bool { return r1.count() == 1 })
 	if d := r1.eventsOf(client.EventDisconnected); len(d) != 0 {
 		t.Fatalf("refreshed client disconnected: %+v", d)
 	}

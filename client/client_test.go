@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/c1mhq/c1m/client"
+	"github.com/c1mhq/c1m/internal/testutil"
 	"github.com/c1mhq/c1m/server"
 )
 
@@ -34,7 +35,7 @@ func TestSubscribeSnapshotThenLive(t *testing.T) {
 		t.Errorf("ts %d", msgs[0].TS)
 	}
 	httpPub(t, addr, "md.A.quote", `{"bid":3}`)
-	waitFor(t, 5*time.Second, "live message", func() bool { return r.count() == 2 })
+	testutil.WaitFor(t, 5*time.Second, "live message", func() bool { return r.count() == 2 })
 	msgs, _ = r.snapshot()
 	if m := msgs[1]; m.Snapshot || m.Seq != seq+1 || string(m.Data) != `{"bid":3}` {
 		t.Fatalf("live: %+v", m)
@@ -86,7 +87,7 @@ func TestOverlappingSubscriptionsDeliverOnce(t *testing.T) {
 	}
 	httpPub(t, addr, "md.X", `1`)
 	httpPub(t, addr, "md.Y", `2`)
-	waitFor(t, 5*time.Second, "both", func() bool { return wild.count()+exact.count() == 2 })
+	testutil.WaitFor(t, 5*time.Second, "both", func() bool { return wild.count()+exact.count() == 2 })
 	w, _ := wild.snapshot()
 	e, _ := exact.snapshot()
 	if len(w) != 1 || w[0].Topic != "md.Y" || len(e) != 1 || e[0].Topic != "md.X" {
@@ -109,7 +110,7 @@ func TestPublishWithAck(t *testing.T) {
 	if err := c.PublishBinary(ctx5(t), "p.bin", []byte{0, 1, 2, 255}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "101 deliveries", func() bool { return r.count() == 101 })
+	testutil.WaitFor(t, 5*time.Second, "101 deliveries", func() bool { return r.count() == 101 })
 	msgs, _ := r.snapshot()
 	for i, m := range msgs[:100] {
 		if m.Topic != "p.json" || m.Seq != uint64(i+1) || string(m.Data) != strconv.Itoa(i+1) || m.Binary {
@@ -155,7 +156,7 @@ func TestConcurrentPublishersAndSubscribers(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	waitFor(t, 5*time.Second, "200 deliveries", func() bool { return r.count() == 200 })
+	testutil.WaitFor(t, 5*time.Second, "200 deliveries", func() bool { return r.count() == 200 })
 	if s := c.Stats(); s.Delivered != 200 || s.Duplicates != 0 || s.Missed != 0 {
 		t.Fatalf("stats %+v", s)
 	}
@@ -195,7 +196,7 @@ func TestServerRestartMidStream(t *testing.T) {
 			i++
 		}
 	}()
-	waitFor(t, 10*time.Second, "3000 deliveries", func() bool { return r.count() >= 3000 })
+	testutil.WaitFor(t, 10*time.Second, "3000 deliveries", func() bool { return r.count() >= 3000 })
 	stop1()
 	_, addr2, _ := startServer(t, addr, nil)
 	if addr2 != addr {
@@ -207,7 +208,7 @@ func TestServerRestartMidStream(t *testing.T) {
 		t.Fatal(err)
 	default:
 	}
-	waitFor(t, 20*time.Second, "the last message", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "the last message", func() bool {
 		m, _ := r.snapshot()
 		return len(m) > 0 && string(m[len(m)-1].Data) == strconv.Itoa(total)
 	})
@@ -298,11 +299,11 @@ func TestCutConnectionExactRecovery(t *testing.T) {
 		}
 	}()
 	for _, at := range []int{1000, 3000, 6000} {
-		waitFor(t, 10*time.Second, fmt.Sprintf("%d deliveries", at), func() bool { return r.count() >= at })
+		testutil.WaitFor(t, 10*time.Second, fmt.Sprintf("%d deliveries", at), func() bool { return r.count() >= at })
 		p.cut()
 	}
 	<-done
-	waitFor(t, 20*time.Second, "every message", func() bool { return r.count() >= total })
+	testutil.WaitFor(t, 20*time.Second, "every message", func() bool { return r.count() >= total })
 	msgs, _ := r.snapshot()
 	if len(msgs) != total {
 		t.Fatalf("%d deliveries, want %d", len(msgs), total)
@@ -370,12 +371,12 @@ func TestPublishBufferedWhileOffline(t *testing.T) {
 	}
 	p.setDown(true)
 	p.cut()
-	waitFor(t, 5*time.Second, "disconnect", func() bool { return len(r.eventsOf(client.EventDisconnected)) == 1 })
+	testutil.WaitFor(t, 5*time.Second, "disconnect", func() bool { return len(r.eventsOf(client.EventDisconnected)) == 1 })
 	errs := make(chan error, 3)
 	for i := 1; i <= 3; i++ {
 		go func() { errs <- c.Publish(context.Background(), "buf.x", []byte(strconv.Itoa(i))) }()
 		// in order: wait until this one is buffered
-		waitFor(t, 5*time.Second, "buffered", func() bool { return c.Stats().Buffered == i })
+		testutil.WaitFor(t, 5*time.Second, "buffered", func() bool { return c.Stats().Buffered == i })
 	}
 	if err := c.Publish(context.Background(), "buf.x", []byte(`4`)); !errors.Is(err, client.ErrBufferFull) {
 		t.Fatalf("past the bound: %v", err)
@@ -398,7 +399,7 @@ func TestPublishBufferedWhileOffline(t *testing.T) {
 			t.Fatal("buffered publishes not acknowledged")
 		}
 	}
-	waitFor(t, 5*time.Second, "3 deliveries", func() bool { return r.count() == 3 })
+	testutil.WaitFor(t, 5*time.Second, "3 deliveries", func() bool { return r.count() == 3 })
 	msgs, _ := r.snapshot()
 	got := ""
 	for _, m := range msgs {

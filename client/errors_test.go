@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/c1mhq/c1m/client"
+	"github.com/c1mhq/c1m/internal/testutil"
 	"github.com/c1mhq/c1m/server"
 )
 
@@ -130,17 +131,17 @@ func TestCloseCodesFromTheServer(t *testing.T) {
 	if !errors.As(err, &lost) || !errors.Is(err, client.ErrMessageTooBig) {
 		t.Fatalf("oversized message: %v", err)
 	}
-	waitFor(t, 5*time.Second, "reconnect", func() bool { return len(r.eventsOf(client.EventConnected)) == 2 })
+	testutil.WaitFor(t, 5*time.Second, "reconnect", func() bool { return len(r.eventsOf(client.EventConnected)) == 2 })
 	if err := c.Publish(ctx5(t), "t.a", []byte(`1`)); err != nil {
 		t.Fatalf("after reconnecting: %v", err)
 	}
 	// 1001: the server shuts down
 	stop()
-	waitFor(t, 5*time.Second, "going away", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "going away", func() bool {
 		d := r.eventsOf(client.EventDisconnected)
 		return len(d) == 2 && errors.Is(d[1].Err, client.ErrGoingAway)
 	})
-	waitFor(t, 5*time.Second, "failed reconnects", func() bool { return len(r.eventsOf(client.EventReconnectFailed)) > 0 })
+	testutil.WaitFor(t, 5*time.Second, "failed reconnects", func() bool { return len(r.eventsOf(client.EventReconnectFailed)) > 0 })
 	c.Close()
 	if err := c.Publish(ctx5(t), "t.a", []byte(`1`)); !errors.Is(err, client.ErrClosed) {
 		t.Fatalf("after Close: %v", err)
@@ -210,7 +211,7 @@ func TestEveryCloseCode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 5*time.Second, "disconnect", func() bool { return len(r.eventsOf(client.EventDisconnected)) > 0 })
+		testutil.WaitFor(t, 5*time.Second, "disconnect", func() bool { return len(r.eventsOf(client.EventDisconnected)) > 0 })
 		e := r.eventsOf(client.EventDisconnected)[0]
 		var ce *client.CloseError
 		if !errors.Is(e.Err, want) || !errors.As(e.Err, &ce) || ce.Text != "bye" {
@@ -227,7 +228,7 @@ func TestSubscribeWhileDisconnectedWaits(t *testing.T) {
 	c := dial(t, p.addr(), &r, nil)
 	p.setDown(true)
 	p.cut()
-	waitFor(t, 5*time.Second, "disconnect", func() bool { return len(r.eventsOf(client.EventDisconnected)) == 1 })
+	testutil.WaitFor(t, 5*time.Second, "disconnect", func() bool { return len(r.eventsOf(client.EventDisconnected)) == 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if _, err := c.Subscribe(ctx, []string{"w.a"}, client.SubOptions{Handler: r.handle}); !errors.Is(err, context.DeadlineExceeded) {
@@ -244,7 +245,7 @@ func TestSubscribeWhileDisconnectedWaits(t *testing.T) {
 	}
 	httpPub(t, addr, "w.a", `1`)
 	httpPub(t, addr, "w.b", `2`)
-	waitFor(t, 5*time.Second, "delivery", func() bool { return r.count() == 1 })
+	testutil.WaitFor(t, 5*time.Second, "delivery", func() bool { return r.count() == 1 })
 	if m, _ := r.snapshot(); m[0].Topic != "w.b" {
 		t.Fatalf("got %+v (the abandoned subscription must not deliver)", m)
 	}

@@ -12,20 +12,9 @@ import (
 	"time"
 
 	"github.com/c1mhq/c1m/client"
+	"github.com/c1mhq/c1m/internal/testutil"
 	"github.com/c1mhq/c1m/server"
 )
-
-// waitFor polls cond until it holds or d passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
 
 // startServer starts the real server on addr ("127.0.0.1:0" for any port)
 // with the demo off and client publishing on; mod adjusts the config. It
@@ -66,7 +55,7 @@ func startServer(t testing.TB, addr string, mod func(*server.Config)) (*server.S
 	}
 	t.Cleanup(stop)
 	a := s.Addr().String()
-	waitFor(t, 5*time.Second, "healthz", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "healthz", func() bool {
 		r, err := http.Get("http://" + a + "/healthz")
 		if err != nil {
 			return false

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/c1mhq/c1m/client"
+	"github.com/c1mhq/c1m/internal/testutil"
 	"github.com/c1mhq/c1m/poller"
 	"github.com/c1mhq/c1m/server"
 )
@@ -30,7 +31,7 @@ func TestMaxRateReportsConflatedGaps(t *testing.T) {
 		}
 	}
 	// the last value of a burst always arrives
-	waitFor(t, 5*time.Second, "the last value", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "the last value", func() bool {
 		m, _ := r.snapshot()
 		return len(m) > 0 && m[len(m)-1].Seq == 20
 	})
@@ -77,7 +78,7 @@ func TestDropPolicyGapsAreReported(t *testing.T) {
 		postBatch(t, addr, []byte(batch))
 	}
 	close(release)
-	waitFor(t, 10*time.Second, "the last message", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the last message", func() bool {
 		m, _ := r.snapshot()
 		return len(m) > 0 && m[len(m)-1].Seq == n
 	})
@@ -116,7 +117,7 @@ func TestUnsubscribe(t *testing.T) {
 	}
 	c.Publish(ctx5(t), "u.a", []byte(`1`))
 	c.Publish(ctx5(t), "u.c", []byte(`2`))
-	waitFor(t, 5*time.Second, "u.c", func() bool { return r.count() == 1 })
+	testutil.WaitFor(t, 5*time.Second, "u.c", func() bool { return r.count() == 1 })
 	if m, _ := r.snapshot(); m[0].Topic != "u.c" {
 		t.Fatalf("got %+v", m)
 	}
@@ -144,10 +145,10 @@ func TestKeepaliveFindsDeadServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	waitFor(t, 5*time.Second, "the dead connection given up", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "the dead connection given up", func() bool {
 		d := r.eventsOf(client.EventDisconnected)
 		return len(d) > 0 && errors.Is(d[0].Err, client.ErrAbnormalClosure)
 	})
-	waitFor(t, 5*time.Second, "a reconnection", func() bool { return len(r.eventsOf(client.EventConnected)) >= 2 })
+	testutil.WaitFor(t, 5*time.Second, "a reconnection", func() bool { return len(r.eventsOf(client.EventConnected)) >= 2 })
 	_ = context.Background
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/c1mhq/c1m/internal/testutil"
 	"github.com/c1mhq/c1m/server"
 )
 
@@ -354,7 +355,7 @@ func TestNATSOutage(t *testing.T) {
 	}
 	first := pub(10)
 	ns.stop()
-	waitFor(t, 10*time.Second, "nodes not ready", func() bool { return a.ready() == 503 && b.ready() == 503 })
+	testutil.WaitFor(t, 10*time.Second, "nodes not ready", func() bool { return a.ready() == 503 && b.ready() == 503 })
 	if st, _ := a.publish(t, "no.T", `{"x":1}`); st != 503 {
 		t.Fatalf("publish without NATS: %d, want 503", st)
 	}
@@ -364,7 +365,7 @@ func TestNATSOutage(t *testing.T) {
 		t.Fatalf("subscribe without NATS: %+v %v, want err 503", m, err)
 	}
 	ns.start()
-	waitFor(t, 15*time.Second, "nodes ready again", func() bool { return a.ready() == 200 && b.ready() == 200 })
+	testutil.WaitFor(t, 15*time.Second, "nodes ready again", func() bool { return a.ready() == 200 && b.ready() == 200 })
 	second := pub(10)
 	var final atomic.Uint64
 	final.Store(second[len(second)-1])

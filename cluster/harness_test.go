@@ -22,6 +22,7 @@ import (
 
 	"github.com/c1mhq/c1m/cluster"
 	"github.com/c1mhq/c1m/hub"
+	"github.com/c1mhq/c1m/internal/testutil"
 	"github.com/c1mhq/c1m/server"
 )
 
@@ -115,7 +116,7 @@ func startNode(t testing.TB, nats *natsNode, name string, mod ...func(*server.Co
 		_ = s.Shutdown(ctx)
 	}
 	t.Cleanup(n.stop)
-	waitFor(t, 10*time.Second, name+" ready", func() bool { return n.ready() == 200 })
+	testutil.WaitFor(t, 10*time.Second, name+" ready", func() bool { return n.ready() == 200 })
 	return n
 }
 
@@ -126,17 +127,6 @@ func (n *node) ready() int {
 	}
 	r.Body.Close()
 	return r.StatusCode
-}
-
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // publish posts one JSON message through node's /publish and returns the
@@ -284,7 +274,7 @@ func startChild(t testing.TB, nats *natsNode, name string) *childNode {
 	}
 	c.addr = strings.TrimSpace(line)
 	n := &node{addr: c.addr}
-	waitFor(t, 10*time.Second, name+" ready", func() bool { return n.ready() == 200 })
+	testutil.WaitFor(t, 10*time.Second, name+" ready", func() bool { return n.ready() == 200 })
 	return c
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/c1mhq/c1m/client"
+	"github.com/c1mhq/c1m/internal/testutil"
 	"github.com/c1mhq/c1m/server"
 )
 
@@ -64,17 +65,6 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(filepath.Dir(binPath))
 	}
 	os.Exit(code)
-}
-
-func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // cliServer starts an in-process server (demo off) on addr.
@@ -217,7 +207,7 @@ func TestCLISubPrintsDeliveries(t *testing.T) {
 	url, _ := cliServer(t, "127.0.0.1:0", nil)
 	publish(t, url, "md.A.quote", `{"bid":1}`)
 	sub := startC1M(t, "sub", "--url", url, "--count", "3", "md.*.quote")
-	waitUntil(t, 10*time.Second, "the snapshot line", func() bool { l, _ := sub.output(); return len(l) == 1 })
+	testutil.WaitFor(t, 10*time.Second, "the snapshot line", func() bool { l, _ := sub.output(); return len(l) == 1 })
 	publish(t, url, "md.A.trade", `0`)
 	publish(t, url, "md.B.quote", "{\n \"bid\": 2}")
 	publish(t, url, "md.A.quote", `{"bid":3}`)
@@ -293,10 +283,10 @@ func TestCLISubReconnectsByItself(t *testing.T) {
 	url, stop := cliServer(t, "127.0.0.1:0", nil)
 	publish(t, url, "r.x", `1`)
 	sub := startC1M(t, "sub", "--url", url, "--count", "3", "r.x")
-	waitUntil(t, 10*time.Second, "the snapshot", func() bool { l, _ := sub.output(); return len(l) == 1 })
+	testutil.WaitFor(t, 10*time.Second, "the snapshot", func() bool { l, _ := sub.output(); return len(l) == 1 })
 	stop()
 	url2, _ := cliServer(t, strings.TrimPrefix(url, "http://"), nil)
-	waitUntil(t, 10*time.Second, "the resubscription", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the resubscription", func() bool {
 		_, e := sub.output()
 		return strings.Contains(e, "could not resume r.x from seq 1")
 	})
