@@ -242,12 +242,8 @@ func isWild(p string) bool {
 	return false
 }
 
-// matches reports whether the pattern matches the topic.
-func matches(pattern, topic string) bool {
-	return covers(pattern, topic)
-}
-
-// covers reports whether every topic pattern p matches is matched by w.
+// covers reports whether every topic pattern p matches is matched by w;
+// with p a topic, whether w matches it.
 func covers(w, p string) bool {
 	wt, pt := strings.Split(w, "."), strings.Split(p, ".")
 	for i, t := range wt {

@@ -97,7 +97,7 @@ func (n *Node) sync(ctx context.Context, pattern string) error {
 // this node's history does not hold, so that the hub recovers it exactly.
 func (n *Node) recoverSince(ctx context.Context, pattern string, since map[string]hub.Position) error {
 	for topic, pos := range since {
-		if pos.Epoch != n.epoch || !matches(pattern, topic) || n.hub.Covers(topic, pos.Seq) {
+		if pos.Epoch != n.epoch || !covers(pattern, topic) || n.hub.Covers(topic, pos.Seq) {
 			continue
 		}
 		err := n.fills.do(topic, func() error {
