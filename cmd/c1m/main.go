@@ -94,6 +94,9 @@ func run(args []string, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "gen-token" {
 		return runGenToken(args[1:], os.Stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "gen-cert" {
+		return runGenCert(args[1:], os.Stdout, stderr)
+	}
 	if len(args) > 0 { // subcommands; the server is the default
 		switch args[0] {
 		case "sub":
