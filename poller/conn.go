@@ -50,6 +50,7 @@ type Conn struct {
 	value   atomic.Value
 	head    *bytebufferpool.ByteBuffer // partial request head, nil when none
 	hc      *httpConn                  // set in stHTTP
+	tls     *tlsLayer                  // set on the TLS listener's connections
 	h       *httpState                 // set once the reactor served an HTTP request (HTTPRoutes)
 
 	lastRead atomic.Int64 // coarse unix ns of the last bytes from the peer
@@ -392,6 +393,9 @@ func (c *Conn) onClosed(netpoll.Connection) error {
 	if c.ipe != nil {
 		s.ipl.close(c.ipe)
 	}
+	if c.tls != nil {
+		c.tls.onClosed()
+	}
 	c.mu.Lock()
 	prev := c.state
 	c.state = stClosed
@@ -428,6 +432,12 @@ func (c *Conn) onClosed(netpoll.Connection) error {
 	}
 	s.reg.remove(c)
 	s.stats.tcpConns.Add(-1)
+	if c.tls != nil {
+		s.stats.tlsConns.Add(-1)
+		if reason == ReasonHandshakeTimeout && !c.tls.open.Load() {
+			s.stats.tlsHandshakeTimeouts.Add(1)
+		}
+	}
 	upgraded := c.handler != nil
 	switch {
 	case prev == stHTTP:
@@ -491,7 +501,20 @@ func (c *Conn) httpClosedLocked() HTTPHandler {
 // Read path
 
 func (s *Server) onPrepare(nc netpoll.Connection) context.Context {
+	return s.prepare(nc, false)
+}
+
+// onPrepareTLS is onPrepare for the TLS listener.
+func (s *Server) onPrepareTLS(nc netpoll.Connection) context.Context {
+	return s.prepare(nc, true)
+}
+
+func (s *Server) prepare(nc netpoll.Connection, secure bool) context.Context {
 	c := &Conn{srv: s, nc: nc, reason: reasonUnset}
+	if secure {
+		c.tls = newTLSLayer(c, s.tlsCfg)
+		s.stats.tlsConns.Add(1)
+	}
 	if fc, ok := nc.(interface{ Fd() int }); ok {
 		c.fd = fc.Fd()
 	}
@@ -529,7 +552,11 @@ func (s *Server) onRequest(ctx context.Context, nc netpoll.Connection) error {
 		return err
 	}
 	c.lastRead.Store(s.now())
-	c.onData(data)
+	if c.tls != nil {
+		c.tls.input(data)
+	} else {
+		c.onData(data)
+	}
 	return r.Release()
 }
 
@@ -735,6 +762,20 @@ func (c *Conn) releaseHead() {
 // never gets allocated for a connection that only receives frames through the
 // queue. A short write (never seen) falls back to netpoll's blocking Write.
 func (c *Conn) writeRaw(b []byte) {
+	if c.tls != nil {
+		// Sealed first; the socket of a fresh TLS connection takes it at
+		// once as well.
+		if err := c.tls.writeBlocking(b); err != nil && c.srv.debug() {
+			c.srv.log.Debug("tls write failed", "remote", c.remote(), "err", err)
+		}
+		return
+	}
+	c.writeFd(b)
+}
+
+// writeFd writes b to the socket as it is: at once when the kernel takes
+// it, else through netpoll's blocking Write.
+func (c *Conn) writeFd(b []byte) {
 	for len(b) > 0 {
 		n, err := unix.Write(c.fd, b)
 		if err == unix.EINTR {

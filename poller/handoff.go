@@ -188,6 +188,12 @@ func (hc *httpConn) Write(p []byte) (int, error) {
 		ensureBarrier(hc.c.nc)
 		hc.ready.Store(true)
 	}
+	if tl := hc.c.tls; tl != nil {
+		if err := tl.writeBlocking(p); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
 	return hc.c.nc.Write(p)
 }
 

@@ -24,13 +24,14 @@ const (
 	ReasonShutdown                             // server shutdown (1001; HTTP: stream ended, held request 503)
 	ReasonServer                               // closed by the application (Conn.Close; HTTP: EndStream of a close-delimited stream)
 	ReasonOpRate                               // 1008 sent: the client kept asking for operations past its rate (internal/oprate)
+	ReasonTLSHandshake                         // the TLS handshake failed (not TLS, no common version or cipher, a bad record); a plain HTTP request got 400
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
 	"peer_close", "peer_gone", "protocol_error", "invalid_payload", "message_too_big",
 	"slow_consumer", "write_timeout", "write_error", "idle_timeout", "handshake_timeout",
-	"handshake_rejected", "shutdown", "server", "op_rate",
+	"handshake_rejected", "shutdown", "server", "op_rate", "tls_handshake",
 }
 
 func (r CloseReason) String() string {
@@ -81,6 +82,24 @@ type Stats struct {
 	RefusedIPRate  uint64 `json:"refused_ip_rate"`
 	TrackedIPs     int    `json:"tracked_ips"`
 	RlimitNofile   uint64 `json:"rlimit_nofile"`
+
+	// TLS listener (ListenTLS). TLSConns is the TLS connections open now;
+	// TLSHandshakes the handshakes completed (TLSResumed of them with
+	// session resumption; TLS13 and TLS12 by version);
+	// TLSHandshakeErrors those that failed (close reason tls_handshake, or
+	// the peer left) and TLSHandshakeTimeouts the connections closed by
+	// HandshakeTimeout before their handshake completed. TLSHandshaking is
+	// the handshakes running or queued now, on TLSHandshakeWorkers
+	// goroutines.
+	TLSConns             int64  `json:"tls_conns"`
+	TLSHandshakes        uint64 `json:"tls_handshakes"`
+	TLSResumed           uint64 `json:"tls_resumed"`
+	TLS13                uint64 `json:"tls13"`
+	TLS12                uint64 `json:"tls12"`
+	TLSHandshakeErrors   uint64 `json:"tls_handshake_errors"`
+	TLSHandshakeTimeouts uint64 `json:"tls_handshake_timeouts"`
+	TLSHandshaking       int64  `json:"tls_handshaking"`
+	TLSHandshakeWorkers  int    `json:"tls_handshake_workers"`
 }
 
 type counters struct {
@@ -91,5 +110,8 @@ type counters struct {
 	dropped, framesOut, writes, messagesIn   atomic.Uint64
 	deflateConns, deflateSent, deflateSaved  atomic.Uint64
 	refusedIPConns, refusedIPRate            atomic.Uint64
+	tlsConns, tlsHandshaking                 atomic.Int64
+	tlsHandshakes, tlsResumed, tls13, tls12  atomic.Uint64
+	tlsHandshakeErrors, tlsHandshakeTimeouts atomic.Uint64
 	closes                                   [numReasons]atomic.Uint64
 }

@@ -2,6 +2,7 @@ package poller
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -150,6 +151,10 @@ type Config struct {
 	ReadBufferSize int
 	// Pollers is the number of netpoll epoll loops. Zero means netpoll's default.
 	Pollers int
+	// TLSHandshakeWorkers bounds the goroutines running TLS handshakes on
+	// the ListenTLS listener; connections past it wait in a queue (their
+	// HandshakeTimeout runs meanwhile). Zero means 1024.
+	TLSHandshakeWorkers int
 	// KeepNetpollBarrier keeps netpoll's 1.3 KB per-connection write scratch
 	// that c1m trims from idle connections (see trim.go).
 	KeepNetpollBarrier bool
@@ -195,6 +200,9 @@ func (c *Config) setDefaults() {
 	if c.ReadBufferSize <= 0 {
 		c.ReadBufferSize = 128
 	}
+	if c.TLSHandshakeWorkers <= 0 {
+		c.TLSHandshakeWorkers = defaultTLSHandshakeWorkers
+	}
 }
 
 var configureOnce sync.Once
@@ -207,6 +215,10 @@ type Server struct {
 	upgrader wsframe.Upgrader
 	loop     netpoll.EventLoop
 	ln       netpoll.Listener
+	tloop    netpoll.EventLoop // the TLS listener's
+	tln      netpoll.Listener
+	tlsCfg   *tls.Config
+	tlsHS    tlsHandshakers
 	flushers []*flusher
 	reg      registry
 	ipl      ipLimits
@@ -285,6 +297,7 @@ func New(cfg Config) (*Server, error) {
 		s.flushers[i] = newFlusher(s)
 	}
 	s.http = newHandoff(s)
+	s.tlsHS.max = s.cfg.TLSHandshakeWorkers
 	return s, nil
 }
 
@@ -302,6 +315,24 @@ func (s *Server) Listen(addr string) error {
 	return nil
 }
 
+// ListenTLS binds addr for TLS (wss:// and https://) without serving yet:
+// every connection it accepts is served as the plain listener's are, over
+// TLS 1.2 or 1.3 terminated on the reactor (tls.go). cfg is used as it is
+// for every handshake, so that its GetCertificate or GetConfigForClient
+// can change certificates while the server runs. Listen and ListenTLS may
+// both be called; Serve serves both.
+func (s *Server) ListenTLS(addr string, cfg *tls.Config) error {
+	if cfg == nil {
+		return errors.New("poller: ListenTLS needs a tls.Config")
+	}
+	ln, err := netpoll.CreateListener("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("poller: listen tls %s: %w", addr, err)
+	}
+	s.tln, s.tlsCfg = ln, cfg
+	return nil
+}
+
 // Addr returns the bound address after Listen.
 func (s *Server) Addr() net.Addr {
 	if s.ln == nil {
@@ -310,19 +341,31 @@ func (s *Server) Addr() net.Addr {
 	return s.ln.Addr()
 }
 
-// Serve runs the reactor on the listener bound by Listen until Shutdown. It
-// returns nil after a Shutdown.
+// TLSAddr returns the TLS listener's address after ListenTLS, nil without.
+func (s *Server) TLSAddr() net.Addr {
+	if s.tln == nil {
+		return nil
+	}
+	return s.tln.Addr()
+}
+
+// Serve runs the reactor on the listeners bound by Listen and ListenTLS
+// until Shutdown. It returns nil after a Shutdown.
 func (s *Server) Serve() error {
-	if s.ln == nil {
+	if s.ln == nil && s.tln == nil {
 		return errors.New("poller: Serve before Listen")
 	}
-	loop, err := netpoll.NewEventLoop(s.onRequest,
-		netpoll.WithOnPrepare(s.onPrepare),
-	)
-	if err != nil {
-		return fmt.Errorf("poller: event loop: %w", err)
+	var err error
+	if s.ln != nil {
+		if s.loop, err = netpoll.NewEventLoop(s.onRequest, netpoll.WithOnPrepare(s.onPrepare)); err != nil {
+			return fmt.Errorf("poller: event loop: %w", err)
+		}
 	}
-	s.loop = loop
+	if s.tln != nil {
+		if s.tloop, err = netpoll.NewEventLoop(s.onRequest, netpoll.WithOnPrepare(s.onPrepareTLS)); err != nil {
+			return fmt.Errorf("poller: tls event loop: %w", err)
+		}
+	}
 	for _, f := range s.flushers {
 		s.wg.Add(1)
 		go f.run()
@@ -330,9 +373,17 @@ func (s *Server) Serve() error {
 	s.wg.Add(2)
 	go s.sweep()
 	go s.http.serve()
-	s.log.Info("listening", "addr", s.ln.Addr().String(), "max_conns", s.cfg.MaxConns,
-		"rlimit_nofile", s.rlimit, "flushers", len(s.flushers), "read_buffer", s.cfg.ReadBufferSize)
-	err = loop.Serve(s.ln)
+	errc := make(chan error, 2)
+	if s.tln != nil {
+		s.log.Info("listening tls", "addr", s.tln.Addr().String(), "handshake_workers", s.cfg.TLSHandshakeWorkers)
+		go func() { errc <- s.tloop.Serve(s.tln) }()
+	}
+	if s.ln != nil {
+		s.log.Info("listening", "addr", s.ln.Addr().String(), "max_conns", s.cfg.MaxConns,
+			"rlimit_nofile", s.rlimit, "flushers", len(s.flushers), "read_buffer", s.cfg.ReadBufferSize)
+		go func() { errc <- s.loop.Serve(s.ln) }()
+	}
+	err = <-errc
 	if s.closing.Load() {
 		return nil
 	}
@@ -349,6 +400,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.ln != nil {
 		_ = s.ln.Close() // stop accepting; netpoll's accept loop sees a closed fd
+	}
+	if s.tln != nil {
+		_ = s.tln.Close()
 	}
 	batch := s.cfg.DrainBatch
 	conns := s.reg.snapshot()
@@ -380,10 +434,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.hardClose(ReasonShutdown)
 	}
 	var err error
-	if s.loop != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err = s.loop.Shutdown(sctx)
-		cancel()
+	for _, loop := range []netpoll.EventLoop{s.loop, s.tloop} {
+		if loop != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			if e := loop.Shutdown(sctx); err == nil {
+				err = e
+			}
+			cancel()
+		}
 	}
 	close(s.done)
 	for _, f := range s.flushers {
@@ -424,6 +482,16 @@ func (s *Server) Stats() Stats {
 		RefusedIPRate:  s.stats.refusedIPRate.Load(),
 		TrackedIPs:     s.ipl.addrs(),
 		RlimitNofile:   s.rlimit,
+
+		TLSConns:             s.stats.tlsConns.Load(),
+		TLSHandshakes:        s.stats.tlsHandshakes.Load(),
+		TLSResumed:           s.stats.tlsResumed.Load(),
+		TLS13:                s.stats.tls13.Load(),
+		TLS12:                s.stats.tls12.Load(),
+		TLSHandshakeErrors:   s.stats.tlsHandshakeErrors.Load(),
+		TLSHandshakeTimeouts: s.stats.tlsHandshakeTimeouts.Load(),
+		TLSHandshaking:       s.stats.tlsHandshaking.Load(),
+		TLSHandshakeWorkers:  s.tlsHS.workers(),
 	}
 	for i := range s.stats.closes {
 		st.Closes[CloseReason(i).String()] = s.stats.closes[i].Load()

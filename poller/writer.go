@@ -5,6 +5,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/valyala/bytebufferpool"
 	"golang.org/x/sys/unix"
 )
 
@@ -97,7 +98,7 @@ func (c *Conn) flushWith(f *flusher, iov []unix.Iovec, maxIov, maxRounds int) []
 	c.mu.Lock()
 	c.scheduled = false
 	for rounds := 0; ; rounds++ {
-		if c.state == stClosed || c.backlogged || c.qh == len(c.q) {
+		if c.state == stClosed || c.backlogged || c.qh == len(c.q) && !c.tlsPendingLocked() {
 			break
 		}
 		if rounds == maxRounds {
@@ -111,7 +112,7 @@ func (c *Conn) flushWith(f *flusher, iov []unix.Iovec, maxIov, maxRounds int) []
 		}
 		iov = iov[:0]
 		want, taken := 0, 0
-		for i := c.qh; i < len(c.q) && len(iov) < maxIov; i++ {
+		for i := c.qh; i < len(c.q) && len(iov) < maxIov && (c.tls == nil || want < tlsRoundBytes); i++ {
 			taken++
 			p := c.q[i].take()
 			c.q[i].p = p
@@ -129,7 +130,13 @@ func (c *Conn) flushWith(f *flusher, iov []unix.Iovec, maxIov, maxRounds int) []
 		c.writing = true
 		c.mu.Unlock()
 
-		n, err := writev(c.fd, iov)
+		var n int
+		var err error
+		if c.tls != nil {
+			n, err = c.tls.writev(iov)
+		} else {
+			n, err = writev(c.fd, iov)
+		}
 		clear(iov)
 		iov = iov[:0]
 		s.stats.writes.Add(1)
@@ -143,7 +150,7 @@ func (c *Conn) flushWith(f *flusher, iov []unix.Iovec, maxIov, maxRounds int) []
 			c.hardClose(ReasonWriteError)
 			return iov
 		}
-		if n < want {
+		if n < want || c.tlsPendingLocked() {
 			// The kernel's buffer is full: a write-back goroutine waits for room
 			// so that no flusher ever blocks on this socket.
 			c.backlogged = true
@@ -162,6 +169,10 @@ func (c *Conn) flushWith(f *flusher, iov []unix.Iovec, maxIov, maxRounds int) []
 	}
 	return iov
 }
+
+// tlsPendingLocked reports whether c is a TLS connection with sealed output
+// left to write. c.mu must be held.
+func (c *Conn) tlsPendingLocked() bool { return c.tls != nil && c.tls.pending() }
 
 // consumedLocked accounts n written bytes from the head of the queue and
 // releases the frames written completely. c.mu must be held.
@@ -206,7 +217,7 @@ func (c *Conn) writeBack() {
 	w := c.nc.Writer()
 	for {
 		c.mu.Lock()
-		if c.state == stClosed || c.qh == len(c.q) {
+		if c.state == stClosed || c.qh == len(c.q) && !c.tlsPendingLocked() {
 			c.backlogged = false
 			s.stats.backlogged.Add(-1)
 			closeNow := c.afterQueueLocked()
@@ -220,11 +231,16 @@ func (c *Conn) writeBack() {
 		// frames at once: netpoll owns its copy until Flush returns.
 		copied := 0
 		frames := 0
+		var plain *bytebufferpool.ByteBuffer // TLS: the batch to seal
+		if c.tls != nil {
+			plain = bytebufferpool.Get()
+		}
 		for c.qh < len(c.q) && copied < writeBackBatch {
 			p := c.q[c.qh].take()
 			b := p.Bytes()[c.off:]
-			dst, err := w.Malloc(len(b))
-			if err == nil {
+			if plain != nil {
+				plain.B = append(plain.B, b...)
+			} else if dst, err := w.Malloc(len(b)); err == nil {
 				copy(dst, b)
 			}
 			copied += len(b)
@@ -243,7 +259,24 @@ func (c *Conn) writeBack() {
 		s.stats.queuedBytes.Add(-int64(copied))
 		s.stats.framesOut.Add(uint64(frames))
 
-		err := w.Flush()
+		var err error
+		if plain != nil {
+			// Seal the batch behind what is already sealed and hand all of
+			// it to netpoll; wmu keeps the other writers of sealed output
+			// (the upgrade's answer, net/http) out until it is written.
+			if len(plain.B) > 0 {
+				err = c.tls.sealBytes(plain.B)
+			}
+			bytebufferpool.Put(plain)
+			c.tls.wmu.Lock()
+			if err == nil {
+				c.tls.takeOut(w.Malloc)
+				err = w.Flush()
+			}
+			c.tls.wmu.Unlock()
+		} else {
+			err = w.Flush()
+		}
 		s.stats.writes.Add(1)
 		if err != nil {
 			reason := ReasonWriteError
