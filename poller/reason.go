@@ -100,6 +100,9 @@ type Stats struct {
 	TLSHandshakeTimeouts uint64 `json:"tls_handshake_timeouts"`
 	TLSHandshaking       int64  `json:"tls_handshaking"`
 	TLSHandshakeWorkers  int    `json:"tls_handshake_workers"`
+	// TLSTrims counts the times the sweeper dropped crypto/tls's input
+	// buffers of a silent TLS connection (about 3.5 KB each).
+	TLSTrims uint64 `json:"tls_trims"`
 }
 
 type counters struct {
@@ -113,5 +116,6 @@ type counters struct {
 	tlsConns, tlsHandshaking                 atomic.Int64
 	tlsHandshakes, tlsResumed, tls13, tls12  atomic.Uint64
 	tlsHandshakeErrors, tlsHandshakeTimeouts atomic.Uint64
+	tlsTrims                                 atomic.Uint64
 	closes                                   [numReasons]atomic.Uint64
 }

@@ -492,6 +492,7 @@ func (s *Server) Stats() Stats {
 		TLSHandshakeTimeouts: s.stats.tlsHandshakeTimeouts.Load(),
 		TLSHandshaking:       s.stats.tlsHandshaking.Load(),
 		TLSHandshakeWorkers:  s.tlsHS.workers(),
+		TLSTrims:             s.stats.tlsTrims.Load(),
 	}
 	for i := range s.stats.closes {
 		st.Closes[CloseReason(i).String()] = s.stats.closes[i].Load()

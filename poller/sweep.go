@@ -53,6 +53,9 @@ func (s *Server) check(c *Conn, now int64) {
 		partial, hb, lastSend = h.partial || h.busy, h.hb, h.lastSend
 	}
 	c.mu.Unlock()
+	if c.tls != nil {
+		c.tls.trimIdle(time.Duration(now - c.lastRead.Load()))
+	}
 	switch st {
 	case stHandshake:
 		switch {

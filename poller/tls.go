@@ -89,8 +89,10 @@ type tlsLayer struct {
 	tc  *tls.Conn // made by the handshake worker; used by the reactor once open
 
 	// open is set, with rmu and hmu held, once the handshake is done: from
-	// then on the reactor decrypts input itself.
-	open atomic.Bool
+	// then on the reactor decrypts input itself. trimmed says crypto/tls's
+	// input buffers were dropped (tlstrim.go) and no input came since.
+	open    atomic.Bool
+	trimmed atomic.Bool
 
 	// rmu serializes input: the reactor's reads and the hand-over at the end
 	// of the handshake. cur is the ciphertext of the read being decrypted
@@ -200,6 +202,9 @@ func signal(ch chan struct{}) {
 // must be held and the handshake done.
 func (l *tlsLayer) decrypt(data []byte) {
 	c := l.c
+	if len(data) > 0 {
+		l.trimmed.Store(false)
+	}
 	buf := tlsReadPool.Get().(*[tlsReadChunk]byte)
 	l.cur = data
 	var err error
@@ -584,7 +589,11 @@ func (l *tlsLayer) flushBlockingLocked() error {
 			l.putOutLocked()
 		}
 	}
+	done := l.out == nil
 	l.omu.Unlock()
+	if done {
+		return nil // the usual case: netpoll's writer (and barrier) untouched
+	}
 	for {
 		ensureBarrier(c.nc)
 		w := c.nc.Writer()
