@@ -354,7 +354,7 @@ func (l *tlsLayer) handshakeFailed(err error) {
 	}
 	var rh tls.RecordHeaderError
 	if errors.As(err, &rh) && rh.Conn != nil && looksLikeHTTP(rh.RecordHeader[:]) {
-		c.writeFd(httpOnHTTPS)
+		_, _ = l.writeHandshake(httpOnHTTPS)
 	}
 	c.hardClose(ReasonTLSHandshake)
 }
@@ -427,14 +427,7 @@ func (h *tlsHandshakers) workers() int {
 // seal writes.
 func (l *tlsLayer) Write(p []byte) (int, error) {
 	if !l.open.Load() {
-		l.hmu.Lock()
-		closed := l.closed
-		l.hmu.Unlock()
-		if closed {
-			return 0, errClosedTLS
-		}
-		l.c.writeFd(p)
-		return len(p), nil
+		return l.writeHandshake(p)
 	}
 	l.omu.Lock()
 	defer l.omu.Unlock()
@@ -445,6 +438,38 @@ func (l *tlsLayer) Write(p []byte) (int, error) {
 		l.out = bytebufferpool.Get()
 	}
 	l.out.B = append(l.out.B, p...)
+	return len(p), nil
+}
+
+// writeHandshake writes p to the socket for the handshake worker: what
+// the kernel takes at once under hmu, so that the connection cannot close
+// (and its descriptor be reused) meanwhile, the rest through netpoll's
+// blocking Write, which knows when the connection is closed.
+func (l *tlsLayer) writeHandshake(p []byte) (int, error) {
+	c := l.c
+	l.hmu.Lock()
+	if l.closed {
+		l.hmu.Unlock()
+		return 0, errClosedTLS
+	}
+	rest := p
+	for len(rest) > 0 {
+		n, err := unix.Write(c.fd, rest)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n <= 0 {
+			break
+		}
+		rest = rest[n:]
+	}
+	l.hmu.Unlock()
+	if len(rest) > 0 {
+		ensureBarrier(c.nc)
+		if _, err := c.nc.Write(rest); err != nil {
+			return len(p) - len(rest), err
+		}
+	}
 	return len(p), nil
 }
 
