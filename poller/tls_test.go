@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -359,4 +360,78 @@ func TestTLSBackloggedWritesInOrder(t *testing.T) {
 		}
 	}
 	waitFor(t, 5*time.Second, "queue drained", func() bool { st := s.Stats(); return st.Backlogged == 0 && st.QueuedBytes == 0 })
+}
+
+// A record that fails to decrypt after the handshake closes that
+// connection (protocol_error), not the others.
+func TestTLSBadRecordAfterHandshake(t *testing.T) {
+	h := &echoHandler{}
+	s, addr, tc := startTLSServer(t, poller.Config{Handler: h})
+	good := dialWSS(t, addr, tc)
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c := tls.Client(nc, tc)
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := c.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "handshake counted", func() bool { return s.Stats().TLSHandshakes >= 2 })
+	bad := append([]byte{0x17, 0x03, 0x03, 0x00, 0x40}, bytes.Repeat([]byte{0x42}, 0x40)...)
+	if _, err := nc.Write(bad); err != nil {
+		t.Fatal(err)
+	}
+	// The server answers an alert (bad_record_mac) at most, then closes.
+	rest, err := io.ReadAll(nc)
+	if err != nil || len(rest) > 64 {
+		t.Fatalf("after a forged record: %d bytes, %v; want an alert at most and EOF", len(rest), err)
+	}
+	waitFor(t, 5*time.Second, "closed as protocol_error", func() bool { return s.Stats().Closes["protocol_error"] >= 1 })
+	if err := good.WriteMessage(websocket.TextMessage, []byte("fine")); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := good.ReadMessage(); err != nil || string(got) != "fine" {
+		t.Fatalf("the other client: %q %v", got, err)
+	}
+}
+
+// The slow-consumer policy holds over TLS: a client that stops reading is
+// closed once its queue passes MaxQueueBytes; a reading one is not.
+func TestTLSSlowConsumer(t *testing.T) {
+	h := &echoHandler{}
+	s, addr, tc := startTLSServer(t, poller.Config{Handler: h, MaxQueueBytes: 256 << 10})
+	slow := dialWSS(t, addr, tc)
+	_ = slow // never reads
+	fast := dialWSS(t, addr, tc)
+	waitFor(t, 5*time.Second, "both open", func() bool { return s.Stats().Conns == 2 })
+	h.mu.Lock()
+	conns := append([]*poller.Conn(nil), h.opened...)
+	h.mu.Unlock()
+	payload := bytes.Repeat([]byte("q"), 8<<10)
+	var received atomic.Int64
+	go func() {
+		for {
+			if _, _, err := fast.ReadMessage(); err != nil {
+				return
+			}
+			received.Add(1)
+		}
+	}()
+	for i := 0; i < 4000 && s.Stats().Closes["slow_consumer"] == 0; i++ {
+		p := wsframe.NewPrepared(ws.OpBinary, payload)
+		p.Retain(int32(len(conns) - 1))
+		for _, c := range conns {
+			_ = c.Send(p)
+		}
+		waitFor(t, 10*time.Second, "the reading client has it", func() bool { return received.Load() == int64(i+1) })
+	}
+	if n := s.Stats().Closes["slow_consumer"]; n != 1 {
+		t.Fatalf("slow_consumer closes: %d, want 1", n)
+	}
+	if err := fast.WriteMessage(websocket.TextMessage, []byte("alive")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the reading client is still served", func() bool { return s.Stats().Conns == 1 })
 }
