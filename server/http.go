@@ -229,6 +229,8 @@ type StatsReply struct {
 	// Deflate counts permessage-deflate work (wsframe.DeflateStats); the
 	// connections and bytes saved are in Poller.
 	Deflate wsframe.DeflateStats `json:"deflate"`
+	// TLS is the TLS listener's state (TLSStats); null without TLS.
+	TLS *TLSStats `json:"tls"`
 }
 
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
@@ -260,6 +262,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 		Auth:        s.authStats(),
 		NATS:        s.clusterStats(),
 		Deflate:     wsframe.ReadDeflateStats(),
+		TLS:         s.tlsStats(ps),
 	})
 }
 
@@ -335,6 +338,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range deflateDescs {
 		ch <- d
 	}
+	for _, d := range tlsDescs {
+		ch <- d
+	}
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
@@ -375,6 +381,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	c.s.collectCluster(ch)
 	c.s.collectLimits(ch)
 	c.s.collectDeflate(ch, ps)
+	c.s.collectTLS(ch, ps)
 }
 
 // eioSessions returns the open Engine.IO sessions (0 with Socket.IO off).

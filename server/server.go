@@ -4,7 +4,8 @@
 // WebSocket on /stomp, SockJS on /sockjs (native) and /stomp-sockjs
 // (STOMP), the echo
 // endpoint on /echo, and the HTTP endpoints
-// (/publish, /healthz, /stats, /metrics and the demo page at /).
+// (/publish, /healthz, /stats, /metrics and the demo page at /). With
+// Config.TLS it serves all of it on a TLS listener too (server/tls.go).
 //
 // A Server is started once with Start and stopped once with Shutdown; its
 // methods are safe for concurrent use.
@@ -27,6 +28,7 @@ import (
 	"github.com/c1mhq/c1m/cluster"
 	"github.com/c1mhq/c1m/feed"
 	"github.com/c1mhq/c1m/hub"
+	"github.com/c1mhq/c1m/internal/certs"
 	"github.com/c1mhq/c1m/internal/oprate"
 	"github.com/c1mhq/c1m/poller"
 	"github.com/c1mhq/c1m/proto/engineio"
@@ -77,6 +79,9 @@ type Config struct {
 	// Deflate configures permessage-deflate, on by default
 	// (server/deflate.go).
 	Deflate DeflateConfig
+	// TLS, when its CertFile is set, opens a TLS listener (wss://,
+	// https://) beside the plain one (server/tls.go).
+	TLS TLSConfig
 	// Cluster joins a NATS JetStream cluster when its URLs are set
 	// (cluster package, docs/CLUSTER.md); empty: the server runs alone.
 	// Name, HistorySize and MaxAge default to NodeName, Hub.HistorySize and
@@ -120,6 +125,7 @@ type Server struct {
 	conf   *conformance     // nil without ConformanceAddr
 	node   *cluster.Node    // nil when the server runs alone
 	admin  *admin           // nil without AdminAddr
+	certs  *certs.Reloader  // nil without TLS
 	// userOf names the authenticated user of a connection for the admin
 	// listing ("" for none); nil without authentication.
 	userOf func(poller.Peer) string
@@ -149,6 +155,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.NodeName, _ = os.Hostname() // the port is added once bound
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, started: time.Now(), serveC: make(chan error, 1)}
+	if err := s.openTLS(); err != nil { // loads the certificate: nothing to undo
+		return nil, err
+	}
 	if err := s.openAuth(); err != nil {
 		return nil, err
 	}
@@ -190,6 +199,9 @@ func New(cfg Config) (*Server, error) {
 	s.newSockJS()
 	pc := cfg.Poller
 	pc.Logger = cfg.Logger
+	if cfg.TLS.HandshakeWorkers > 0 {
+		pc.TLSHandshakeWorkers = cfg.TLS.HandshakeWorkers
+	}
 	pc.Routes = func(path string) poller.Handler {
 		switch path {
 		case "/ws":
@@ -256,6 +268,14 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.poller = p
+	if err := s.listenTLS(p); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = p.Shutdown(ctx)
+		s.closeProtocols()
+		s.closeHub()
+		return nil, err
+	}
 	if nameless {
 		if _, port, err := net.SplitHostPort(p.Addr().String()); err == nil {
 			s.cfg.NodeName += ":" + port
@@ -290,6 +310,7 @@ func (s *Server) Start() {
 	s.cancel = cancel
 	go func() { s.serveC <- s.poller.Serve() }()
 	s.log.Info("serving", "url", s.URL())
+	s.startTLS(ctx)
 	s.startConformance()
 	s.startAdmin()
 	if s.cfg.LogSummary > 0 {
