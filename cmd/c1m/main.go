@@ -184,6 +184,11 @@ func run(args []string, stderr io.Writer) int {
 	drainBatch := e.integer("drain-batch", 500, "on SIGTERM, close this many connections with 1001 per --drain-interval (clients move to other nodes as a stream, not a stampede)")
 	drainInterval := e.duration("drain-interval", 5*time.Millisecond, "pace of --drain-batch")
 	eioMaxPayload := e.integer("eio-max-payload", 1_000_000, "Engine.IO maxPayload: largest POST body or WebSocket message, in bytes")
+	tlsAddr := e.str("tls-addr", "", "TLS listen address host:port for wss:// and https://, beside --addr (empty = :8443 when --tls-cert is given)")
+	tlsCert := e.str("tls-cert", "", "PEM certificate (chain) file: turns the TLS listener on (with --tls-key; c1m gen-cert writes one to try)")
+	tlsKey := e.str("tls-key", "", "PEM private key file of --tls-cert")
+	tlsWorkers := e.integer("tls-handshake-workers", 1024, "TLS handshakes run at once; more wait in a queue (each is a goroutine while it runs)")
+	tlsReload := e.duration("tls-reload-interval", server.DefaultTLSReloadInterval, "check the certificate and key files this often and load them when they changed (0 = off; SIGHUP reloads too)")
 	authOpts := addAuthFlags(e)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "c1m: WebSocket market-data fanout server\n\nUsage: c1m [flags]\n\nEvery flag can also be set with the environment variable named after it.\n\n")
@@ -276,6 +281,23 @@ func run(args []string, stderr io.Writer) int {
 		return 2
 	}
 
+	if (*tlsCert == "") != (*tlsKey == "") {
+		fmt.Fprintln(stderr, "c1m: --tls-cert and --tls-key go together: give both files or neither")
+		return 2
+	}
+	if *tlsCert == "" && *tlsAddr != "" {
+		fmt.Fprintln(stderr, "c1m: --tls-addr needs --tls-cert and --tls-key")
+		return 2
+	}
+	if *tlsWorkers < 1 {
+		fmt.Fprintln(stderr, "c1m: --tls-handshake-workers must be at least 1")
+		return 2
+	}
+	cfg.TLS = server.TLSConfig{Addr: *tlsAddr, CertFile: *tlsCert, KeyFile: *tlsKey, HandshakeWorkers: *tlsWorkers, ReloadInterval: *tlsReload}
+	if *tlsReload <= 0 {
+		cfg.TLS.ReloadInterval = -1 // off
+	}
+
 	cfg.NodeName = *nodeName // empty: host:port, chosen by the server once it listens
 	if urls := splitList(*natsURLs); len(urls) > 0 {
 		var opts []nats.Option
@@ -297,23 +319,36 @@ func run(args []string, stderr io.Writer) int {
 		cfg.Cluster = cluster.Config{URLs: urls, Prefix: *natsPrefix, Stream: *natsStream, Replicas: *natsReplicas,
 			Memory: *natsMemory, Options: opts, ConnectTimeout: *natsTimeout}
 	}
+	// SIGHUP is caught from before the listeners open: one sent once the
+	// log says "listening" reloads, it does not kill the process. SIGINT and
+	// SIGTERM still end a start that hangs (waiting for NATS, say).
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, syscall.SIGHUP)
+	defer signal.Stop(sig)
 	srv, err := server.New(cfg)
 	if err != nil {
 		log.Error("start failed", "err", err)
 		return 1
 	}
 	srv.Start()
-	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	select {
-	case s := <-sig:
-		log.Info("shutting down", "signal", s.String(), "timeout_s", shutdownTimeout.Seconds())
-	case err := <-srv.Done():
-		if err != nil {
-			log.Error("reactor stopped", "err", err)
-			return 1
+wait:
+	for {
+		select {
+		case s := <-sig:
+			if s == syscall.SIGHUP {
+				reloadOnHUP(srv, log)
+				continue
+			}
+			log.Info("shutting down", "signal", s.String(), "timeout_s", shutdownTimeout.Seconds())
+			break wait
+		case err := <-srv.Done():
+			if err != nil {
+				log.Error("reactor stopped", "err", err)
+				return 1
+			}
+			return 0
 		}
-		return 0
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
 	defer cancel()
@@ -322,6 +357,17 @@ func run(args []string, stderr io.Writer) int {
 	}
 	log.Info("bye")
 	return 0
+}
+
+// reloadOnHUP is SIGHUP: load the TLS certificate files again (the
+// reloader logs the result). Without TLS it is ignored, not fatal.
+func reloadOnHUP(srv *server.Server, log *slog.Logger) {
+	if srv.TLSAddr() == nil {
+		log.Info("SIGHUP: nothing to reload (no --tls-cert)")
+		return
+	}
+	log.Info("SIGHUP: reloading the TLS certificate")
+	_ = srv.ReloadTLS() // logged by the reloader; the current certificate stays on error
 }
 
 func splitList(s string) []string {
