@@ -258,10 +258,8 @@ func (l *tlsLayer) Read(p []byte) (int, error) {
 	}
 	for {
 		l.hmu.Lock()
-		if l.closed {
-			l.hmu.Unlock()
-			return 0, errClosedTLS
-		}
+		// Input that arrived before the connection closed is still read: a
+		// client may send its Finished and hang up at once.
 		if l.hin != nil && l.hoff < len(l.hin.B) {
 			n := copy(p, l.hin.B[l.hoff:])
 			l.hoff += n
@@ -270,6 +268,10 @@ func (l *tlsLayer) Read(p []byte) (int, error) {
 			}
 			l.hmu.Unlock()
 			return n, nil
+		}
+		if l.closed {
+			l.hmu.Unlock()
+			return 0, errClosedTLS
 		}
 		wake := l.wake
 		l.hmu.Unlock()
@@ -286,14 +288,16 @@ func (l *tlsLayer) handshake() {
 	c := l.c
 	s := c.srv
 	l.hmu.Lock()
-	closed := l.closed
+	closed := l.closed && (l.hin == nil || l.hoff == len(l.hin.B))
 	l.hmu.Unlock()
 	if closed {
-		return // closed while queued (timeout, shutdown): counted on close
+		l.putHandshakeInput()
+		return // closed while queued with nothing to read (timeout, shutdown): counted on close
 	}
 	l.tc = tls.Server(l, l.cfg)
 	if err := l.tc.Handshake(); err != nil {
 		l.handshakeFailed(err)
+		l.putHandshakeInput()
 		return
 	}
 	st := l.tc.ConnectionState()
@@ -327,6 +331,18 @@ func (l *tlsLayer) handshake() {
 		l.decrypt(rest)
 	}
 	l.rmu.Unlock()
+	if hin != nil {
+		bytebufferpool.Put(hin)
+	}
+}
+
+// putHandshakeInput returns the handshake's input buffer to its pool once
+// the worker is done with it.
+func (l *tlsLayer) putHandshakeInput() {
+	l.hmu.Lock()
+	hin := l.hin
+	l.hin, l.hoff = nil, 0
+	l.hmu.Unlock()
 	if hin != nil {
 		bytebufferpool.Put(hin)
 	}
@@ -631,13 +647,17 @@ func (l *tlsLayer) flushBlockingLocked() error {
 	}
 }
 
-// onClosed is called when the connection closes: the handshake worker stops
-// waiting, buffers go back to their pools.
+// onClosed is called when the connection closes: the handshake worker reads
+// what is left and stops waiting, buffers go back to their pools (the
+// handshake input by the worker when one was asked for).
 func (l *tlsLayer) onClosed() {
 	l.hmu.Lock()
 	l.closed = true
-	hin := l.hin
-	l.hin, l.hoff = nil, 0
+	var hin *bytebufferpool.ByteBuffer
+	if !l.started {
+		hin = l.hin
+		l.hin, l.hoff = nil, 0
+	}
 	wake := l.wake
 	l.hmu.Unlock()
 	if wake != nil {

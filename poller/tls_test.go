@@ -435,3 +435,25 @@ func TestTLSSlowConsumer(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "the reading client is still served", func() bool { return s.Stats().Conns == 1 })
 }
+
+// A client that hangs up right after its handshake (its Finished and FIN
+// arrive together) counts as a completed handshake, not a failed one.
+func TestTLSHangUpAfterHandshake(t *testing.T) {
+	h := &echoHandler{}
+	s, addr, tc := startTLSServer(t, poller.Config{Handler: h})
+	const n = 20
+	for i := 0; i < n; i++ {
+		c, err := tls.Dial("tcp", addr, tc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	waitFor(t, 10*time.Second, "every handshake settled", func() bool {
+		st := s.Stats()
+		return st.TLSHandshaking == 0 && st.TLSConns == 0
+	})
+	if st := s.Stats(); st.TLSHandshakes != n || st.TLSHandshakeErrors != 0 {
+		t.Fatalf("handshakes %d errors %d, want %d and 0", st.TLSHandshakes, st.TLSHandshakeErrors, n)
+	}
+}
