@@ -30,7 +30,7 @@ func TestGrafanaDashboardUsesExportedMetrics(t *testing.T) {
 	}
 	known := map[string]bool{}
 	fq := regexp.MustCompile(`fqName: "([^"]+)"`)
-	descs := append(append(append([]*prometheus.Desc{}, allDescs...), clusterDescs...), deflateDescs...)
+	descs := append(append(append(append([]*prometheus.Desc{}, allDescs...), clusterDescs...), deflateDescs...), tlsDescs...)
 	for _, d := range append(descs, limitDescs...) {
 		m := fq.FindStringSubmatch(d.String())
 		if m == nil {
