@@ -875,6 +875,10 @@ func (c *Conn) PeerClosed() bool {
 			continue
 		case err != nil:
 			return err != unix.EAGAIN // ECONNRESET and the like: gone
+		case n > 0 && c.tls != nil:
+			// A TLS client that goes says so first with an alert record
+			// (close_notify): waiting alert means closing.
+			return b[0] == tlsRecordAlert
 		default:
 			return n == 0 // 0 bytes: end of file
 		}

@@ -60,6 +60,9 @@ const (
 	tlsReadChunk = 16 << 10
 )
 
+// tlsRecordAlert is the content type of a TLS alert record.
+const tlsRecordAlert = 0x15
+
 // httpOnHTTPS answers a plain HTTP request sent to the TLS listener, as
 // net/http does.
 var httpOnHTTPS = []byte("HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
