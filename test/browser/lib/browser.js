@@ -8,13 +8,13 @@ import path from 'node:path';
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-/** Resolves with {context, page, close()}. */
-export async function launch() {
+/** Resolves with {context, page, close()}; args are added to CHROMIUM_ARGS. */
+export async function launch({ args = [] } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'c1m-chromium-'));
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...args],
   });
   const page = context.pages()[0] || (await context.newPage());
   const errors = [];

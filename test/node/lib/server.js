@@ -35,22 +35,27 @@ export async function waitFor(cond, { timeout = 10000, interval = 10, message = 
  * Starts c1m on 127.0.0.1:port (0 = any) with extra args and resolves once it
  * logs "msg=listening addr=...". With a fixed port it retries while the port
  * is still busy (restart on the same port), until timeout.
+ *
+ * With tls: {cert, key, port = 0} it also passes --tls-addr 127.0.0.1:port
+ * --tls-cert cert --tls-key key, waits for the "listening tls" line as well,
+ * and the result has tlsPort and the https and wss base URLs.
  */
-export async function startServer({ args = [], port = 0, timeout = 15000 } = {}) {
+export async function startServer({ args = [], port = 0, tls = null, timeout = 15000 } = {}) {
   const deadline = Date.now() + timeout;
   for (;;) {
     try {
-      return await startOnce(args, port, deadline);
+      return await startOnce(args, port, tls, deadline);
     } catch (e) {
-      if (port === 0 || Date.now() > deadline || !/address already in use/i.test(e.message)) throw e;
+      if ((port === 0 && !tls?.port) || Date.now() > deadline || !/address already in use/i.test(e.message)) throw e;
       await new Promise((r) => setTimeout(r, 50));
     }
   }
 }
 
-function startOnce(args, port, deadline) {
+function startOnce(args, port, tls, deadline) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(binary(), ['--addr', `127.0.0.1:${port}`, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const tlsArgs = tls ? ['--tls-addr', `127.0.0.1:${tls.port || 0}`, '--tls-cert', tls.cert, '--tls-key', tls.key] : [];
+    const proc = spawn(binary(), ['--addr', `127.0.0.1:${port}`, ...tlsArgs, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     live.add(proc);
     let stderr = '';
     let done = false;
@@ -69,15 +74,19 @@ function startOnce(args, port, deadline) {
       stderr += chunk;
       if (stderr.length > 1 << 20) stderr = stderr.slice(-(1 << 19));
       const m = /msg=listening\b.*?\baddr=127\.0\.0\.1:(\d+)/.exec(stderr) || /"msg":"listening".*?"addr":"127\.0\.0\.1:(\d+)"/.exec(stderr);
-      if (m && !done) {
+      // The TLS listener's line: msg="listening tls" addr=127.0.0.1:PORT.
+      const mt = tls && (/msg="listening tls".*?\baddr=127\.0\.0\.1:(\d+)/.exec(stderr) || /"msg":"listening tls".*?"addr":"127\.0\.0\.1:(\d+)"/.exec(stderr));
+      if (m && (!tls || mt) && !done) {
         done = true;
         clearTimeout(timer);
         const p = Number(m[1]);
+        const tp = mt ? Number(mt[1]) : undefined;
         resolve({
           proc,
           port: p,
           http: `http://127.0.0.1:${p}`,
           ws: `ws://127.0.0.1:${p}`,
+          ...(tls ? { tlsPort: tp, https: `https://127.0.0.1:${tp}`, wss: `wss://127.0.0.1:${tp}` } : {}),
           exited,
           stderr: () => stderr,
           /** SIGKILL: no graceful close, history lost. Resolves on exit. */
@@ -88,6 +97,30 @@ function startOnce(args, port, deadline) {
       }
     });
     proc.once('exit', (code, signal) => fail(new Error(`server exited early (code ${code}, signal ${signal})`)));
+  });
+}
+
+/**
+ * Runs `C1M_BIN gen-cert` to write a self-signed certificate (its own CA) and
+ * its key to cert and key; hosts is a list of names and IPs (the server's
+ * default when omitted), rsa asks for an RSA key. Resolves when it exits 0.
+ */
+export function genCert({ cert, key, hosts, rsa = false, timeout = 15000 }) {
+  const args = ['gen-cert', '--cert', cert, '--key', key];
+  if (hosts) args.push('--hosts', hosts.join(','));
+  if (rsa) args.push('--rsa');
+  return new Promise((resolve, reject) => {
+    const proc = spawn(binary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout.setEncoding('utf8').on('data', (d) => { out += d; });
+    proc.stderr.setEncoding('utf8').on('data', (d) => { out += d; });
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`gen-cert did not exit within ${timeout}ms:\n${out}`)); }, timeout);
+    proc.once('error', (e) => { clearTimeout(timer); reject(e); });
+    proc.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${binary()} ${args.join(' ')}: exit ${code} ${signal || ''}\n${out}`));
+    });
   });
 }
 
