@@ -48,9 +48,12 @@ import (
 // Defaults and bounds of the TLS layer.
 const (
 	defaultTLSHandshakeWorkers = 1024
-	// maxTLSHandshakeInput bounds the ciphertext buffered before and during
-	// the handshake (a client hello is at most a few KB).
-	maxTLSHandshakeInput = 64 << 10
+	// tlsHandshakeSlack is the ciphertext allowed before and during the
+	// handshake besides the client's first request (Config.MaxHeadSize +
+	// MaxBodySize): a client hello is at most a few KB, and a TLS 1.3
+	// client sends its first request right behind its Finished, before
+	// the handshake worker has handed the connection to the reactor.
+	tlsHandshakeSlack = 64 << 10
 	// tlsRoundBytes bounds the plaintext a flusher seals per write round, so
 	// that a connection whose kernel buffer is full holds at most this much
 	// sealed output besides its queue.
@@ -156,7 +159,7 @@ func (l *tlsLayer) input(data []byte) {
 	if l.hin == nil {
 		l.hin = bytebufferpool.Get()
 	}
-	if len(l.hin.B)-l.hoff+len(data) > maxTLSHandshakeInput {
+	if len(l.hin.B)-l.hoff+len(data) > tlsHandshakeSlack+s.cfg.MaxHeadSize+s.cfg.MaxBodySize {
 		l.hmu.Unlock()
 		s.stats.tlsHandshakeErrors.Add(1)
 		if s.debug() {

@@ -457,3 +457,40 @@ func TestTLSHangUpAfterHandshake(t *testing.T) {
 		t.Fatalf("handshakes %d errors %d, want %d and 0", st.TLSHandshakes, st.TLSHandshakeErrors, n)
 	}
 }
+
+// A TLS 1.3 client sends its first request right behind its Finished: a
+// large body arriving before the handshake worker hands the connection to
+// the reactor is buffered, not refused.
+func TestTLSLargeFirstRequest(t *testing.T) {
+	var got sync.Map
+	h := &echoHandler{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/upload", func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		got.Store(len(b), true)
+		w.WriteHeader(202)
+	})
+	s, addr, tc := startTLSServer(t, poller.Config{Handler: h, HTTP: mux})
+	body := bytes.Repeat([]byte("x"), 700<<10)
+	for i := 0; i < 10; i++ {
+		client := &http.Client{Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}, Timeout: 10 * time.Second}
+		resp, err := client.Post("https://"+addr+"/upload", "application/octet-stream", bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("POST %d: %v", i, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 202 {
+			t.Fatalf("POST %d: %d", i, resp.StatusCode)
+		}
+	}
+	if _, ok := got.Load(len(body)); !ok {
+		t.Fatal("the body did not arrive whole")
+	}
+	if st := s.Stats(); st.TLSHandshakeErrors != 0 {
+		t.Fatalf("handshake errors: %d", st.TLSHandshakeErrors)
+	}
+}

@@ -496,7 +496,7 @@ test('POST /publish over https: 200 KB bodies, three requests on one kept-alive 
     req.end(body);
   });
   // A small request first: the big ones then go on the established
-  // connection (a big one right after the handshake is the todo test below).
+  // connection (a big one right after the handshake is the next test).
   const pads = ['small', ...[0, 1, 2].map(() => crypto.randomBytes(150000).toString('base64'))];
   const replies = [];
   for (const pad of pads) replies.push(await post(JSON.stringify({ pad })));
@@ -512,18 +512,11 @@ test('POST /publish over https: 200 KB bodies, three requests on one kept-alive 
   ws.close();
 });
 
-// BUG (todo until fixed): in TLS 1.3 a client sends its request right behind
-// its Finished, in the same flight. The poller buffers that ciphertext as
-// handshake input while the handshake worker runs, and closes the connection
-// once it passes maxTLSHandshakeInput (64 KB, poller/tls.go): debug log "tls
-// handshake input too large", close reason tls_handshake, the client sees
-// ECONNRESET "socket hang up". So a first request over ~64 KB on a fresh
-// connection (here POST /publish with a 100 KB body) fails at random, about
-// half the time on loopback; TLS 1.2 clients (which wait for the server's
-// Finished) and requests on a kept-alive connection are not affected.
-test('TLSv1.3: a 100 KB POST on a fresh connection, sent right behind the client Finished, is served', {
-  todo: 'server bug: handshake input limit (64 KB) counts the application data behind the client Finished',
-}, async () => {
+// In TLS 1.3 a client sends its request right behind its Finished, in the
+// same flight: a first request of 100 KB on a fresh connection arrives
+// while the server's handshake worker still runs, and must be served (the
+// poller once refused such input past 64 KB as a handshake error).
+test('TLSv1.3: a 100 KB POST on a fresh connection, sent right behind the client Finished, is served', async () => {
   const t = topicPrefix('firstflight');
   const post = (body) => new Promise((resolve) => {
     const req = https.request(`${srv.https}/publish?topic=${t}.p`, {
