@@ -246,7 +246,11 @@ func serial(c *x509.Certificate) string {
 	if c == nil || c.SerialNumber == nil {
 		return ""
 	}
-	return strings.ToUpper(c.SerialNumber.Text(16))
+	h := strings.ToUpper(c.SerialNumber.Text(16))
+	if len(h)%2 == 1 {
+		h = "0" + h // whole bytes, as openssl x509 -serial prints it
+	}
+	return h
 }
 
 // SerialOf formats a certificate's serial number as Serial does.

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"io"
 	"log/slog"
+	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
@@ -243,4 +244,13 @@ func handshakeSerial(t *testing.T, r *certs.Reloader) string {
 	}
 	defer conn.Close()
 	return certs.SerialOf(conn.ConnectionState().PeerCertificates[0])
+}
+
+// Serials print in whole bytes, as openssl x509 -serial prints them.
+func TestSerialWholeBytes(t *testing.T) {
+	for n, want := range map[int64]string{0x883: "0883", 0xABCD: "ABCD", 1: "01"} {
+		if got := certs.SerialOf(&x509.Certificate{SerialNumber: big.NewInt(n)}); got != want {
+			t.Errorf("serial %x: %q, want %q", n, got, want)
+		}
+	}
 }
