@@ -38,7 +38,7 @@
 #   options: --servers c1m,gorilla,gws,nbio,centrifugo,node-socketio,rabbitmq
 #              (default: all in --full, all but centrifugo, node-socketio and
 #              rabbitmq in --quick)
-#            --scenarios connect,idle,broadcast,slow,sse,idle_sse,socketio,idle_sio,stomp,idle_stomp,sockjs,idle_sockjs,cluster,deflate
+#            --scenarios connect,idle,broadcast,slow,sse,idle_sse,socketio,idle_sio,stomp,idle_stomp,sockjs,idle_sockjs,cluster,deflate,idle_tls,tls_handshake,broadcast_tls
 #            --out DIR   --port-base 19100
 #   env: CENTRIFUGO=/path/to/centrifugo (default: built once with go install
 #        into ${XDG_CACHE_HOME:-~/.cache}/c1m-bench/centrifugo-v6.9.1/)
@@ -63,6 +63,25 @@
 #   and the server's deflate counters, ratios against off. Port --port-base+20.
 #   --quick: 100 subscribers, 200 msg/s, 1 s (~10 s); --full: 1,000, 50 msg/s,
 #   10 s (~1.5 minutes).
+#   idle_tls, tls_handshake, broadcast_tls (c1m only, when its build has
+#   --tls-addr) measure TLS: c1m with a plain listener (port --port-base+30)
+#   and a TLS one (+31) on a certificate from `c1m gen-cert` (ECDSA P-256, or
+#   --rsa: RSA 2048), GOMAXPROCS=1 and pinned like every server, every run
+#   with --demo=false --ping-interval 10m (the wss clients hold their
+#   connections without reading: no pings while they are held, for ws too).
+#   idle_tls: the idle scenario over ws:// and then over wss:// on fresh
+#   servers (heap, RSS, goroutines per connection); tls_handshake: full
+#   handshakes per second (no resumption) with each certificate, TLS 1.3
+#   (X25519) and 1.2 (ECDHE), and TLS 1.3 with X25519MLKEM768, medians of 3
+#   runs and server CPU per handshake, and TLS 1.3 against Go's net/http over
+#   crypto/tls (`c1mbench tls-ref-server`, server go-crypto-tls, pinned and
+#   GOMAXPROCS=1 the same), the reference; broadcast_tls: ws:// and wss://
+#   subscribers of one server, measured alternately (deliveries per server
+#   CPU-second). TLS_IDLE_REPS repeats idle_tls's ws/wss pair (default 1).
+#   --quick: 100/300 idle, 1 s handshake runs, 100 subscribers (~30 s);
+#   --full: 1k/10k/19k idle (-workers 2), 3 runs of 10 s per handshake
+#   configuration, 1,000 subscribers, 256- and 2048-byte data at 50 msg/s,
+#   10 s x 5 runs per transport (~12 minutes with TLS_IDLE_REPS=3).
 #
 # Every server gets a fresh process per scenario (memory baselines are then
 # comparable) and is pinned to CPU 0; the load generator to CPU 1 (taskset).
@@ -73,7 +92,7 @@ set -euo pipefail
 
 mode=quick
 servers=
-scenarios=connect,idle,broadcast,slow,sse,idle_sse,socketio,idle_sio,stomp,idle_stomp,sockjs,idle_sockjs,cluster,deflate
+scenarios=connect,idle,broadcast,slow,sse,idle_sse,socketio,idle_sio,stomp,idle_stomp,sockjs,idle_sockjs,cluster,deflate,idle_tls,tls_handshake,broadcast_tls
 out=
 port_base=19100
 while [ $# -gt 0 ]; do
@@ -636,6 +655,105 @@ else
   run_deflate $((port_base + 20)) -conns 1000 -topics 4 -rates 50 -duration 10s
 fi
 
+# run_tls: the TLS scenarios (c1m only). c1m with a plain listener on port
+# and a TLS one on port+1, GOMAXPROCS=1 and pinned like every server, a fresh
+# process per measurement; certificates from its own gen-cert.
+tls_ran=0
+tls_server() { # label cert-basename port
+  GOMAXPROCS=1 "${pin_server[@]}" "$bin/c1m" --addr "127.0.0.1:$3" --tls-addr "127.0.0.1:$(($3 + 1))" \
+    --tls-cert "$bin/tls-$2.pem" --tls-key "$bin/tls-$2.key" --demo=false --ping-interval 10m >>"$logdir/c1m-$1.log" 2>&1 &
+  server_pid=$!
+  wait_ready "c1m ($1)" "$server_pid" "http://127.0.0.1:$3/stats" "$logdir/c1m-$1.log" || return 1
+  local deadline=$((SECONDS + 15))
+  until curl -fsS -o /dev/null --max-time 1 --cacert "$bin/tls-$2.pem" "https://127.0.0.1:$(($3 + 1))/healthz" 2>/dev/null; do
+    if ! kill -0 "$server_pid" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
+      echo "bench.sh: c1m ($1) does not answer https://127.0.0.1:$(($3 + 1))/healthz (see $logdir/c1m-$1.log)" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+tls_gen() { # label cert-basename port args...: a fresh TLS c1m, one load generator run
+  local label=$1 cert=$2 port=$3
+  shift 3
+  if tls_server "$label" "$cert" "$port"; then
+    echo "-- c1m $label $*"
+    gen "c1m-$label" -server c1m -url "http://127.0.0.1:$port" -tls-addr "127.0.0.1:$((port + 1))" -tls-ca "$bin/tls-$cert.pem" "$@"
+  else
+    failures=$((failures + 1))
+  fi
+  stop_server
+}
+tls_ref_gen() { # label cert-basename port args...: the reference server (net/http over crypto/tls), one run
+  local label=$1 cert=$2 port=$3
+  shift 3
+  GOMAXPROCS=1 "${pin_server[@]}" "$bin/c1mbench" tls-ref-server -addr "127.0.0.1:$port" -tls-addr "127.0.0.1:$((port + 1))" \
+    -cert "$bin/tls-$cert.pem" -key "$bin/tls-$cert.key" >>"$logdir/$label.log" 2>&1 &
+  server_pid=$!
+  if wait_ready "$label" "$server_pid" "http://127.0.0.1:$port/stats" "$logdir/$label.log"; then
+    echo "-- $label $*"
+    gen "$label" -server go-crypto-tls -url "http://127.0.0.1:$port" -tls-addr "127.0.0.1:$((port + 1))" -tls-ca "$bin/tls-$cert.pem" "$@"
+  else
+    failures=$((failures + 1))
+  fi
+  stop_server
+}
+run_tls() { # port idle-conns handshake-duration handshake-runs concurrency bcast-conns bcast-payloads bcast-rate bcast-duration bcast-runs
+  [[ ",$scenarios," == *",idle_tls,"* || ",$scenarios," == *",tls_handshake,"* || ",$scenarios," == *",broadcast_tls,"* ]] || return 0
+  [[ ",$servers," == *",c1m,"* ]] || return 0
+  local port=$1 iconns=$2 hsd=$3 hsruns=$4 conc=$5 bconns=$6 bpay=$7 brate=$8 bd=$9 bruns=${10} help rep
+  help=$("$bin/c1m" --help 2>&1 || true) # not piped into grep -q: with pipefail its early exit would fail the pipe
+  if [[ "$help" != *"-tls-addr"* ]]; then
+    echo "-- c1m TLS: skipped, this c1m has no --tls-addr"
+    notes+=("c1m has no --tls-addr flag in this build: the TLS scenarios were not run")
+    return 0
+  fi
+  for p in "$port" $((port + 1)); do
+    if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$p/" 2>/dev/null; then
+      echo "bench.sh: port $p is already in use (another bench run? use --port-base)" >&2
+      failures=$((failures + 1))
+      return 0
+    fi
+  done
+  if ! "$bin/c1m" gen-cert --cert "$bin/tls-ecdsa.pem" --key "$bin/tls-ecdsa.key" >>"$logdir/c1m-gen-cert.log" 2>&1 ||
+    ! "$bin/c1m" gen-cert --rsa --cert "$bin/tls-rsa.pem" --key "$bin/tls-rsa.key" >>"$logdir/c1m-gen-cert.log" 2>&1; then
+    echo "bench.sh: c1m gen-cert failed (see $logdir/c1m-gen-cert.log)" >&2
+    failures=$((failures + 1))
+    return 0
+  fi
+  tls_ran=1
+  if [[ ",$scenarios," == *",idle_tls,"* ]]; then
+    plan+=("c1m:idle" "c1m:idle_tls")
+    for ((rep = 1; rep <= ${TLS_IDLE_REPS:-1}; rep++)); do
+      tls_gen tls-idle-ws ecdsa "$port" -scenario idle -conns "$iconns" -workers 2
+      tls_gen tls-idle-wss ecdsa "$port" -scenario idle_tls -conns "$iconns" -workers 2
+    done
+  fi
+  if [[ ",$scenarios," == *",tls_handshake,"* ]]; then
+    plan+=("c1m:tls_handshake")
+    local hs=(-scenario tls_handshake -duration "$hsd" -runs "$hsruns" -concurrency "$conc")
+    tls_gen tls-hs-ecdsa ecdsa "$port" "${hs[@]}" -tls-version 1.3 -tls-curve x25519
+    tls_gen tls-hs-rsa rsa "$port" "${hs[@]}" -tls-version 1.3 -tls-curve x25519
+    tls_gen tls-hs-ecdsa-12 ecdsa "$port" "${hs[@]}" -tls-version 1.2 -tls-curve x25519
+    tls_gen tls-hs-rsa-12 rsa "$port" "${hs[@]}" -tls-version 1.2 -tls-curve x25519
+    tls_gen tls-hs-ecdsa-mlkem ecdsa "$port" "${hs[@]}" -tls-version 1.3 -tls-curve mlkem
+    # The reference: Go's net/http over crypto/tls, pinned and GOMAXPROCS=1 like c1m (TLS 1.3 only: not in
+    # the check's plan, which would want every configuration c1m ran; a failed run still counts as a failure).
+    tls_ref_gen tls-ref-hs-ecdsa ecdsa "$port" "${hs[@]}" -tls-version 1.3 -tls-curve x25519
+    tls_ref_gen tls-ref-hs-rsa rsa "$port" "${hs[@]}" -tls-version 1.3 -tls-curve x25519
+  fi
+  if [[ ",$scenarios," == *",broadcast_tls,"* ]]; then
+    plan+=("c1m:broadcast_tls")
+    tls_gen tls-broadcast ecdsa "$port" -scenario broadcast_tls -conns "$bconns" -payloads "$bpay" -rates "$brate" \
+      -duration "$bd" -runs "$bruns"
+  fi
+}
+if [ "$mode" = quick ]; then
+  run_tls $((port_base + 30)) 100,300 1s 1 16 100 256 200 1s 1
+else
+  run_tls $((port_base + 30)) 1000,10000,19000 10s 3 64 1000 256,2048 50 10s 5
+fi
+
 elapsed=$(($(date +%s) - started))
 header=$(mktemp)
 {
@@ -675,6 +793,12 @@ header=$(mktemp)
     echo "  --deflate --deflate-threshold 0 (zero); subscribers are gorilla/websocket clients in the load generator offering"
     echo "  permessage-deflate (client_no_context_takeover, server_no_context_takeover), their bytes counted on the socket."
   fi
+  if [ "$tls_ran" = 1 ]; then
+    echo "- tls: c1m with --addr (ws://, /stats, /publish) and --tls-addr (wss://, https://) on a \`c1m gen-cert\` certificate"
+    echo "  (ECDSA P-256, or --rsa: RSA 2048), GOMAXPROCS=1, --demo=false --ping-interval 10m, a fresh process per"
+    echo "  measurement, pinned like the others; clients: Go crypto/tls trusting that certificate, no session cache (every"
+    echo "  handshake full); idle_tls holds its connections in worker processes with no goroutine each."
+  fi
   echo "- load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15-minute load average at the end of the run, $ncpu CPUs)"
   for n in "${notes[@]}"; do echo "- note: $n"; done
   echo
@@ -689,6 +813,9 @@ header=$(mktemp)
 "$bin/c1mbench" report -in "$results" -out "$out" -baseline c1m -header "$header"
 rm -f "$header"
 
+if [ "$tls_ran" = 1 ]; then
+  "$bin/c1mbench" tls-report -in "$results" >>"$out/report.md" || true
+fi
 plot "$out" "$logdir/gnuplot.log" || true
 
 echo "== check"

@@ -15,6 +15,11 @@
 //	c1mbench -server rabbitmq -proto stomp -url http://127.0.0.1:15674 -scenario stomp -conns 1000
 //	c1mbench -server c1m -url http://127.0.0.1:8081,http://127.0.0.1:8082,http://127.0.0.1:8083 -nats-pid PID -scenario cluster -conns 19000 -topics 20 -rates 100,1000,max -workers 2
 //	c1mbench -server c1m -url http://127.0.0.1:8080 -scenario deflate -deflate-mode off -conns 1000 -topics 4 -rates 100 -duration 10s
+//	c1mbench -server c1m -url http://127.0.0.1:8080 -tls-addr 127.0.0.1:8443 -scenario idle_tls -conns 1000,10000,19000 -workers 2
+//	c1mbench -server c1m -url http://127.0.0.1:8080 -tls-addr 127.0.0.1:8443 -scenario tls_handshake -concurrency 64 -duration 10s -runs 3
+//	c1mbench -server c1m -url http://127.0.0.1:8080 -tls-addr 127.0.0.1:8443 -scenario broadcast_tls -conns 1000 -payloads 256 -rates 50 -duration 10s
+//	c1mbench tls-ref-server -addr 127.0.0.1:8090 -tls-addr 127.0.0.1:8091 -cert cert.pem -key key.pem   (net/http + crypto/tls, for tls_handshake)
+//	c1mbench tls-report -in results.jsonl   (markdown: wss against ws, handshakes, medians of the runs)
 //	c1mbench report -in results.jsonl -out bench/results/DATE -baseline c1m
 //	c1mbench plot -in bench/results/DATE/results.jsonl -out bench/results/DATE   (*.dat, plots.gp only)
 //	c1mbench check -in results.jsonl -servers c1m,gorilla,gws,nbio -scenarios connect,idle,broadcast,slow
@@ -47,6 +52,10 @@ func main() {
 			os.Exit(plot(os.Args[2:]))
 		case "check":
 			os.Exit(check(os.Args[2:]))
+		case "tls-report":
+			os.Exit(tlsReport(os.Args[2:]))
+		case "tls-ref-server":
+			os.Exit(tlsRefServer(os.Args[2:]))
 		case "centrifugo-config":
 			os.Exit(centrifugoConfig(os.Args[2:]))
 		case "run":
@@ -87,10 +96,11 @@ func run() int {
 		conns, payloads, rates, o string
 		pubTopics                 string
 		deflateKinds              string
+		tlsOpts                   loadgen.TLSOptions
 	)
 	flag.StringVar(&cfg.Server, "server", "server", "label of the server under test")
 	flag.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080", "base URL of the server")
-	flag.StringVar(&cfg.Scenario, "scenario", "broadcast", "connect, idle, broadcast, slow, sse (broadcast to event streams), idle_sse (memory per event stream), socketio (broadcast to Socket.IO clients over WebSocket), idle_sio (memory per Socket.IO client, -sio-transport), stomp (broadcast to STOMP clients over WebSocket), idle_stomp (memory per STOMP client), sockjs (broadcast to SockJS sessions, -sockjs-transport), idle_sockjs (memory per SockJS session, -sockjs-transport) hold or cluster (-url NODE,NODE,...: c1m nodes joined by NATS against one standalone node; -nats-pid, -topics, -pub-topics, -publishers) or deflate (a JSON quote feed to WebSocket subscribers offering permessage-deflate, on a server started with deflate off or on: -deflate-mode, -deflate-payloads, -topics; fixed -rates)")
+	flag.StringVar(&cfg.Scenario, "scenario", "broadcast", "connect, idle, broadcast, slow, sse (broadcast to event streams), idle_sse (memory per event stream), socketio (broadcast to Socket.IO clients over WebSocket), idle_sio (memory per Socket.IO client, -sio-transport), stomp (broadcast to STOMP clients over WebSocket), idle_stomp (memory per STOMP client), sockjs (broadcast to SockJS sessions, -sockjs-transport), idle_sockjs (memory per SockJS session, -sockjs-transport) hold or cluster (-url NODE,NODE,...: c1m nodes joined by NATS against one standalone node; -nats-pid, -topics, -pub-topics, -publishers) or deflate (a JSON quote feed to WebSocket subscribers offering permessage-deflate, on a server started with deflate off or on: -deflate-mode, -deflate-payloads, -topics; fixed -rates) or idle_tls (idle over wss://), tls_handshake (full TLS handshakes per second), broadcast_tls (ws:// against wss:// subscribers; fixed -rates): -tls-addr")
 	flag.StringVar(&conns, "conns", "1000", "comma-separated connection counts")
 	flag.StringVar(&payloads, "payloads", "64,256,1024", "broadcast payload sizes, bytes")
 	flag.StringVar(&rates, "rates", "max,half", "broadcast rates: msg/s, max, half (of max)")
@@ -119,6 +129,14 @@ func run() int {
 	flag.StringVar(&deflateKinds, "deflate-payloads", "quote,book", "deflate: payloads, quote (~135-byte top of book) and/or book (~600-byte 5-level book)")
 	flag.IntVar(&cfg.Deflate.SubTopics, "sub-topics", 2, "deflate: topics each subscriber subscribes to (of -topics)")
 	flag.BoolVar(&cfg.Deflate.NoOffer, "no-deflate-offer", false, "deflate: clients do not offer permessage-deflate")
+	flag.StringVar(&tlsOpts.Addr, "tls-addr", "", "idle_tls, tls_handshake, broadcast_tls: host:port of the server's TLS listener (wss://, https://); -url stays the plain one (/stats, /publish)")
+	flag.StringVar(&tlsOpts.CAFile, "tls-ca", "", "TLS scenarios: PEM certificate to trust (e.g. the one c1m gen-cert wrote); empty: no verification")
+	flag.StringVar(&tlsOpts.Version, "tls-version", "1.3", "TLS scenarios: 1.3 or 1.2 (ECDHE, AES-128-GCM)")
+	flag.StringVar(&tlsOpts.Curve, "tls-curve", "x25519", "TLS scenarios: key exchange x25519, p256 or mlkem (X25519MLKEM768)")
+	flag.StringVar(&tlsOpts.Mode, "tls-mode", "healthz", "tls_handshake: after each handshake, healthz (GET /healthz, Connection: close, to EOF) or close (close_notify, to the server's EOF)")
+	flag.IntVar(&tlsOpts.Runs, "runs", 3, "tls_handshake, broadcast_tls: repetitions (report the median)")
+	flag.IntVar(&tlsOpts.MaxCount, "max-handshakes", 1000000, "tls_handshake: stop a run after this many handshakes")
+	flag.DurationVar(&tlsOpts.Warmup, "tls-warmup", time.Second, "tls_handshake: uncounted handshakes before each run (negative: none)")
 	flag.StringVar(&o, "o", "", "append results to this file (default stdout)")
 	timeout := flag.Duration("timeout", 30*time.Minute, "abort the run after this long")
 	flag.Parse()
@@ -158,6 +176,13 @@ func run() int {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
+	if loadgen.IsTLSScenario(cfg.Scenario) {
+		if err := loadgen.RunTLS(ctx, cfg, tlsOpts); err != nil {
+			cfg.Log.Error("run failed", "scenario", cfg.Scenario, "err", err)
+			return 1
+		}
+		return 0
+	}
 	if err := loadgen.Run(ctx, cfg); err != nil {
 		cfg.Log.Error("run failed", "scenario", cfg.Scenario, "err", err)
 		return 1
@@ -270,5 +295,44 @@ func check(args []string) int {
 		return 1
 	}
 	fmt.Printf("check: %d results, every scenario has every number for %s\n", len(res), what)
+	return 0
+}
+
+// tlsReport prints the markdown summary of the TLS scenarios (idle over wss
+// against idle over ws, handshakes per second, broadcast over wss against ws).
+func tlsReport(args []string) int {
+	fs := flag.NewFlagSet("tls-report", flag.ExitOnError)
+	in := fs.String("in", "results.jsonl", "results file")
+	base := fs.String("baseline", "c1m", "server label")
+	fs.Parse(args)
+	res, err := readResults(*in)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "c1mbench tls-report:", err)
+		return 1
+	}
+	s := loadgen.TLSSummary(res, *base)
+	if s == "" {
+		fmt.Fprintln(os.Stderr, "c1mbench tls-report: no TLS results of", *base, "in", *in)
+		return 1
+	}
+	fmt.Print(s)
+	return 0
+}
+
+// tlsRefServer runs the reference HTTPS server of the tls_handshake
+// scenario (Go's net/http over crypto/tls) until SIGINT or SIGTERM.
+func tlsRefServer(args []string) int {
+	fs := flag.NewFlagSet("tls-ref-server", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:8090", "plain HTTP listener (/stats)")
+	tlsAddr := fs.String("tls-addr", "127.0.0.1:8091", "HTTPS listener (/healthz)")
+	cert := fs.String("cert", "cert.pem", "PEM certificate")
+	key := fs.String("key", "key.pem", "PEM key")
+	fs.Parse(args)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := loadgen.RunTLSRefServer(ctx, *addr, *tlsAddr, *cert, *key); err != nil {
+		fmt.Fprintln(os.Stderr, "c1mbench tls-ref-server:", err)
+		return 1
+	}
 	return 0
 }
