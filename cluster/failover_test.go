@@ -415,6 +415,12 @@ func TestGapFilledBeforeDelivery(t *testing.T) {
 		_, s := a.publish(t, "gp.T", fmt.Sprintf(`{"i":%d}`, i))
 		seqs = append(seqs, s)
 	}
+	// gp.T's last message must have reached b before b drops the next
+	// three: a dropped last message has no successor to reveal its gap.
+	testutil.WaitFor(t, 10*time.Second, "b has gp.T's last message", func() bool {
+		seq, _, ok := b.srv.Hub().Latest("gp.T")
+		return ok && seq == seqs[19]
+	})
 	b.srv.Node().DropLive(3)
 	for i := range 10 {
 		_, s := a.publish(t, "gp.N", fmt.Sprintf(`{"i":%d}`, i))
