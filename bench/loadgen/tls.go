@@ -631,7 +631,7 @@ func (t *tlsRunner) idle(ctx context.Context) error {
 		var dial Histogram
 		dial.MergeSparse(res.Dial)
 		n := float64(held)
-		t.emit(Result{Scenario: ScenarioIdleTLS, Params: t.params(map[string]string{"conns": strconv.Itoa(step), "cert": res.Cert}), Metrics: map[string]float64{
+		met := map[string]float64{
 			"held":                 n,
 			"failed":               float64(res.Failed),
 			"heap_alloc_per_conn":  (float64(s.HeapAlloc) - float64(base.HeapAlloc)) / n,
@@ -646,9 +646,77 @@ func (t *tlsRunner) idle(ctx context.Context) error {
 			"dials_per_s":          float64(res.OK) / (float64(res.ElapsedNs) / 1e9),
 			"dial_p50_us":          us(dial.Quantile(.5)),
 			"dial_p99_us":          us(dial.Quantile(.99)),
-		}, Note: "each connection: TCP, a full TLS " + res.Version + " handshake (" + res.Cert + "), the WebSocket upgrade; held with no client goroutine" + noteErr(res.FirstErr)})
+		}
+		if e := t.extras(ctx); e.TLS != nil || e.StackInuse != nil {
+			if e.StackInuse != nil {
+				met["server_stack_inuse_mb"] = *e.StackInuse / (1 << 20)
+			}
+			if e.HeapSys != nil {
+				met["server_heap_sys_mb"] = *e.HeapSys / (1 << 20)
+			}
+			if e.TLS != nil && e.TLS.Conns != nil {
+				met["server_tls_conns"] = *e.TLS.Conns
+			}
+			if e.TLS != nil && e.TLS.Resumed != nil {
+				met["server_tls_resumed"] = *e.TLS.Resumed
+			}
+		}
+		t.emit(Result{Scenario: ScenarioIdleTLS, Params: t.params(map[string]string{"conns": strconv.Itoa(step), "cert": res.Cert}), Metrics: met, Note: "each connection: TCP, a full TLS " + res.Version + " handshake (" + res.Cert + "), the WebSocket upgrade; held with no client goroutine" + noteErr(res.FirstErr)})
 	}
 	return nil
+}
+
+// tlsExtras is what the TLS scenarios read from a c1m /stats beyond
+// ServerSample: its TLS counters and memory figures (nil when absent).
+type tlsExtras struct {
+	StackInuse *float64 `json:"stack_inuse"`
+	HeapSys    *float64 `json:"heap_sys"`
+	TLS        *struct {
+		Conns      *float64 `json:"conns"`
+		Handshakes *float64 `json:"handshakes"`
+		Resumed    *float64 `json:"resumed"`
+		Errors     *float64 `json:"handshake_errors"`
+		Timeouts   *float64 `json:"handshake_timeouts"`
+		TLS13      *float64 `json:"tls13"`
+		TLS12      *float64 `json:"tls12"`
+	} `json:"tls"`
+}
+
+// extras GETs /stats (no GC) for the TLS figures; an error leaves them out.
+func (t *tlsRunner) extras(ctx context.Context) tlsExtras {
+	var e tlsExtras
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.cfg.URL+"/stats", nil)
+	if err != nil {
+		return e
+	}
+	resp, err := t.http.Do(req)
+	if err != nil {
+		return e
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err == nil && resp.StatusCode == http.StatusOK {
+		json.Unmarshal(body, &e)
+	}
+	return e
+}
+
+// tlsCounterDeltas adds the server's TLS counters, after minus before, to met.
+func tlsCounterDeltas(met map[string]float64, before, after tlsExtras) {
+	if before.TLS == nil || after.TLS == nil {
+		return
+	}
+	d := func(name string, b, a *float64) {
+		if a != nil && b != nil {
+			met[name] = *a - *b
+		}
+	}
+	d("server_tls_handshakes", before.TLS.Handshakes, after.TLS.Handshakes)
+	d("server_tls_resumed", before.TLS.Resumed, after.TLS.Resumed)
+	d("server_tls_handshake_errors", before.TLS.Errors, after.TLS.Errors)
+	d("server_tls_handshake_timeouts", before.TLS.Timeouts, after.TLS.Timeouts)
+	d("server_tls13", before.TLS.TLS13, after.TLS.TLS13)
+	d("server_tls12", before.TLS.TLS12, after.TLS.TLS12)
 }
 
 func noteErr(e string) string {
@@ -781,6 +849,7 @@ func (t *tlsRunner) handshakes(ctx context.Context) error {
 				return fmt.Errorf("warm-up: no handshake succeeded: %s", e)
 			}
 		}
+		x0 := t.extras(ctx)
 		c0, err := procCPUTicks(pid)
 		if err != nil {
 			return err
@@ -797,14 +866,13 @@ func (t *tlsRunner) handshakes(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		x1 := t.extras(ctx)
 		ok := float64(st.ok.Load())
 		cpu := float64(c1-c0) / ClockTicks
 		cert, _ := st.cert.Load().(string)
 		ver, _ := st.ver.Load().(string)
 		e, _ := st.firstErr.Load().(string)
-		t.emit(Result{Scenario: ScenarioTLSHandshake, Params: t.params(map[string]string{
-			"cert": cert, "run": strconv.Itoa(run), "concurrency": strconv.Itoa(conc), "mode": t.o.Mode,
-		}), Metrics: map[string]float64{
+		met := map[string]float64{
 			"handshakes":                float64(st.ok.Load()),
 			"failed":                    float64(st.failed.Load()),
 			"handshakes_per_s":          ok / secs,
@@ -816,7 +884,11 @@ func (t *tlsRunner) handshakes(ctx context.Context) error {
 			"hs_p99_us":                 us(st.lat.Quantile(.99)),
 			"loadgen_cpu_cores":         float64(g1-g0) / ClockTicks / secs,
 			"wall_s":                    secs,
-		}, Note: "TLS " + ver + " full handshakes (no session cache), " + t.o.Mode + " after each" + noteErr(e)})
+		}
+		tlsCounterDeltas(met, x0, x1) // the server's own count (c1m's /stats tls), resumptions included
+		t.emit(Result{Scenario: ScenarioTLSHandshake, Params: t.params(map[string]string{
+			"cert": cert, "run": strconv.Itoa(run), "concurrency": strconv.Itoa(conc), "mode": t.o.Mode,
+		}), Metrics: met, Note: "TLS " + ver + " full handshakes (no session cache), " + t.o.Mode + " after each" + noteErr(e)})
 	}
 	return nil
 }

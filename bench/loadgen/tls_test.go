@@ -357,6 +357,10 @@ func TestTLSScenariosC1M(t *testing.T) {
 	if r := res[0]; metric(t, r, "handshakes") < 5 || metric(t, r, "failed") != 0 {
 		t.Errorf("tls_handshake: %v (%s)", r.Metrics, r.Note)
 	}
+	// c1m counts the handshakes too (the run's, finished before the sample) and resumed none.
+	if r := res[0]; metric(t, r, "server_tls_handshakes") < metric(t, r, "handshakes") || metric(t, r, "server_tls_resumed") != 0 {
+		t.Errorf("tls_handshake: server counters %v", r.Metrics)
+	}
 	res = runTLSScenario(t, url, Config{Scenario: ScenarioBroadcastTLS, Conns: []int{10}, Payloads: []int{64},
 		Rates: []string{"200"}, Duration: 300 * time.Millisecond}, o)
 	for _, r := range res {
