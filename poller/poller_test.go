@@ -85,6 +85,13 @@ func startServer(t testing.TB, cfg poller.Config) (*poller.Server, string) {
 	if err := s.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
+	serve(t, s)
+	return s, s.Addr().String()
+}
+
+// serve runs s until the test ends and waits until its listeners accept.
+func serve(t testing.TB, s *poller.Server) {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- s.Serve() }()
 	t.Cleanup(func() {
@@ -97,16 +104,19 @@ func startServer(t testing.TB, cfg poller.Config) (*poller.Server, string) {
 			t.Error("Serve did not return after Shutdown")
 		}
 	})
-	addr := s.Addr().String()
-	waitFor(t, 5*time.Second, "server accepts", func() bool {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			return false
+	for _, a := range []net.Addr{s.Addr(), s.TLSAddr()} {
+		if a == nil {
+			continue
 		}
-		c.Close()
-		return true
-	})
-	return s, addr
+		waitFor(t, 5*time.Second, "server accepts on "+a.String(), func() bool {
+			c, err := net.Dial("tcp", a.String())
+			if err != nil {
+				return false
+			}
+			c.Close()
+			return true
+		})
+	}
 }
 
 // waitFor polls cond until it holds or the deadline passes.

@@ -9,10 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gobwas/ws"
-
 	"github.com/c1mhq/c1m/poller"
-	"github.com/c1mhq/c1m/wsframe"
 )
 
 // BenchmarkTLSBroadcast is BenchmarkBroadcast over TLS: one shared 128-byte
@@ -26,45 +23,7 @@ func BenchmarkTLSBroadcast(b *testing.B) {
 		b.Run("conns="+strconv.Itoa(n), func(b *testing.B) {
 			h := &echoHandler{}
 			s, addr, tc := startTLSServer(b, poller.Config{Handler: h, MaxQueueBytes: 64 << 20})
-			for i := 0; i < n; i++ {
-				raw := tlsUpgradeRaw(b, addr, tc)
-				go func() {
-					buf := make([]byte, 64<<10)
-					for {
-						if _, err := raw.Read(buf); err != nil {
-							return
-						}
-					}
-				}()
-			}
-			waitFor(b, 20*time.Second, "open", func() bool { return s.Stats().Conns == int64(n) })
-			h.mu.Lock()
-			conns := append([]*poller.Conn(nil), h.opened...)
-			h.mu.Unlock()
-			payload := make([]byte, 128)
-			drain := func() {
-				waitFor(b, 30*time.Second, "queues drained", func() bool { return s.Stats().QueuedBytes == 0 })
-			}
-			send := func() {
-				p := wsframe.NewPrepared(ws.OpBinary, payload)
-				p.Retain(int32(len(conns)))
-				for _, c := range conns {
-					_ = c.Send(p)
-				}
-				p.Release()
-			}
-			for i := 0; i < b.N; i++ {
-				send()
-			}
-			drain()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				send()
-			}
-			drain()
-			b.StopTimer()
-			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "deliveries/s")
+			benchBroadcast(b, s, h, n, func() net.Conn { return tlsUpgradeRaw(b, addr, tc) })
 		})
 	}
 }

@@ -2,7 +2,6 @@ package poller_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -94,27 +93,8 @@ func startTLSServer(t testing.TB, cfg poller.Config) (*poller.Server, string, *t
 	if err := s.ListenTLS("127.0.0.1:0", srvCfg); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve() }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Error("Serve did not return after Shutdown")
-		}
-	})
+	serve(t, s)
 	addr := s.TLSAddr().String()
-	waitFor(t, 5*time.Second, "tls listener accepts", func() bool {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			return false
-		}
-		c.Close()
-		return true
-	})
 	return s, addr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
 }
 
