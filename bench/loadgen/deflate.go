@@ -466,20 +466,7 @@ func (r *runner) deflateN(ctx context.Context, n int, kind string, rates []float
 			expected += k * subs[t]
 		}
 		// Drain: every delivery in, progress stalled for 2 s, or 20 s.
-		deadline := time.Now().Add(20 * time.Second)
-		last, lastChange := uint64(0), time.Now()
-		for time.Now().Before(deadline) {
-			d := c.deliveries.Load()
-			if d >= expected {
-				break
-			}
-			if d != last {
-				last, lastChange = d, time.Now()
-			} else if time.Since(lastChange) > 2*time.Second {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		awaitDeliveries(&c.deliveries, expected)
 		c.recording.Store(false)
 		t1, err := procCPUTicks(pid)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -365,21 +366,44 @@ func (p *Pool) CPUTicks() uint64 {
 func (p *Pool) Close() {
 	var wg sync.WaitGroup
 	for _, w := range p.workers {
-		wg.Go(func() {
-			done := make(chan struct{})
-			go func() {
-				w.call(workerReq{Op: "close"})
-				w.in.Close()
-				w.cmd.Wait()
-				close(done)
-			}()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				w.cmd.Process.Kill()
-				<-done
-			}
-		})
+		wg.Go(func() { stopWorker(w.cmd, w.in, func() { w.call(workerReq{Op: "close"}) }) })
 	}
 	wg.Wait()
+}
+
+// stopWorker asks a worker process to close its connections (bye), closes
+// its stdin and waits for it to exit, killing it after 10 s.
+func stopWorker(cmd *exec.Cmd, in io.Closer, bye func()) {
+	done := make(chan struct{})
+	go func() {
+		bye()
+		in.Close()
+		cmd.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+	}
+}
+
+// awaitDeliveries waits until n counts expected deliveries, its progress
+// stalls for 2 s, or 20 s pass.
+func awaitDeliveries(n *atomic.Uint64, expected uint64) {
+	deadline := time.Now().Add(20 * time.Second)
+	last, lastChange := uint64(0), time.Now()
+	for time.Now().Before(deadline) {
+		d := n.Load()
+		if d >= expected {
+			return
+		}
+		if d != last {
+			last, lastChange = d, time.Now()
+		} else if time.Since(lastChange) > 2*time.Second {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

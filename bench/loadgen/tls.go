@@ -523,21 +523,7 @@ func (p *tlsPool) Dial(req tlsWorkerReq, total int) (tlsWorkerResp, error) {
 func (p *tlsPool) Close() {
 	var wg sync.WaitGroup
 	for _, w := range p.workers {
-		wg.Go(func() {
-			done := make(chan struct{})
-			go func() {
-				w.call(tlsWorkerReq{Op: "close"})
-				w.in.Close()
-				w.cmd.Wait()
-				close(done)
-			}()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				w.cmd.Process.Kill()
-				<-done
-			}
-		})
+		wg.Go(func() { stopWorker(w.cmd, w.in, func() { w.call(tlsWorkerReq{Op: "close"}) }) })
 	}
 	wg.Wait()
 }

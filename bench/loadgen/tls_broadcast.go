@@ -143,20 +143,7 @@ func (t *tlsRunner) broadcastN(ctx context.Context, n, size int, rates []float64
 					return fmt.Errorf("publish: %w", err)
 				}
 				expected := sent * uint64(n)
-				deadline := time.Now().Add(20 * time.Second)
-				last, lastChange := uint64(0), time.Now()
-				for time.Now().Before(deadline) {
-					d := c.deliveries.Load()
-					if d >= expected {
-						break
-					}
-					if d != last {
-						last, lastChange = d, time.Now()
-					} else if time.Since(lastChange) > 2*time.Second {
-						break
-					}
-					time.Sleep(10 * time.Millisecond)
-				}
+				awaitDeliveries(&c.deliveries, expected)
 				c.recording.Store(false)
 				t1, err := procCPUTicks(pid)
 				if err != nil {
