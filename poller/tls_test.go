@@ -158,12 +158,7 @@ func TestTLSBesidePlainAndHTTP(t *testing.T) {
 	defer plain.Close()
 	secure := dialWSS(t, addr, tc)
 	for _, c := range []*websocket.Conn{plain, secure} {
-		if err := c.WriteMessage(websocket.TextMessage, []byte("hello")); err != nil {
-			t.Fatal(err)
-		}
-		if _, got, err := c.ReadMessage(); err != nil || string(got) != "hello" {
-			t.Fatalf("echo: %q %v", got, err)
-		}
+		echoOK(t, c, "hello")
 	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
@@ -238,12 +233,7 @@ func TestTLSBadClientHello(t *testing.T) {
 	if st.TLSHandshakeErrors < 3 || st.TLSHandshakeTimeouts < 2 || st.Closes["tls_handshake"] < 3 {
 		t.Fatalf("counted: errors %d timeouts %d closes %v", st.TLSHandshakeErrors, st.TLSHandshakeTimeouts, st.Closes)
 	}
-	if err := good.WriteMessage(websocket.TextMessage, []byte("still here")); err != nil {
-		t.Fatal(err)
-	}
-	if _, got, err := good.ReadMessage(); err != nil || string(got) != "still here" {
-		t.Fatalf("the good client after the bad ones: %q %v", got, err)
-	}
+	echoOK(t, good, "still here")
 }
 
 // Handshakes past TLSHandshakeWorkers wait and complete; idle TLS
@@ -296,12 +286,7 @@ func TestTLSHandshakeWorkersAndIdleGoroutines(t *testing.T) {
 	// still work.
 	waitFor(t, 10*time.Second, "idle connections trimmed", func() bool { return s.Stats().TLSTrims >= n })
 	for i, c := range conns {
-		if err := c.WriteMessage(websocket.TextMessage, []byte(strconv.Itoa(i))); err != nil {
-			t.Fatal(err)
-		}
-		if _, got, err := c.ReadMessage(); err != nil || string(got) != strconv.Itoa(i) {
-			t.Fatalf("conn %d: %q %v", i, got, err)
-		}
+		echoOK(t, c, strconv.Itoa(i))
 	}
 }
 
@@ -369,12 +354,7 @@ func TestTLSBadRecordAfterHandshake(t *testing.T) {
 		t.Fatalf("after a forged record: %d bytes, %v; want an alert at most and EOF", len(rest), err)
 	}
 	waitFor(t, 5*time.Second, "closed as protocol_error", func() bool { return s.Stats().Closes["protocol_error"] >= 1 })
-	if err := good.WriteMessage(websocket.TextMessage, []byte("fine")); err != nil {
-		t.Fatal(err)
-	}
-	if _, got, err := good.ReadMessage(); err != nil || string(got) != "fine" {
-		t.Fatalf("the other client: %q %v", got, err)
-	}
+	echoOK(t, good, "fine")
 }
 
 // The slow-consumer policy holds over TLS: a client that stops reading is
@@ -472,5 +452,17 @@ func TestTLSLargeFirstRequest(t *testing.T) {
 	}
 	if st := s.Stats(); st.TLSHandshakeErrors != 0 {
 		t.Fatalf("handshake errors: %d", st.TLSHandshakeErrors)
+	}
+}
+
+// echoOK sends msg on c and fails unless the echo comes back.
+func echoOK(t testing.TB, c *websocket.Conn, msg string) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := c.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := c.ReadMessage(); err != nil || string(got) != msg {
+		t.Fatalf("echo of %q: %q %v", msg, got, err)
 	}
 }
