@@ -257,9 +257,21 @@ func (c *deflateClients) close() {
 func (r *runner) deflateDial(ctx context.Context, n int) (*deflateClients, error) {
 	dc := r.cfg.Deflate
 	c := &deflateClients{}
-	d := &websocket.Dialer{
-		EnableCompression: !dc.NoOffer,
-		HandshakeTimeout:  10 * time.Second,
+	d := c.dialer(10 * time.Second)
+	d.EnableCompression = !dc.NoOffer
+	url := "ws://" + r.addr + r.cfg.wsPath()
+	topics := func(i int) []int { return deflateSubTopics(i, dc.SubTopics, dc.Topics) }
+	if err := c.subscribeAll(ctx, d, url, n, r.cfg.Concurrency, topics); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// dialer returns a gorilla dialer whose connections count the bytes they
+// read into c.wire.
+func (c *deflateClients) dialer(timeout time.Duration) *websocket.Dialer {
+	return &websocket.Dialer{
+		HandshakeTimeout: timeout,
 		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 			if err != nil {
@@ -268,22 +280,27 @@ func (r *runner) deflateDial(ctx context.Context, n int) (*deflateClients, error
 			return countConn{Conn: conn, n: &c.wire}, nil
 		},
 	}
-	url := "ws://" + r.addr + r.cfg.wsPath()
+}
+
+// subscribeAll connects n subscribers to url with d (at most min(conc, 50)
+// dialing at once), subscribes subscriber i to topics(i) and starts their
+// readers. On an error it closes those connected and returns the first.
+func (c *deflateClients) subscribeAll(ctx context.Context, d *websocket.Dialer, url string, n, conc int, topics func(int) []int) error {
 	var mu sync.Mutex
 	var firstErr error
-	sem := make(chan struct{}, max(1, min(r.cfg.Concurrency, 50)))
+	sem := make(chan struct{}, max(1, min(conc, 50)))
 	var wg sync.WaitGroup
 	c.conns = make([]*websocket.Conn, n)
 	for i := range n {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			ws, negotiated, err := deflateSubscribe(ctx, d, url, deflateSubTopics(i, dc.SubTopics, dc.Topics))
+			ws, negotiated, err := deflateSubscribe(ctx, d, url, topics(i))
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
 				if firstErr == nil {
-					firstErr = fmt.Errorf("subscriber %d: %w", i, err)
+					firstErr = fmt.Errorf("subscriber %d (%s): %w", i, url, err)
 				}
 				return
 			}
@@ -300,12 +317,12 @@ func (r *runner) deflateDial(ctx context.Context, n int) (*deflateClients, error
 				ws.Close()
 			}
 		}
-		return nil, firstErr
+		return firstErr
 	}
 	for i, ws := range c.conns {
 		c.wg.Go(func() { c.read(ws, i) })
 	}
-	return c, nil
+	return nil
 }
 
 // deflateSubscribe dials one subscriber and subscribes it to topics.

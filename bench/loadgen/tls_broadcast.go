@@ -3,12 +3,9 @@ package loadgen
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"strconv"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // broadcast_tls: n subscribers over ws:// on topic quotes.0 and n over
@@ -21,16 +18,7 @@ import (
 // tlsDialSet connects n subscribers of topic index tp over ws or wss.
 func (t *tlsRunner) tlsDialSet(ctx context.Context, n int, wss bool, tp int) (*deflateClients, error) {
 	c := &deflateClients{}
-	d := &websocket.Dialer{
-		HandshakeTimeout: 20 * time.Second,
-		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return countConn{Conn: conn, n: &c.wire}, nil
-		},
-	}
+	d := c.dialer(20 * time.Second)
 	url := "ws://" + t.addr + t.cfg.wsPath()
 	if wss {
 		cfg, err := t.spec.clientConfig()
@@ -40,38 +28,8 @@ func (t *tlsRunner) tlsDialSet(ctx context.Context, n int, wss bool, tp int) (*d
 		d.TLSClientConfig = cfg
 		url = "wss://" + t.o.Addr + t.cfg.wsPath()
 	}
-	c.conns = make([]*websocket.Conn, n)
-	sem := make(chan struct{}, max(1, min(t.cfg.Concurrency, 50)))
-	errs := make(chan error, n)
-	for i := range n {
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem }()
-			ws, _, err := deflateSubscribe(ctx, d, url, []int{tp})
-			if err != nil {
-				errs <- fmt.Errorf("subscriber %d (%s): %w", i, url, err)
-				return
-			}
-			c.conns[i] = ws
-			errs <- nil
-		}()
-	}
-	var first error
-	for range n {
-		if err := <-errs; err != nil && first == nil {
-			first = err
-		}
-	}
-	if first != nil {
-		for _, ws := range c.conns {
-			if ws != nil {
-				ws.Close()
-			}
-		}
-		return nil, first
-	}
-	for i, ws := range c.conns {
-		c.wg.Go(func() { c.read(ws, i) })
+	if err := c.subscribeAll(ctx, d, url, n, t.cfg.Concurrency, func(int) []int { return []int{tp} }); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
