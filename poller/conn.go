@@ -79,6 +79,8 @@ type Conn struct {
 	peerClosed    bool // nothing more is expected from the peer: close TCP once the queue is empty
 	linger        bool // after the close frame, shut down writing and drain input until EOF (error closes)
 	shutWr        bool // linger's shutdown(SHUT_WR) is done
+	upgrading     bool // the 101 is being written; the connection opens next
+	shutdownAsked bool // Shutdown reached the connection while upgrading: close it with 1001 once open
 	q             []entry
 	qh            int   // index of the first queued entry
 	off           int   // bytes of q[qh] already written
@@ -664,6 +666,11 @@ func (c *Conn) upgrade(head, rest []byte) {
 	s := c.srv
 	resp := bytebufferpool.Get()
 	hs, err := s.upgrader.Upgrade(head, resp)
+	if err == nil {
+		c.mu.Lock()
+		c.upgrading = true
+		c.mu.Unlock()
+	}
 	c.writeHead(resp.B)
 	bytebufferpool.Put(resp)
 	if err != nil {
@@ -701,6 +708,8 @@ func (c *Conn) upgrade(head, rest []byte) {
 		c.handler = handler // set only when opened: onClosed tells WebSocket connections by it
 		c.state = stOpen
 	}
+	c.upgrading = false
+	bye := opened && c.shutdownAsked
 	c.mu.Unlock()
 	if opened {
 		s.stats.upgraded.Add(1)
@@ -712,7 +721,9 @@ func (c *Conn) upgrade(head, rest []byte) {
 			c.logOpen()
 		}
 		c.handler.OnOpen(c)
-		if len(rest) > 0 {
+		if bye {
+			c.CloseWith(wsframe.StatusGoingAway, "server shutting down", ReasonShutdown)
+		} else if len(rest) > 0 {
 			c.feed(rest)
 		}
 	}

@@ -504,6 +504,13 @@ func (s *Server) Stats() Stats {
 // response for reactor HTTP.
 func (c *Conn) shutdown() {
 	c.mu.Lock()
+	if c.upgrading {
+		// Its 101 may be on the wire already: the client expects a close
+		// frame, which the upgrade sends once the connection is open.
+		c.shutdownAsked = true
+		c.mu.Unlock()
+		return
+	}
 	if c.h != nil && (c.state == stHandshake || c.state == stHeld || c.state == stStream) {
 		sched := c.shutdownHTTPLocked()
 		c.mu.Unlock()
