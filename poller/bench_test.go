@@ -45,10 +45,7 @@ func benchBroadcast(b *testing.B, s *poller.Server, h *echoHandler, n int, dial 
 			}
 		}()
 	}
-	waitFor(b, 20*time.Second, "open", func() bool { return s.Stats().Conns == int64(n) })
-	h.mu.Lock()
-	conns := append([]*poller.Conn(nil), h.opened...)
-	h.mu.Unlock()
+	conns := h.waitOpened(b, n)
 	payload := make([]byte, 128)
 	drain := func() {
 		waitFor(b, 30*time.Second, "queues drained", func() bool { return s.Stats().QueuedBytes == 0 })

@@ -44,10 +44,7 @@ func BenchmarkBroadcastDeflate(b *testing.B) {
 						}
 					}(nc)
 				}
-				waitFor(b, 10*time.Second, "open", func() bool { return s.Stats().Conns == int64(n) })
-				h.mu.Lock()
-				conns := append([]*poller.Conn(nil), h.opened...)
-				h.mu.Unlock()
+				conns := h.waitOpened(b, n)
 				drain := func() {
 					waitFor(b, 60*time.Second, "queues drained", func() bool { return s.Stats().QueuedBytes == 0 })
 				}

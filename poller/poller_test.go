@@ -65,6 +65,20 @@ func (h *echoHandler) closeReasons() map[poller.CloseReason]int {
 	return out
 }
 
+// waitOpened waits until OnOpen ran for n connections (the server counts
+// a connection open just before its OnOpen) and returns them.
+func (h *echoHandler) waitOpened(t testing.TB, n int) []*poller.Conn {
+	t.Helper()
+	waitFor(t, 20*time.Second, "OnOpen of every connection", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return len(h.opened) == n
+	})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]*poller.Conn(nil), h.opened...)
+}
+
 func startServer(t testing.TB, cfg poller.Config) (*poller.Server, string) {
 	t.Helper()
 	if cfg.Logger == nil {
@@ -436,10 +450,7 @@ func TestSlowConsumerDisconnect(t *testing.T) {
 	slowNC, _ := rawUpgrade(t, addr, "/echo", nil)
 	_ = slowNC // never reads
 	fast := dial(t, addr, "/echo")
-	waitFor(t, 5*time.Second, "both open", func() bool { return s.Stats().Conns == 2 })
-	h.mu.Lock()
-	slow := h.opened[0]
-	h.mu.Unlock()
+	slow := h.waitOpened(t, 2)[0]
 	payload := bytes.Repeat([]byte("x"), 16<<10)
 	var errSeen error
 	for i := 0; i < 10000 && errSeen == nil; i++ {
@@ -459,10 +470,7 @@ func TestSlowConsumerDropKeepsNewest(t *testing.T) {
 	h := &echoHandler{}
 	s, addr := startServer(t, poller.Config{Handler: h, MaxQueueBytes: 64 << 10, SlowPolicy: poller.SlowDrop})
 	nc, br := rawUpgrade(t, addr, "/echo", nil)
-	waitFor(t, 5*time.Second, "open", func() bool { return s.Stats().Conns == 1 })
-	h.mu.Lock()
-	c := h.opened[0]
-	h.mu.Unlock()
+	c := h.waitOpened(t, 1)[0]
 	const n = 5000
 	for i := 0; i < n; i++ {
 		p := wsframe.AcquirePrepared()

@@ -365,10 +365,7 @@ func TestTLSSlowConsumer(t *testing.T) {
 	slow := dialWSS(t, addr, tc)
 	_ = slow // never reads
 	fast := dialWSS(t, addr, tc)
-	waitFor(t, 5*time.Second, "both open", func() bool { return s.Stats().Conns == 2 })
-	h.mu.Lock()
-	conns := append([]*poller.Conn(nil), h.opened...)
-	h.mu.Unlock()
+	conns := h.waitOpened(t, 2)
 	payload := bytes.Repeat([]byte("q"), 8<<10)
 	var received atomic.Int64
 	go func() {
