@@ -357,8 +357,8 @@ func (c *Conn) dropAllLocked() {
 }
 
 // afterQueueLocked finishes a close once the queue of a closing connection is
-// empty: it shuts down writing for a lingering close (under mu, so the fd
-// cannot be closed under it) and reports whether the socket should be closed
+// empty: it ends TLS, shuts down writing for a lingering close (under mu, so
+// the fd cannot be closed under it) and reports whether the socket should be closed
 // now. c.mu must be held.
 func (c *Conn) afterQueueLocked() (closeNow bool) {
 	if h := c.h; h != nil && h.idle != nil && c.qh == len(c.q) && !c.backlogged {
@@ -369,13 +369,24 @@ func (c *Conn) afterQueueLocked() (closeNow bool) {
 		return false
 	}
 	if !c.linger {
+		c.closeNotifyLocked()
 		return true
 	}
 	if !c.shutWr {
 		c.shutWr = true
+		c.closeNotifyLocked()
 		_ = unix.Shutdown(c.fd, unix.SHUT_WR)
 	}
 	return false
+}
+
+// closeNotifyLocked ends TLS before a graceful close: a close_notify alert
+// after the last response or close frame tells the peer the data ended
+// there and was not cut (RFC 8446 6.1). c.mu must be held.
+func (c *Conn) closeNotifyLocked() {
+	if c.tls != nil {
+		c.tls.closeNotify()
+	}
 }
 
 // hardClose closes the socket now. c.mu must not be held.
@@ -819,6 +830,9 @@ func (c *Conn) feed(data []byte) {
 		empty := c.qh == len(c.q)
 		if st == stClosing {
 			c.peerClosed = true
+			if empty {
+				c.closeNotifyLocked()
+			}
 		}
 		c.mu.Unlock()
 		if st == stClosing {

@@ -214,8 +214,15 @@ func (c *Conn) waitQueueIdle() {
 	<-ch
 }
 
-// Close implements net.Conn.
-func (hc *httpConn) Close() error { return hc.c.nc.Close() }
+// Close implements net.Conn. A TLS connection gets its close_notify first,
+// as crypto/tls's Close sends it, so that the client can tell the end of a
+// close-delimited response from a cut.
+func (hc *httpConn) Close() error {
+	if tl := hc.c.tls; tl != nil {
+		tl.closeNotify()
+	}
+	return hc.c.nc.Close()
+}
 
 // LocalAddr implements net.Conn.
 func (hc *httpConn) LocalAddr() net.Addr { return hc.c.nc.LocalAddr() }

@@ -41,6 +41,9 @@ import (
 //     buffer that is written to the socket and returned to the pool once
 //     empty. Frames are still encoded once per broadcast; only the
 //     encryption is per connection.
+//   - Close. Once the last response or close frame is written, a close_notify
+//     alert goes out before the FIN (RFC 8446 6.1), written without blocking;
+//     a connection dropped (a timeout, a write error) gets none.
 //
 // An idle TLS connection holds crypto/tls's Conn (its keys and the input
 // buffer crypto/tls keeps) and this layer, no goroutine, no output buffer.
@@ -650,6 +653,19 @@ func (l *tlsLayer) flushBlockingLocked() error {
 		if err := w.Flush(); err != nil {
 			return err
 		}
+	}
+}
+
+// closeNotify seals a close_notify alert behind everything sealed so far and
+// writes it without blocking. Best effort: the connection closes next, and
+// an alert the kernel has no room for is lost (the peer then sees a bare
+// FIN). Called by the goroutine that finished the queue, under c.mu.
+func (l *tlsLayer) closeNotify() {
+	if !l.open.Load() {
+		return // no keys yet: crypto/tls sent an alert if the handshake failed
+	}
+	if l.tc.CloseWrite() == nil {
+		_ = l.drain()
 	}
 }
 

@@ -1,6 +1,7 @@
 package poller_test
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -463,3 +464,139 @@ func echoOK(t testing.TB, c *websocket.Conn, msg string) {
 		t.Fatalf("echo of %q: %q %v", msg, got, err)
 	}
 }
+
+// Every close the server ends gracefully sends close_notify before its FIN
+// (RFC 8446 6.1), so that a client reading a response delimited by the close
+// (HTTP/1.0, Connection: close, a stream the server ends) can tell the end
+// from a truncation: curl over OpenSSL 3, for one, fails a FIN without it
+// as "unexpected eof". The clients speak TLS 1.2, whose alert records show
+// their content type on the wire.
+func TestTLSCloseNotify(t *testing.T) {
+	h := newHTTPHandler()
+	wh := &echoHandler{}
+	_, addr, tc := startTLSServer(t, poller.Config{Handler: wh, HTTPRoutes: reactorRoutes(h)})
+	tc.MaxVersion = tls.VersionTLS12
+	dialWire := func(t *testing.T) *wireConn {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		return &wireConn{Conn: nc}
+	}
+	dialTLS := func(t *testing.T) (*rawConn, *wireConn) {
+		w := dialWire(t)
+		c := tls.Client(w, tc)
+		return &rawConn{t: t, nc: c, br: bufio.NewReader(c)}, w
+	}
+	t.Run("connection close", func(t *testing.T) {
+		rc, w := dialTLS(t)
+		rc.send("GET /hello?bye HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		if resp, body := rc.response("GET"); body != "hello bye" || !resp.Close {
+			t.Fatalf("%q close=%v", body, resp.Close)
+		}
+		rc.expectEOF()
+		w.endsWithAlert(t)
+	})
+	t.Run("net/http's Connection: close", func(t *testing.T) {
+		rc, w := dialTLS(t)
+		rc.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		if resp, body := rc.response("GET"); body != "ok" || !resp.Close {
+			t.Fatalf("%q close=%v", body, resp.Close)
+		}
+		rc.expectEOF()
+		w.endsWithAlert(t)
+	})
+	t.Run("HTTP/1.0 stream ended by the server", func(t *testing.T) {
+		rc, w := dialTLS(t)
+		rc.send("GET /sse HTTP/1.0\r\n\r\n")
+		c := recv(t, h.stream, "stream")
+		rc.head()
+		if err := c.Send(sseChunk(false, "last")); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		rc.exact("data: last\n\n")
+		rc.expectEOF()
+		w.endsWithAlert(t)
+	})
+	dialWS := func(t *testing.T) (*websocket.Conn, *wireConn) {
+		var w *wireConn
+		d := websocket.Dialer{TLSClientConfig: tc, HandshakeTimeout: 5 * time.Second,
+			NetDial: func(string, string) (net.Conn, error) { w = dialWire(t); return w, nil }}
+		ws, _, err := d.Dial("wss://"+addr+"/echo", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ws.Close() })
+		echoOK(t, ws, "before")
+		return ws, w
+	}
+	t.Run("WebSocket close from the client", func(t *testing.T) {
+		ws, w := dialWS(t)
+		msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "done")
+		if err := ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(5*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, _, err := ws.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+			t.Fatalf("want the close echoed, got %v", err)
+		}
+		nc := ws.UnderlyingConn()
+		if n, err := nc.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+			t.Fatalf("after the close handshake: %d bytes, %v; want EOF", n, err)
+		}
+		w.endsWithAlert(t)
+	})
+	t.Run("WebSocket close from the server", func(t *testing.T) {
+		ws, w := dialWS(t)
+		wh.waitOpened(t, 2)[1].CloseWith(wsframe.StatusGoingAway, "bye", poller.ReasonServer)
+		if _, _, err := ws.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+			t.Fatalf("want close 1001, got %v", err)
+		}
+		// gorilla answered the close; the server then ends TLS and TCP.
+		nc := ws.UnderlyingConn()
+		nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if n, err := nc.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+			t.Fatalf("after the close handshake: %d bytes, %v; want EOF", n, err)
+		}
+		w.endsWithAlert(t)
+	})
+}
+
+// wireConn keeps the bytes a TLS client reads off the wire.
+type wireConn struct {
+	net.Conn
+	mu   sync.Mutex
+	wire []byte
+}
+
+func (c *wireConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	c.wire = append(c.wire, p[:n]...)
+	c.mu.Unlock()
+	return n, err
+}
+
+// endsWithAlert fails unless the last TLS record the server sent is an
+// alert: under TLS 1.2, close_notify (encrypted, so only its type shows).
+func (c *wireConn) endsWithAlert(t *testing.T) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var last byte
+	b := c.wire
+	for len(b) >= 5 {
+		n := 5 + int(binary.BigEndian.Uint16(b[3:5]))
+		if n > len(b) {
+			break
+		}
+		last, b = b[0], b[n:]
+	}
+	if len(b) != 0 || last != tlsRecordAlert {
+		t.Fatalf("the last record has type %d (%d bytes left over): want an alert (%d) before the FIN", last, len(b), tlsRecordAlert)
+	}
+}
+
+const tlsRecordAlert = 21
