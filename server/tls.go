@@ -42,13 +42,15 @@ type TLSConfig struct {
 var errNoTLS = errors.New("tls is off: no certificate configured")
 
 // tlsServerConfig is the crypto/tls configuration of the listener: the
-// certificate from the reloader at every handshake, TLS 1.2 and up, and
-// full-size records from the start (deliveries are written in bulk; the
-// small first records of dynamic sizing would only add overhead).
+// certificate from the reloader at every handshake, TLS 1.2 and up, ALPN
+// http/1.1 and http/1.0 (curl --http1.0 offers only the latter; nginx
+// takes both), and full-size records from the start (deliveries are
+// written in bulk; the small first records of dynamic sizing would only
+// add overhead).
 func tlsServerConfig(r *certs.Reloader) *tls.Config {
 	return &tls.Config{
 		MinVersion:                  tls.VersionTLS12,
-		NextProtos:                  []string{"http/1.1"},
+		NextProtos:                  []string{"http/1.1", "http/1.0"},
 		GetCertificate:              r.GetCertificate,
 		DynamicRecordSizingDisabled: true,
 	}

@@ -384,6 +384,45 @@ func TestTLSManyHandshakesAtOnce(t *testing.T) {
 	testutil.WaitFor(t, 5*time.Second, "32 handshakes counted", func() bool { return s.Poller().Stats().TLSHandshakes >= 32 })
 }
 
+// ALPN: a client offering HTTP/1.1, or only HTTP/1.0 as curl --http1.0
+// does, or nothing, is served; one that speaks only HTTP/2 is refused at
+// the handshake with no_application_protocol.
+func TestTLSALPN(t *testing.T) {
+	s, cert := tlsServer(t, nil)
+	addr := s.TLSAddr().String()
+	for _, c := range []struct {
+		offer []string
+		want  string
+	}{{nil, ""}, {[]string{"http/1.1"}, "http/1.1"}, {[]string{"http/1.0"}, "http/1.0"}, {[]string{"h2", "http/1.1"}, "http/1.1"}} {
+		tc := testutil.TrustConfig(cert.Generated)
+		tc.NextProtos = c.offer
+		conn, err := tls.Dial("tcp", addr, tc)
+		if err != nil {
+			t.Fatalf("ALPN %q: %v", c.offer, err)
+		}
+		if got := conn.ConnectionState().NegotiatedProtocol; got != c.want {
+			t.Errorf("ALPN %q: negotiated %q, want %q", c.offer, got, c.want)
+		}
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(conn, "GET /healthz HTTP/1.0\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		r, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil || r.StatusCode != 200 {
+			t.Fatalf("ALPN %q: GET /healthz HTTP/1.0: %v %v", c.offer, r, err)
+		}
+		conn.Close()
+	}
+	tc := testutil.TrustConfig(cert.Generated)
+	tc.NextProtos = []string{"h2"}
+	if conn, err := tls.Dial("tcp", addr, tc); err == nil {
+		conn.Close()
+		t.Fatal("an h2-only client was accepted")
+	} else if !strings.Contains(err.Error(), "no application protocol") {
+		t.Fatalf("h2 only: %v, want the no_application_protocol alert", err)
+	}
+}
+
 // healthOverTLS makes a handshake and a GET /healthz on it (a request
 // answered: the server finished its side of the handshake).
 func healthOverTLS(addr string, trust *tls.Config) error {
