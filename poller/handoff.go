@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,9 +39,7 @@ func newHandoff(s *Server) *handoff {
 	if handler == nil {
 		handler = http.NotFoundHandler()
 	}
-	if s.cfg.HTTPRoutes != nil {
-		handler = &bridge{s: s, next: handler}
-	}
+	handler = &bridge{s: s, next: handler}
 	h.srv = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: s.cfg.HandshakeTimeout,
@@ -249,12 +248,14 @@ func (hc *httpConn) SetReadDeadline(t time.Time) error {
 // SetWriteDeadline implements net.Conn; writes are bounded by WriteTimeout.
 func (hc *httpConn) SetWriteDeadline(time.Time) error { return nil }
 
-// bridge sits in front of Config.HTTP when HTTPRoutes is set. A browser
-// reuses its connections: a request for a reactor route can arrive on a
-// connection net/http serves (after a GET of the page). The bridge reads its
-// body, hijacks the connection and gives it back to the reactor with the
-// request rebuilt in front of the bytes net/http had buffered; the reactor
-// serves it and the connection's net/http goroutine ends.
+// bridge sits in front of Config.HTTP. Clients reuse their connections: a
+// request for a reactor route can arrive on a connection net/http serves
+// (a browser after a GET of the page), and so can a WebSocket upgrade (Java's
+// HttpClient, Node's ws with a keep-alive agent). The bridge reads its body,
+// hijacks the connection and gives it back to the reactor with the request
+// rebuilt in front of the bytes net/http had buffered; the reactor routes and
+// serves it as on a fresh connection and the connection's net/http goroutine
+// ends.
 type bridge struct {
 	s    *Server
 	next http.Handler
@@ -262,10 +263,15 @@ type bridge struct {
 
 func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path, _ := httplex.SplitTarget([]byte(r.RequestURI))
-	hh := b.s.cfg.HTTPRoutes(r.Method, string(path))
-	if hh == nil {
-		b.next.ServeHTTP(w, r)
-		return
+	var hh HTTPHandler // nil for an upgrade: the reactor routes it
+	if !wantsWebSocket(r.Header) {
+		if b.s.cfg.HTTPRoutes != nil {
+			hh = b.s.cfg.HTTPRoutes(r.Method, string(path))
+		}
+		if hh == nil {
+			b.next.ServeHTTP(w, r)
+			return
+		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(b.s.cfg.MaxBodySize)))
 	if err != nil {
@@ -295,6 +301,19 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		in = append(in, more...)
 	}
 	hc.c.resumeHTTP(hc, hh, string(path), in)
+}
+
+// wantsWebSocket reports whether a request asks for a WebSocket upgrade
+// (an Upgrade header with the websocket token).
+func wantsWebSocket(h http.Header) bool {
+	for _, v := range h.Values("Upgrade") {
+		for tok := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "websocket") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // rebuildRequest writes r back as HTTP/1.x bytes with body framed by

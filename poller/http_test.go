@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
+
 	"github.com/c1mhq/c1m/poller"
 	"github.com/c1mhq/c1m/wsframe"
 )
@@ -738,6 +740,62 @@ func TestHTTPBridge(t *testing.T) {
 	rc.send(get("/healthz"))
 	if _, body := rc.response("GET"); body != "ok" {
 		t.Fatalf("healthz: %q", body)
+	}
+}
+
+// TestUpgradeAfterHandoff: a client that keeps its connections alive may
+// send its WebSocket upgrade on a connection net/http served (Java's
+// HttpClient after a GET does, and so does Node's ws with a keep-alive
+// agent). The connection goes back to the reactor and upgrades as a fresh
+// one would, a frame pipelined behind the head included; an upgrade to a
+// path without a WebSocket route gets the fresh connection's 404.
+func TestUpgradeAfterHandoff(t *testing.T) {
+	for _, reactorHTTP := range []bool{true, false} {
+		t.Run(fmt.Sprintf("reactor HTTP routes %v", reactorHTTP), func(t *testing.T) {
+			var s *poller.Server
+			var addr string
+			if reactorHTTP {
+				s, addr = startHTTPServer(t, poller.Config{}, newHTTPHandler())
+			} else {
+				s, addr = startServer(t, poller.Config{Handler: &echoHandler{}})
+			}
+			rc := dialRaw(t, addr)
+			rc.send(get("/healthz"))
+			if _, body := rc.response("GET"); body != "ok" {
+				t.Fatalf("healthz: %q", body)
+			}
+			var pipelined bytes.Buffer
+			appendClientFrame(&pipelined, true, ws.OpText, []byte("pipelined"))
+			upgrade := "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nContent-Length: 0\r\n" +
+				"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+			rc.send(upgrade + pipelined.String())
+			rc.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+			resp, err := http.ReadResponse(rc.br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != 101 || resp.Header.Get("Sec-WebSocket-Accept") != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
+				t.Fatalf("upgrade after net/http: %s %v", resp.Status, resp.Header)
+			}
+			if f := readFrame(t, rc.nc, rc.br); f.op != ws.OpText || string(f.payload) != "pipelined" {
+				t.Fatalf("echo of the pipelined frame: %v %q", f.op, f.payload)
+			}
+			writeFrame(t, rc.nc, true, ws.OpBinary, []byte("after"))
+			if f := readFrame(t, rc.nc, rc.br); f.op != ws.OpBinary || string(f.payload) != "after" {
+				t.Fatalf("echo: %v %q", f.op, f.payload)
+			}
+			if st := s.Stats(); st.Conns != 1 {
+				t.Fatalf("%d WebSocket connections, want the one upgraded", st.Conns)
+			}
+
+			rc = dialRaw(t, addr)
+			rc.send(get("/healthz"))
+			rc.response("GET")
+			rc.send(strings.Replace(upgrade, "/echo", "/nowhere", 1))
+			if resp, _ := rc.response("GET"); resp.StatusCode != http.StatusNotFound {
+				t.Fatalf("upgrade to an unrouted path after net/http: %s", resp.Status)
+			}
+		})
 	}
 }
 

@@ -123,9 +123,7 @@ const CERT_ERROR = /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNAB
 /** The "tls" object of GET /stats (on the plain listener). */
 const tlsStats = async (s) => (await (await fetch(`${s.http}/stats`)).json()).tls;
 
-/** A serial number in hex without leading zeros, upper case (Node pads to whole bytes, c1m does not). */
-// A serial number as c1m prints it: upper-case hex in whole bytes, like
-// `openssl x509 -serial` (Node's strings may or may not carry a leading zero).
+/** A serial number as c1m prints it: upper-case hex in whole bytes, like `openssl x509 -serial` (Node's strings may or may not carry a leading zero). */
 const serialHex = (sn) => {
   const h = sn.toUpperCase().replace(/^0+(?=.)/, '');
   return h.length % 2 ? `0${h}` : h;
@@ -610,4 +608,26 @@ test('200 wss clients connecting at once each receive every broadcast, in order'
   }
   for (const { ws } of clients) ws.close();
   await waitFor(async () => (await tlsStats(srv)).conns < 10, { message: 'the 200 connections closed' });
+});
+
+test('wss on a keep-alive https agent: the upgrade rides the socket that served GET /healthz', async () => {
+  const t = topicPrefix('tls-keepalive');
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: pem.ca });
+  closers.push(() => agent.destroy());
+  const port = await new Promise((resolve, reject) => {
+    https.get(`${srv.https}/healthz`, { agent }, (res) => {
+      const p = res.socket.localPort;
+      res.resume();
+      res.once('end', () => resolve(res.statusCode === 200 ? p : -res.statusCode));
+    }).once('error', reject);
+  });
+  assert.ok(port > 0, `GET /healthz: ${-port}`);
+  const ws = await open(`${srv.wss}/ws`, { agent });
+  assert.equal(ws._socket.localPort, port, 'the upgrade went out on the TLS socket net/http served');
+  const box = inbox(ws);
+  ws.send(JSON.stringify({ op: 'sub', id: 1, topics: [`${t}.a`] }));
+  await box.next((m) => m.op === 'ok' && m.id === 1);
+  await publish(srv.http, `${t}.a`, { over: 'reused tls' });
+  assert.deepEqual((await box.next((m) => m.op === 'msg')).data, { over: 'reused tls' });
+  ws.close();
 });
