@@ -477,33 +477,6 @@ func TestWebSocketDirect(t *testing.T) {
 	})
 }
 
-// TestWebSocketClosePacket: over WebSocket the client's close packet does
-// not close the session by itself, as in the reference server (which acts on
-// it only over polling): the client closes the socket right after, and that
-// ends the session ("transport close").
-func TestWebSocketClosePacket(t *testing.T) {
-	r := newRig(t, engineio.Config{})
-	c := dialWS(t, r.ws+"?EIO=4&transport=websocket")
-	_, open := readWS(t, c)
-	var op openPacket
-	if open[0] != '0' || json.Unmarshal([]byte(open[1:]), &op) != nil {
-		t.Fatalf("open %q", open)
-	}
-	_ = c.WriteMessage(websocket.TextMessage, []byte("1"))
-	_ = c.WriteMessage(websocket.TextMessage, []byte("4still"))
-	if _, m := readWS(t, c); m != "4still" {
-		t.Fatalf("after the close packet: %q", m)
-	}
-	if _, ok := r.h.closeReason(op.SID); ok {
-		t.Fatal("the close packet over WebSocket closed the session")
-	}
-	_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(5*time.Second))
-	testutil.WaitFor(t, 5*time.Second, "the session closed with its socket", func() bool {
-		why, ok := r.h.closeReason(op.SID)
-		return ok && why == "transport close"
-	})
-}
-
 // TestUpgrade: polling upgraded to WebSocket with the probe, while the
 // server sends a numbered stream: every number arrives once, in order,
 // over the GETs and then the WebSocket; the held GET is released by noop.

@@ -93,13 +93,6 @@ func (h *wsHandler) OnMessage(c *poller.Conn, op ws.OpCode, data []byte) {
 		ss.close("parse error", TypeClose)
 		return
 	}
-	if p.typ == TypeClose {
-		// As the reference server: over WebSocket the close packet only
-		// announces that the client closes the socket, whose end closes
-		// the session. Closing it from here too races the client's own
-		// close (python-engineio then loses its next session's writer).
-		return
-	}
 	ss.onPacket(p)
 }
 
