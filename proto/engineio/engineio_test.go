@@ -477,6 +477,28 @@ func TestWebSocketDirect(t *testing.T) {
 	})
 }
 
+// TestWebSocketClosePacket: over WebSocket the client's close packet closes
+// the session and the socket, as the Engine.IO v4 protocol test suite
+// expects ("close > WebSocket > forcefully closes the session"; engine.io 6
+// itself leaves that to the client's close of the socket).
+func TestWebSocketClosePacket(t *testing.T) {
+	r := newRig(t, engineio.Config{})
+	c := dialWS(t, r.ws+"?EIO=4&transport=websocket")
+	_, open := readWS(t, c)
+	var op openPacket
+	if open[0] != '0' || json.Unmarshal([]byte(open[1:]), &op) != nil {
+		t.Fatalf("open %q", open)
+	}
+	_ = c.WriteMessage(websocket.TextMessage, []byte("1"))
+	if _, _, err := c.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+		t.Fatalf("after the close packet: %v, want the socket closed with 1000", err)
+	}
+	testutil.WaitFor(t, 5*time.Second, "the session closed", func() bool {
+		why, ok := r.h.closeReason(op.SID)
+		return ok && why == "transport close"
+	})
+}
+
 // TestUpgrade: polling upgraded to WebSocket with the probe, while the
 // server sends a numbered stream: every number arrives once, in order,
 // over the GETs and then the WebSocket; the held GET is released by noop.
