@@ -489,24 +489,20 @@ func TestTLSCloseNotify(t *testing.T) {
 		c := tls.Client(w, tc)
 		return &rawConn{t: t, nc: c, br: bufio.NewReader(c)}, w
 	}
-	t.Run("connection close", func(t *testing.T) {
-		rc, w := dialTLS(t)
-		rc.send("GET /hello?bye HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-		if resp, body := rc.response("GET"); body != "hello bye" || !resp.Close {
-			t.Fatalf("%q close=%v", body, resp.Close)
-		}
-		rc.expectEOF()
-		w.endsWithAlert(t)
-	})
-	t.Run("net/http's Connection: close", func(t *testing.T) {
-		rc, w := dialTLS(t)
-		rc.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-		if resp, body := rc.response("GET"); body != "ok" || !resp.Close {
-			t.Fatalf("%q close=%v", body, resp.Close)
-		}
-		rc.expectEOF()
-		w.endsWithAlert(t)
-	})
+	for _, c := range []struct{ name, path, body string }{
+		{"reactor's Connection: close", "/hello?bye", "hello bye"},
+		{"net/http's Connection: close", "/healthz", "ok"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rc, w := dialTLS(t)
+			rc.send("GET " + c.path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+			if resp, body := rc.response("GET"); body != c.body || !resp.Close {
+				t.Fatalf("%q close=%v", body, resp.Close)
+			}
+			rc.expectEOF()
+			w.endsWithAlert(t)
+		})
+	}
 	t.Run("HTTP/1.0 stream ended by the server", func(t *testing.T) {
 		rc, w := dialTLS(t)
 		rc.send("GET /sse HTTP/1.0\r\n\r\n")
