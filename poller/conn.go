@@ -804,8 +804,9 @@ func (c *Conn) writeFd(b []byte) {
 			continue
 		}
 		if err != nil || n <= 0 {
-			ensureBarrier(c.nc)
-			_, _ = c.nc.Write(b)
+			if c.barrier() {
+				_, _ = c.nc.Write(b)
+			}
 			return
 		}
 		b = b[n:]

@@ -490,7 +490,9 @@ func (l *tlsLayer) writeHandshake(p []byte) (int, error) {
 	}
 	l.hmu.Unlock()
 	if len(rest) > 0 {
-		ensureBarrier(c.nc)
+		if !c.barrier() {
+			return len(p) - len(rest), errClosedTLS
+		}
 		if _, err := c.nc.Write(rest); err != nil {
 			return len(p) - len(rest), err
 		}
@@ -645,7 +647,9 @@ func (l *tlsLayer) flushBlockingLocked() error {
 		return nil // the usual case: netpoll's writer (and barrier) untouched
 	}
 	for {
-		ensureBarrier(c.nc)
+		if !c.barrier() {
+			return errClosedTLS
+		}
 		w := c.nc.Writer()
 		if l.takeOut(w.Malloc) == 0 {
 			return nil

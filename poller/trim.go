@@ -90,3 +90,18 @@ func ensureBarrier(nc netpoll.Connection) {
 		*p = unsafe.Pointer(&barrierMirror{bs: make([][]byte, barrierCap), ivs: make([]syscall.Iovec, barrierCap)})
 	}
 }
+
+// barrier gives c's connection a barrier (ensureBarrier) unless c is closed,
+// under c.mu: netpoll frees the connection's buffers in its close callback
+// after ours (onClosed) marked c closed under c.mu, so this write of
+// netpoll's field never meets that. It reports false once c is closed. c.mu
+// must not be held.
+func (c *Conn) barrier() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == stClosed {
+		return false
+	}
+	ensureBarrier(c.nc)
+	return true
+}

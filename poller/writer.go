@@ -213,7 +213,7 @@ func (c *Conn) consumedLocked(n int) {
 func (c *Conn) writeBack() {
 	s := c.srv
 	defer s.wg.Done()
-	ensureBarrier(c.nc)
+	c.barrier() // closed meanwhile: the loop below sees it
 	w := c.nc.Writer()
 	for {
 		c.mu.Lock()
