@@ -2,6 +2,7 @@ package poller
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -55,8 +56,13 @@ func (h *handoff) serve() {
 	_ = h.srv.Serve(h)
 }
 
+// shutdown lets net/http finish the requests it is serving and closes its
+// connections as they go idle (http.Server.Shutdown), until every one is
+// closed or ctx ends; close ends the rest.
+func (h *handoff) shutdown(ctx context.Context) { _ = h.srv.Shutdown(ctx) }
+
 func (h *handoff) close() {
-	h.closer.Do(func() { close(h.done) })
+	_ = h.Close()
 	_ = h.srv.Close()
 }
 
@@ -70,8 +76,13 @@ func (h *handoff) Accept() (net.Conn, error) {
 	}
 }
 
-// Close implements net.Listener; the server closes it through close.
-func (h *handoff) Close() error { return nil }
+// Close implements net.Listener (http.Server's Shutdown and Close call it):
+// Accept answers net.ErrClosed from then on, and a connection handed off
+// later is closed.
+func (h *handoff) Close() error {
+	h.closer.Do(func() { close(h.done) })
+	return nil
+}
 
 // Addr implements net.Listener.
 func (h *handoff) Addr() net.Addr { return h.s.Addr() }
@@ -184,7 +195,7 @@ func (hc *httpConn) Read(p []byte) (int, error) {
 func (hc *httpConn) Write(p []byte) (int, error) {
 	if !hc.ready.Load() {
 		hc.c.waitQueueIdle()
-		ensureBarrier(hc.c.nc)
+		hc.c.barrier()
 		hc.ready.Store(true)
 	}
 	if tl := hc.c.tls; tl != nil {

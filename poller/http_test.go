@@ -896,6 +896,47 @@ func TestHTTPShutdownEndsStreams(t *testing.T) {
 	}
 }
 
+// TestShutdownFinishesNetHTTPRequests: Shutdown lets net/http finish the
+// request it is serving (a publish the client would otherwise retry and so
+// send twice) and closes the idle kept-alive connection it serves at once.
+func TestShutdownFinishesNetHTTPRequests(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	mux.HandleFunc("/publish", func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+		w.WriteHeader(http.StatusAccepted)
+		io.WriteString(w, "published")
+	})
+	s, addr := startHTTPServer(t, poller.Config{HTTP: mux}, newHTTPHandler())
+	idle := dialRaw(t, addr)
+	idle.send(get("/healthz"))
+	if _, body := idle.response("GET"); body != "ok" {
+		t.Fatalf("healthz: %q", body)
+	}
+	busy := dialRaw(t, addr)
+	busy.send("POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+	recv(t, entered, "the handler running")
+
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done <- s.Shutdown(ctx)
+	}()
+	idle.expectEOF() // idle: closed at once
+	close(release)
+	resp, body := busy.response("POST")
+	if resp.StatusCode != http.StatusAccepted || body != "published" {
+		t.Fatalf("the request in progress at Shutdown: %d %q", resp.StatusCode, body)
+	}
+	busy.expectEOF()
+	if err := recv(t, done, "Shutdown"); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
 // TestHTTPHandoffWaitsForQueuedResponse: a net/http request pipelined behind a
 // large reactor response is answered after it, never inside it.
 func TestHTTPHandoffWaitsForQueuedResponse(t *testing.T) {

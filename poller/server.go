@@ -392,8 +392,9 @@ func (s *Server) Serve() error {
 
 // Shutdown stops accepting, sends close 1001 to every WebSocket connection in
 // paced batches (reactor HTTP streams get their last chunk, held requests 503,
-// and close), waits for them to close until ctx is done, then closes the rest
-// and stops every goroutine the server started.
+// and close; requests net/http is serving get their responses, as with
+// http.Server.Shutdown), waits for them to close until ctx is done, then
+// closes the rest and stops every goroutine the server started.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if !s.closing.CompareAndSwap(false, true) {
 		return errors.New("poller: already shut down")
@@ -404,6 +405,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.tln != nil {
 		_ = s.tln.Close()
 	}
+	// net/http finishes the requests it is serving on handed-off connections
+	// and closes them once idle (their clients get the responses of
+	// requests already taken, a publish among them); Conn.shutdown
+	// leaves those connections to it.
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.http.shutdown(ctx)
+	}()
 	batch := s.cfg.DrainBatch
 	conns := s.reg.snapshot()
 	s.log.Info("shutdown: closing connections", "conns", len(conns), "batch", batch, "interval", s.cfg.DrainInterval)
@@ -501,7 +511,8 @@ func (s *Server) Stats() Stats {
 }
 
 // shutdown closes c for Shutdown: close 1001 for a WebSocket, the end of the
-// response for reactor HTTP.
+// response for reactor HTTP; a connection net/http serves is left to its
+// Shutdown.
 func (c *Conn) shutdown() {
 	c.mu.Lock()
 	if c.upgrading {
@@ -516,6 +527,10 @@ func (c *Conn) shutdown() {
 		c.mu.Unlock()
 		c.pushIf(sched)
 		return
+	}
+	if c.state == stHTTP {
+		c.mu.Unlock()
+		return // net/http's Shutdown ends it after its response (Server.Shutdown)
 	}
 	c.mu.Unlock()
 	c.CloseWith(wsframe.StatusGoingAway, "server shutting down", ReasonShutdown)
