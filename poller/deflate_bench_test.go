@@ -1,7 +1,6 @@
 package poller_test
 
 import (
-	"net"
 	"strconv"
 	"testing"
 	"time"
@@ -35,20 +34,12 @@ func BenchmarkBroadcastDeflate(b *testing.B) {
 				for i := 0; i < n; i++ {
 					nc, _, _ := rawUpgradeExt(b, addr, "/echo", "permessage-deflate")
 					nc.SetReadDeadline(time.Time{})
-					go func(nc net.Conn) {
-						buf := make([]byte, 64<<10)
-						for {
-							if _, err := nc.Read(buf); err != nil {
-								return
-							}
-						}
-					}(nc)
+					discardInput(nc)
 				}
 				conns := h.waitOpened(b, n)
-				drain := func() {
-					waitFor(b, 60*time.Second, "queues drained", func() bool { return s.Stats().QueuedBytes == 0 })
-				}
-				send := func() {
+				var d0 wsframe.DeflateStats
+				var st0 poller.Stats
+				timeBroadcasts(b, s, n, func() { d0, st0 = wsframe.ReadDeflateStats(), s.Stats() }, func() {
 					if mode == "per-conn" {
 						for _, c := range conns {
 							_ = c.Send(wsframe.NewPrepared(ws.OpText, payload))
@@ -61,21 +52,8 @@ func BenchmarkBroadcastDeflate(b *testing.B) {
 						_ = c.Send(p)
 					}
 					p.Release()
-				}
-				for i := 0; i < b.N; i++ { // grow pools and queue arrays to this backlog
-					send()
-				}
-				drain()
-				d0, st0 := wsframe.ReadDeflateStats(), s.Stats()
-				b.ReportAllocs()
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					send()
-				}
-				drain()
-				b.StopTimer()
+				})
 				d1, st1 := wsframe.ReadDeflateStats(), s.Stats()
-				b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "deliveries/s")
 				b.ReportMetric(float64(d1.Compressed-d0.Compressed)/float64(b.N), "compressions/op")
 				wire := float64(len(payload) + 4)
 				if sent := st1.DeflateSent - st0.DeflateSent; sent > 0 {
