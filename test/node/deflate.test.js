@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import crypto from 'node:crypto';
 import zlib from 'node:zlib';
-import WebSocket from 'ws';
 import { startServer, publish, waitFor } from './lib/server.js';
 import { frame } from './lib/raw.js';
+import { openWS as open, inbox } from './lib/ws.js';
 
 let srv;
 let off;
@@ -19,37 +19,6 @@ before(async () => {
   off = await startServer({ args: ['--demo=false', '--deflate=false'] });
 });
 after(async () => { await srv?.stop(); await off?.stop(); });
-
-function open(url, opts = {}) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, opts);
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  });
-}
-
-/** Collects the JSON messages of ws; next(pred) resolves with the first matching one. */
-function inbox(ws) {
-  const queue = [];
-  const waiters = [];
-  ws.on('message', (data, isBinary) => {
-    const m = isBinary ? data : JSON.parse(data.toString());
-    const i = waiters.findIndex((w) => w.pred(m));
-    if (i >= 0) waiters.splice(i, 1)[0].resolve(m);
-    else queue.push(m);
-  });
-  return {
-    next(pred, timeout = 10000) {
-      const i = queue.findIndex(pred);
-      if (i >= 0) return Promise.resolve(queue.splice(i, 1)[0]);
-      return new Promise((resolve, reject) => {
-        const w = { pred, resolve };
-        waiters.push(w);
-        setTimeout(() => { const k = waiters.indexOf(w); if (k >= 0) { waiters.splice(k, 1); reject(new Error('no message in time')); } }, timeout);
-      });
-    },
-  };
-}
 
 function closeEvent(ws, timeout = 10000) {
   return new Promise((resolve, reject) => {

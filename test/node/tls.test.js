@@ -23,6 +23,7 @@ import WebSocket from 'ws';
 import { io } from 'socket.io-client';
 import { Client } from '@stomp/stompjs';
 import { startServer, genCert, publish, publishBytes, waitFor, topicPrefix } from './lib/server.js';
+import { openWS, inbox } from './lib/ws.js';
 
 const dirs = [];
 const servers = [];
@@ -57,38 +58,8 @@ after(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-/** Opens a ws client; resolves once open, rejects with the connection error. */
-function open(url, opts = {}, protocols = undefined) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, protocols, opts);
-    closers.push(() => ws.terminate());
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  });
-}
-
-/** Collects the messages of ws (JSON text parsed, binary as Buffer); next(pred) resolves with the first match. */
-function inbox(ws) {
-  const queue = [];
-  const waiters = [];
-  ws.on('message', (data, isBinary) => {
-    const m = isBinary ? data : JSON.parse(data.toString());
-    const i = waiters.findIndex((w) => w.pred(m));
-    if (i >= 0) waiters.splice(i, 1)[0].resolve(m);
-    else queue.push(m);
-  });
-  return {
-    next(pred = () => true, timeout = 10000) {
-      const i = queue.findIndex(pred);
-      if (i >= 0) return Promise.resolve(queue.splice(i, 1)[0]);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => { const k = waiters.indexOf(w); if (k >= 0) { waiters.splice(k, 1); reject(new Error('no message in time')); } }, timeout);
-        const w = { pred, resolve: (m) => { clearTimeout(timer); resolve(m); } };
-        waiters.push(w);
-      });
-    },
-  };
-}
+/** openWS, the socket closed after the file's tests. */
+const open = (url, opts = {}, protocols = undefined) => openWS(url, opts, protocols, (ws) => closers.push(() => ws.terminate()));
 
 /** A wss /ws client trusting ca, subscribed to topics; resolves with {ws, box}. */
 async function subscriber(s, ca, topics, opts = {}) {
