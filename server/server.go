@@ -269,11 +269,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.poller = p
 	if err := s.listenTLS(p); err != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = p.Shutdown(ctx)
-		s.closeProtocols()
-		s.closeHub()
+		s.undoStart()
 		return nil, err
 	}
 	if nameless {
@@ -282,23 +278,26 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	if err := s.openConformance(); err != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = p.Shutdown(ctx)
-		s.closeProtocols()
-		s.closeHub()
+		s.undoStart()
 		return nil, err
 	}
 	if err := s.openAdmin(); err != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		s.shutdownConformance(ctx)
-		_ = p.Shutdown(ctx)
-		s.closeProtocols()
-		s.closeHub()
+		s.undoStart()
 		return nil, err
 	}
 	return s, nil
+}
+
+// undoStart stops what New started once the poller listens, when a later
+// step fails: the conformance listeners (if any), the poller, the protocols
+// and the hub.
+func (s *Server) undoStart() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	s.shutdownConformance(ctx)
+	_ = s.poller.Shutdown(ctx)
+	s.closeProtocols()
+	s.closeHub()
 }
 
 // Addr returns the bound address.

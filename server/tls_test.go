@@ -47,7 +47,8 @@ func httpsClient(cs ...*certs.Generated) *http.Client {
 		TLSClientConfig: testutil.TrustConfig(cs...), DisableKeepAlives: true, ForceAttemptHTTP2: true}}
 }
 
-func getJSON(t *testing.T, hc *http.Client, url string, v any) {
+// getOK GETs url with hc and returns the body of its 200.
+func getOK(t *testing.T, hc *http.Client, url string) []byte {
 	t.Helper()
 	r, err := hc.Get(url)
 	if err != nil {
@@ -58,6 +59,12 @@ func getJSON(t *testing.T, hc *http.Client, url string, v any) {
 	if r.StatusCode != 200 {
 		t.Fatalf("GET %s: %d %s", url, r.StatusCode, b)
 	}
+	return b
+}
+
+func getJSON(t *testing.T, hc *http.Client, url string, v any) {
+	t.Helper()
+	b := getOK(t, hc, url)
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("GET %s: %v in %s", url, err, b)
 	}
@@ -206,7 +213,7 @@ func TestTLSSSEStatsAndSocketIO(t *testing.T) {
 	}
 	c12.Close()
 
-	m := tlsMetrics(t, hc, base+"/metrics")
+	m := string(getOK(t, hc, base+"/metrics"))
 	for _, want := range []string{
 		`c1m_tls_handshakes_total{result="ok"}`, `c1m_tls_handshakes_total{result="error"}`, `c1m_tls_handshakes_total{result="timeout"} 0`,
 		`c1m_tls_handshakes_by_version_total{version="1.3"}`, `c1m_tls_handshakes_by_version_total{version="1.2"} 1`,
@@ -220,17 +227,6 @@ func TestTLSSSEStatsAndSocketIO(t *testing.T) {
 	if strings.Contains(m, `c1m_tls_handshakes_total{result="error"} 0`) {
 		t.Error("the TLS 1.1 handshake is not counted as an error")
 	}
-}
-
-func tlsMetrics(t *testing.T, hc *http.Client, url string) string {
-	t.Helper()
-	r, err := hc.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Body.Close()
-	b, _ := io.ReadAll(r.Body)
-	return string(b)
 }
 
 // TestTLSBesidePlain: one publish reaches a ws:// and a wss://
@@ -299,7 +295,7 @@ func TestTLSReload(t *testing.T) {
 	if got := peerSerial(wssDial(t, s, trust, "rl.x")); got != want {
 		t.Fatalf("after a bad reload: serial %s, want %s", got, want)
 	}
-	m := tlsMetrics(t, httpsClient(first, cert.Generated), s.TLSURL()+"/metrics")
+	m := string(getOK(t, httpsClient(first, cert.Generated), s.TLSURL()+"/metrics"))
 	for _, w := range []string{`c1m_tls_cert_reloads_total{result="ok"} 1`, `c1m_tls_cert_reloads_total{result="error"} 1`} {
 		if !strings.Contains(m, w) {
 			t.Errorf("/metrics lacks %s", w)
